@@ -1,0 +1,489 @@
+// Package faultline holds the domain types of the Faultline learning portal and
+// the small interfaces the other packages implement. It imports nothing of ours:
+// store, sandbox, grader, labs and content implement or fill these types, web
+// depends on the interfaces, and cmd/faultline wires them together.
+package faultline
+
+import (
+	"context"
+	"io"
+	"path"
+	"strings"
+	"time"
+)
+
+// Role is a user's role across the whole portal.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"      // runs the portal; everything an instructor can, for every cohort
+	RoleInstructor Role = "instructor" // creates cohorts and sees their learners
+	RoleLearner    Role = "learner"    // reads lessons, works labs
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleInstructor || r == RoleLearner
+}
+
+// User is a person with an account.
+type User struct {
+	ID           int64
+	Email        string // unique, stored lower-case
+	Name         string
+	Role         Role
+	PasswordHash string // bcrypt; never rendered
+	CreatedAt    time.Time
+}
+
+// CanTeach reports whether the user may create cohorts and open dashboards.
+func (u *User) CanTeach() bool {
+	return u != nil && (u.Role == RoleAdmin || u.Role == RoleInstructor)
+}
+
+// Session is a server-side login session. ID is the SHA-256 of the cookie
+// token (hex), so a leaked database does not leak live cookies.
+type Session struct {
+	ID        string
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Cohort is a group of learners taught by one or more instructors.
+type Cohort struct {
+	ID         int64
+	Name       string
+	InviteCode string // secret part of the invite link; unique
+	CreatedBy  int64
+	CreatedAt  time.Time
+}
+
+// MemberRole is a user's role inside one cohort.
+type MemberRole string
+
+const (
+	MemberInstructor MemberRole = "instructor"
+	MemberLearner    MemberRole = "learner"
+)
+
+// Member is a user's membership of a cohort.
+type Member struct {
+	CohortID int64
+	User     *User
+	Role     MemberRole
+	JoinedAt time.Time
+}
+
+// Lesson is one page of the course or one case study, rendered at load.
+type Lesson struct {
+	Slug    string
+	Title   string
+	Kind    string // "lesson" or "case"
+	Module  string // module title, for lessons
+	Order   int    // position within the module
+	Summary string
+	Labs    []string // lab slugs that practise it
+	HTML    string   // rendered, sanitized body
+}
+
+// File is one file of a lab workspace or submission. Path is slash-separated,
+// relative and clean (see CleanPath).
+type File struct {
+	Path    string
+	Content []byte
+}
+
+// FileVersion is one saved version of a learner's workspace file. Every save is
+// kept: the database is the source of truth for learner work.
+type FileVersion struct {
+	ID        int64
+	UserID    int64
+	Lab       string
+	Path      string
+	Content   []byte
+	Deleted   bool // a tombstone: the learner deleted the file
+	CreatedAt time.Time
+}
+
+// Limits bound a grading run or a sandbox.
+type Limits struct {
+	Time     time.Duration // wall time of a grading run
+	MemoryMB int64
+	CPUs     float64
+	Pids     int64
+}
+
+// DefaultGradeLimits are the grading-container limits of DESIGN.md.
+var DefaultGradeLimits = Limits{Time: 30 * time.Second, MemoryMB: 512, CPUs: 1, Pids: 256}
+
+// LabTest is one graded test of a lab.
+type LabTest struct {
+	Name   string // top-level Go test function name, e.g. TestOpensAfterThreshold
+	Points int
+	Hidden bool // from hidden/: never shown before grading, never in a sandbox
+}
+
+// Lab is one lab of the catalog with all its files loaded.
+type Lab struct {
+	Slug       string
+	Title      string
+	Pattern    string
+	Summary    string
+	Difficulty string // "intro", "intermediate" or "advanced"
+	Minutes    int
+	Lessons    []string // lesson slugs
+	Limits     Limits
+	Image      string // optional image override; "" means the built-in lab image
+	Module     string // Go module path of the learner's package (from starter/go.mod)
+	Tests      []LabTest
+	README     string // Markdown
+
+	Starter  []File            // what a learner starts from, go.mod included
+	Visible  []File            // tests/: copied into the learner's package
+	Hidden   []File            // hidden/: grader only
+	Solution []File            // full learner file set
+	Mutants  map[string][]File // full learner file sets (solution with the mutant applied)
+}
+
+// MaxScore is the sum of the points of every test.
+func (l *Lab) MaxScore() int {
+	n := 0
+	for _, t := range l.Tests {
+		n += t.Points
+	}
+	return n
+}
+
+// SandboxState is the lifecycle state of a learner sandbox.
+type SandboxState string
+
+const (
+	SandboxStarting SandboxState = "starting"
+	SandboxRunning  SandboxState = "running"
+	SandboxStopped  SandboxState = "stopped"
+	SandboxFailed   SandboxState = "failed"
+)
+
+// Sandbox is a learner's container for one lab.
+type Sandbox struct {
+	ID           int64
+	UserID       int64
+	Lab          string
+	ContainerID  string
+	State        SandboxState
+	Error        string // user-safe reason when State is SandboxFailed
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastActiveAt time.Time
+}
+
+// SubmissionState is where a submission is in the grading queue.
+type SubmissionState string
+
+const (
+	SubmissionQueued  SubmissionState = "queued"
+	SubmissionRunning SubmissionState = "running"
+	SubmissionDone    SubmissionState = "done"   // graded; Result set
+	SubmissionFailed  SubmissionState = "failed" // could not be graded after retries; Result holds the reason
+)
+
+// Submission is a learner's request to grade a snapshot of their files.
+type Submission struct {
+	ID           int64
+	UserID       int64
+	Lab          string
+	State        SubmissionState
+	Files        []File // snapshot; loaded by FindSubmission only
+	Attempts     int    // grading attempts started (infrastructure retries)
+	LeaseOwner   string
+	LeaseExpires time.Time
+	CreatedAt    time.Time
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	Result       *Result // set when State is done or failed
+}
+
+// ResultStatus is the verdict of a grading run as a whole.
+type ResultStatus string
+
+const (
+	StatusGraded       ResultStatus = "graded"        // tests ran; see per-test results
+	StatusBuildFailed  ResultStatus = "build_failed"  // did not compile; Output has the compiler's words
+	StatusTimeLimit    ResultStatus = "time_limit"    // wall time exceeded
+	StatusMemoryLimit  ResultStatus = "memory_limit"  // killed for memory
+	StatusOutputLimit  ResultStatus = "output_limit"  // printed more than allowed
+	StatusProcessLimit ResultStatus = "process_limit" // too many processes or threads
+	StatusDiskLimit    ResultStatus = "disk_limit"    // wrote more than allowed
+	StatusError        ResultStatus = "error"         // could not be graded (not the learner's fault)
+)
+
+// TestStatus is the outcome of one test.
+type TestStatus string
+
+const (
+	TestPass TestStatus = "pass"
+	TestFail TestStatus = "fail"
+	TestSkip TestStatus = "skip"
+	TestNone TestStatus = "not_run" // never reported a result (crash, limit, exit)
+)
+
+// Result is the outcome of grading one set of files for one lab.
+type Result struct {
+	Lab      string
+	Status   ResultStatus
+	Score    int
+	MaxScore int
+	Message  string // one line for the whole run, user-safe
+	Output   string // build output or tail of the run's output (capped)
+	Tests    []TestResult
+	Flags    []string // suspicious code found in the files, for instructors
+	Duration time.Duration
+}
+
+// TestResult is the outcome of one graded test.
+type TestResult struct {
+	Name     string
+	Hidden   bool
+	Status   TestStatus
+	Score    int
+	MaxScore int
+	Message  string // why it failed, in plain words
+	Output   string // the test's own output, capped
+}
+
+// CleanPath validates a learner-supplied workspace path and returns it cleaned.
+// It returns EINVALID for empty, absolute, parent-escaping, hidden or oddly
+// named paths. Only letters, digits, '.', '_', '-' and '/' are allowed.
+func CleanPath(p string) (string, error) {
+	if p == "" || len(p) > 200 {
+		return "", Errorf(EINVALID, "File path must be 1 to 200 characters.")
+	}
+	if strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+		return "", Errorf(EINVALID, "File path %q must be relative.", p)
+	}
+	for _, r := range p {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '.' || r == '_' || r == '-' || r == '/'
+		if !ok {
+			return "", Errorf(EINVALID, "File path %q may only use letters, digits, '.', '_', '-' and '/'.", p)
+		}
+	}
+	c := path.Clean(p)
+	if c != p {
+		return "", Errorf(EINVALID, "File path %q is not clean; use %q.", p, c)
+	}
+	for _, part := range strings.Split(c, "/") {
+		if part == ".." || part == "." || strings.HasPrefix(part, ".") {
+			return "", Errorf(EINVALID, "File path %q may not contain '..' or hidden names.", p)
+		}
+	}
+	return c, nil
+}
+
+// Workspace limits.
+const (
+	MaxFileSize       = 256 << 10 // bytes of one workspace file
+	MaxWorkspaceFiles = 64        // files in one workspace or submission
+	MaxWorkspaceSize  = 2 << 20   // bytes of one workspace or submission
+)
+
+// MergeFiles overlays saved files on base (saved wins, by path) and returns
+// the result sorted by path. Tombstones in saved are not handled here; pass
+// only live files.
+func MergeFiles(base, saved []File) []File {
+	m := make(map[string]File, len(base)+len(saved))
+	for _, f := range base {
+		m[f.Path] = f
+	}
+	for _, f := range saved {
+		m[f.Path] = f
+	}
+	out := make([]File, 0, len(m))
+	for _, f := range m {
+		out = append(out, f)
+	}
+	sortFiles(out)
+	return out
+}
+
+func sortFiles(fs []File) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].Path < fs[j-1].Path; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+// ---- Services. Implementations return *Error codes named in each doc. ----
+
+// UserService stores accounts.
+type UserService interface {
+	// CreateUser inserts u (Email lower-cased, PasswordHash set) and fills ID and
+	// CreatedAt. ECONFLICT if the email is taken, EINVALID for a bad role or email.
+	CreateUser(ctx context.Context, u *User) error
+	// FindUserByID returns ENOTFOUND if there is no such user.
+	FindUserByID(ctx context.Context, id int64) (*User, error)
+	// FindUserByEmail matches case-insensitively; ENOTFOUND if none.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// CountUsers counts all accounts (0 means the portal needs its first admin).
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// SessionService stores login sessions.
+type SessionService interface {
+	// CreateSession inserts s; s.ID is the hashed token.
+	CreateSession(ctx context.Context, s *Session) error
+	// FindSession returns the session and its user; ENOTFOUND if missing or expired.
+	FindSession(ctx context.Context, id string) (*Session, *User, error)
+	// DeleteSession removes one session; deleting a missing one is not an error.
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// CohortService stores cohorts and memberships.
+type CohortService interface {
+	// CreateCohort inserts c (InviteCode set by the caller) and makes
+	// c.CreatedBy its instructor, in one transaction. EINVALID for an empty name.
+	CreateCohort(ctx context.Context, c *Cohort) error
+	// FindCohortByID returns ENOTFOUND if there is none.
+	FindCohortByID(ctx context.Context, id int64) (*Cohort, error)
+	// FindCohortByInvite returns ENOTFOUND for an unknown code.
+	FindCohortByInvite(ctx context.Context, code string) (*Cohort, error)
+	// ListCohorts lists the cohorts userID belongs to (any role), or every
+	// cohort when userID is 0, newest first.
+	ListCohorts(ctx context.Context, userID int64) ([]*Cohort, error)
+	// Join creates a learner account from u and adds it to the cohort with the
+	// invite code, in one transaction. ENOTFOUND for a bad code, ECONFLICT for
+	// a taken email.
+	Join(ctx context.Context, inviteCode string, u *User) (*Cohort, error)
+	// AddMember adds an existing user; re-adding updates the role.
+	AddMember(ctx context.Context, cohortID, userID int64, role MemberRole) error
+	// MemberRole returns the user's role in the cohort; ENOTFOUND if not a member.
+	MemberRole(ctx context.Context, cohortID, userID int64) (MemberRole, error)
+	// ListMembers lists members ordered by role then name.
+	ListMembers(ctx context.Context, cohortID int64) ([]*Member, error)
+}
+
+// ProgressService stores lesson progress.
+type ProgressService interface {
+	// MarkLessonRead records that the user read the lesson (idempotent).
+	MarkLessonRead(ctx context.Context, userID int64, slug string) error
+	// LessonsRead returns the slugs the user has read with when.
+	LessonsRead(ctx context.Context, userID int64) (map[string]time.Time, error)
+}
+
+// WorkspaceService stores every saved version of learners' lab files.
+type WorkspaceService interface {
+	// SaveFile stores a new version of one file (a no-op returning the current
+	// version if the content is unchanged). EINVALID for a bad path, ETOOLARGE
+	// over MaxFileSize or MaxWorkspaceFiles.
+	SaveFile(ctx context.Context, userID int64, lab, path string, content []byte) (*FileVersion, error)
+	// DeleteFile records a tombstone version; ENOTFOUND if the file has none.
+	DeleteFile(ctx context.Context, userID int64, lab, path string) error
+	// Files returns the latest live version of each saved file, sorted by path;
+	// an empty slice when the learner has saved nothing yet.
+	Files(ctx context.Context, userID int64, lab string) ([]*FileVersion, error)
+	// FileHistory returns every version of one file, newest first.
+	FileHistory(ctx context.Context, userID int64, lab, path string) ([]*FileVersion, error)
+}
+
+// SandboxStore records learner sandboxes (sandbox.Manager keeps it in step with Docker).
+type SandboxStore interface {
+	// UpsertSandbox inserts or updates the row for (UserID, Lab) and fills ID.
+	UpsertSandbox(ctx context.Context, sb *Sandbox) error
+	// FindSandbox returns ENOTFOUND if the learner never started this lab.
+	FindSandbox(ctx context.Context, userID int64, lab string) (*Sandbox, error)
+	// ListSandboxes returns all rows in the given states (all rows if none given).
+	ListSandboxes(ctx context.Context, states ...SandboxState) ([]*Sandbox, error)
+	// TouchSandbox sets LastActiveAt to now.
+	TouchSandbox(ctx context.Context, id int64) error
+}
+
+// SubmissionFilter selects submissions for listing. Zero fields match all.
+type SubmissionFilter struct {
+	UserID   int64
+	Lab      string
+	CohortID int64 // learners of this cohort
+	Limit    int   // 0 means 100
+}
+
+// LabScore is one learner's standing on one lab.
+type LabScore struct {
+	UserID       int64
+	Lab          string
+	BestScore    int
+	MaxScore     int
+	Attempts     int
+	BestID       int64 // submission with the best score (earliest among equals)
+	LastSubmitAt time.Time
+}
+
+// SubmissionService is the grading queue and the record of results.
+type SubmissionService interface {
+	// CreateSubmission inserts s as queued with its files. ETOOLARGE over the
+	// workspace caps, EINVALID for bad paths.
+	CreateSubmission(ctx context.Context, s *Submission) error
+	// FindSubmission returns the submission with files and result; ENOTFOUND if none.
+	FindSubmission(ctx context.Context, id int64) (*Submission, error)
+	// ListSubmissions returns matches newest first, without files (results included).
+	ListSubmissions(ctx context.Context, f SubmissionFilter) ([]*Submission, error)
+	// ClaimSubmission takes the oldest queued submission for worker with a
+	// lease, marks it running and increments Attempts; ENOTFOUND if none is queued.
+	ClaimSubmission(ctx context.Context, worker string, lease time.Duration) (*Submission, error)
+	// ExtendLease pushes the lease of a running submission the worker holds;
+	// ECONFLICT if the worker no longer holds it.
+	ExtendLease(ctx context.Context, id int64, worker string, lease time.Duration) error
+	// CompleteSubmission stores r and marks the submission done (or failed when
+	// r.Status is StatusError). ECONFLICT unless worker holds a live lease on it,
+	// so each submission gets exactly one result.
+	CompleteSubmission(ctx context.Context, id int64, worker string, r *Result) error
+	// ReleaseSubmission puts a running submission the worker holds back in the
+	// queue (used on shutdown and infrastructure failure). ECONFLICT if not held.
+	ReleaseSubmission(ctx context.Context, id int64, worker string) error
+	// RequeueExpired puts running submissions whose lease expired back in the
+	// queue and returns how many.
+	RequeueExpired(ctx context.Context) (int, error)
+	// LabScores returns the best score and attempt count of every learner of the
+	// cohort on every lab they submitted to.
+	LabScores(ctx context.Context, cohortID int64) ([]*LabScore, error)
+}
+
+// SandboxPhase is a step of starting a sandbox, reported as it happens.
+type SandboxPhase string
+
+const (
+	PhaseImage  SandboxPhase = "image"
+	PhaseCreate SandboxPhase = "create"
+	PhaseStart  SandboxPhase = "start"
+	PhaseFiles  SandboxPhase = "files"
+	PhaseReady  SandboxPhase = "ready"
+)
+
+// Sandboxes runs learners' lab sandboxes. Implemented by sandbox.Manager.
+// Methods return EUNAVAILABLE when the container engine cannot be reached.
+type Sandboxes interface {
+	// Start ensures the learner's sandbox for the lab is running with files
+	// copied in, reporting phases to phase (which may be nil). Re-starting a
+	// running sandbox returns at once.
+	Start(ctx context.Context, userID int64, lab *Lab, files []File, phase func(SandboxPhase)) (*Sandbox, error)
+	// Find returns the recorded sandbox; ENOTFOUND if there is none.
+	Find(ctx context.Context, userID int64, lab string) (*Sandbox, error)
+	// WriteFile writes one file into a running sandbox's workspace.
+	WriteFile(ctx context.Context, userID int64, lab string, f File) error
+	// RunTests runs the lab's visible tests in the learner's running sandbox,
+	// streaming raw output to out, and returns per-test results.
+	RunTests(ctx context.Context, userID int64, lab *Lab, out io.Writer) (*Result, error)
+	// Stop stops and removes the learner's container; saved files are unaffected.
+	Stop(ctx context.Context, userID int64, lab string) error
+}
+
+// Grader grades one set of learner files for a lab in a throwaway container.
+type Grader interface {
+	// Grade returns a Result for any learner input (limits and build failures
+	// are verdicts, not errors); an error means grading itself could not run
+	// (EUNAVAILABLE when the engine is down) and the caller should retry.
+	Grade(ctx context.Context, lab *Lab, files []File) (*Result, error)
+}
+
+// Clock returns the current time; injected so tests control it.
+type Clock func() time.Time
