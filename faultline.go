@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -303,16 +304,8 @@ func MergeFiles(base, saved []File) []File {
 	for _, f := range m {
 		out = append(out, f)
 	}
-	sortFiles(out)
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return out
-}
-
-func sortFiles(fs []File) {
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].Path < fs[j-1].Path; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
-		}
-	}
 }
 
 // ---- Services. Implementations return *Error codes named in each doc. ----
@@ -484,6 +477,3 @@ type Grader interface {
 	// (EUNAVAILABLE when the engine is down) and the caller should retry.
 	Grade(ctx context.Context, lab *Lab, files []File) (*Result, error)
 }
-
-// Clock returns the current time; injected so tests control it.
-type Clock func() time.Time
