@@ -70,3 +70,10 @@ require (
 )
 
 tool github.com/a-h/templ/cmd/templ
+
+// Lab folders hold Go trees (starter, tests, hidden, solution, mutants) that are
+// data for the labs package to embed, not packages of this module.
+ignore (
+	./labs/circuit-breaker
+	./labs/consistent-hashing
+)

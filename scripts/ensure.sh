@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# ensure.sh brings up what Faultline needs on this machine, or says clearly what
+# is missing. Usage: scripts/ensure.sh docker [chromium]
+#   docker   a Docker engine that answers, plus a static busybox for lab images
+#   chromium a headless Chromium for the browser tests
+# On Debian as root it installs and starts what is missing; elsewhere it stops
+# with the command to run.
+set -euo pipefail
+
+log() { printf 'ensure: %s\n' "$*" >&2; }
+die() { printf 'ensure: %s\n' "$*" >&2; exit 1; }
+
+can_install() { [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; }
+
+apt_updated=
+apt_install() {
+	if [ -z "$apt_updated" ]; then
+		log "apt-get update"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+		apt_updated=1
+	fi
+	log "apt-get install $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+docker_answers() { command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+	local want=()
+	busybox_ok || want+=(busybox-static)
+	command -v dockerd >/dev/null || docker_answers || want+=(docker.io)
+	if [ ${#want[@]} -gt 0 ]; then
+		can_install || die "missing: ${want[*]}. Install them (Debian: apt-get install ${want[*]}) and re-run."
+		apt_install "${want[@]}"
+	fi
+	docker_answers && return 0
+	if [ -n "${DOCKER_HOST:-}" ]; then
+		die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine or unset DOCKER_HOST."
+	fi
+	[ "$(id -u)" = 0 ] || die "no Docker engine answers and starting one needs root: run 'sudo dockerd &' (or 'sudo systemctl start docker') and re-run."
+	if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+		log "starting docker with systemctl"
+		systemctl start docker || true
+	fi
+	if ! docker_answers; then
+		local logf=/var/log/faultline-dockerd.log
+		log "starting dockerd in the background (log: $logf)"
+		nohup dockerd >"$logf" 2>&1 &
+	fi
+	for _ in $(seq 1 60); do
+		docker_answers && { log "docker engine is up"; return 0; }
+		sleep 1
+	done
+	die "dockerd did not answer within 60 s; see /var/log/faultline-dockerd.log"
+}
+
+busybox_ok() {
+	# Lab images are built FROM scratch, so busybox must be the static build.
+	if [ -n "${FAULTLINE_BUSYBOX:-}" ]; then
+		[ -x "$FAULTLINE_BUSYBOX" ] || die "FAULTLINE_BUSYBOX=$FAULTLINE_BUSYBOX is not an executable file"
+		return 0
+	fi
+	if command -v dpkg-query >/dev/null; then
+		dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
+	else
+		[ -x /bin/busybox ] || die "missing: a static busybox at /bin/busybox (or set FAULTLINE_BUSYBOX)"
+	fi
+}
+
+ensure_chromium() {
+	for c in chromium chromium-browser google-chrome; do
+		command -v "$c" >/dev/null && return 0
+	done
+	can_install || die "missing: a Chromium for the browser tests. Install it (Debian: apt-get install chromium) and re-run."
+	apt_install chromium
+}
+
+[ $# -gt 0 ] || die "usage: scripts/ensure.sh docker [chromium]"
+for what in "$@"; do
+	case "$what" in
+	docker) ensure_docker ;;
+	chromium) ensure_chromium ;;
+	*) die "unknown: $what (want docker or chromium)" ;;
+	esac
+done
