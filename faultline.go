@@ -136,7 +136,7 @@ type Lab struct {
 	Lessons    []string // lesson slugs
 	Limits     Limits
 	Image      string // optional image override; "" means the built-in lab image
-	Module     string // Go module path of the learner's package (from starter/go.mod)
+	Module     string // Go module path of the learner's package (lab.yaml; go.mod is synthesized)
 	Tests      []LabTest
 	README     string // Markdown
 

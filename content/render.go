@@ -1,0 +1,196 @@
+package content
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"regexp"
+	"strings"
+	"sync"
+
+	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
+	"github.com/alecthomas/chroma/v2/styles"
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/yuin/goldmark"
+	highlighting "github.com/yuin/goldmark-highlighting/v2"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/renderer"
+	gmhtml "github.com/yuin/goldmark/renderer/html"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// Highlighting styles: light by default, dark under prefers-color-scheme: dark.
+const (
+	lightStyle = "github"
+	darkStyle  = "github-dark"
+)
+
+// chromaOptions make chroma emit CSS classes, never inline styles: the
+// Content-Security-Policy forbids inline styles.
+var chromaOptions = []chromahtml.Option{chromahtml.WithClasses(true)}
+
+// markdown is the shared goldmark instance; goldmark is safe for concurrent use.
+var markdown = goldmark.New(
+	goldmark.WithExtensions(
+		extension.GFM, // tables, strikethrough, task lists, autolinks
+	),
+	goldmark.WithParserOptions(parser.WithAutoHeadingID()),
+	goldmark.WithRendererOptions(
+		// Raw HTML is passed through to the sanitizer, which is the one gate
+		// for what reaches the page (so authors may use <details>, <kbd>, ...).
+		gmhtml.WithUnsafe(),
+		// Fenced code: highlighting, and `diagram` blocks as figures.
+		renderer.WithNodeRenderers(util.Prioritized(&codeBlockRenderer{}, 100)),
+	),
+)
+
+// sanitizer is the bluemonday policy every rendered body goes through.
+var sanitizer = newPolicy()
+
+var classNames = regexp.MustCompile(`^[a-zA-Z0-9_ -]+$`)
+
+func newPolicy() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	// Highlighted code (chroma classes), language classes and diagram figures.
+	p.AllowAttrs("class").Matching(classNames).OnElements("span", "pre", "code", "figure", "div")
+	// chroma marks its <pre> focusable so keyboard users can scroll it.
+	p.AllowAttrs("tabindex").Matching(regexp.MustCompile(`^0$`)).OnElements("pre")
+	// Heading anchors.
+	p.AllowAttrs("id").Matching(regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)).OnElements("h1", "h2", "h3", "h4", "h5", "h6")
+	// GFM task lists: read-only checkboxes.
+	p.AllowAttrs("type").Matching(regexp.MustCompile(`^checkbox$`)).OnElements("input")
+	p.AllowAttrs("checked", "disabled").Matching(regexp.MustCompile(`^(|checked|disabled)$`)).OnElements("input")
+	p.AllowElements("kbd")
+	// Our own links stay plain; links off the site get nofollow noreferrer.
+	p.RequireNoFollowOnLinks(false)
+	p.RequireNoFollowOnFullyQualifiedLinks(true)
+	p.RequireNoReferrerOnFullyQualifiedLinks(true)
+	return p
+}
+
+// Render turns Markdown into sanitized HTML: GitHub-flavoured Markdown with
+// heading ids, class-based syntax highlighting and `diagram` figures, passed
+// through a bluemonday policy so no script or event handler survives. Errors
+// come only from the renderer itself (internal).
+func Render(md []byte) (string, error) {
+	doc := markdown.Parser().Parse(text.NewReader(md))
+	return renderDoc(md, doc)
+}
+
+// renderDoc renders a parsed document and sanitizes the result.
+func renderDoc(src []byte, doc ast.Node) (string, error) {
+	var buf bytes.Buffer
+	if err := markdown.Renderer().Render(&buf, src, doc); err != nil {
+		return "", fmt.Errorf("render markdown: %w", err)
+	}
+	return sanitizer.Sanitize(buf.String()), nil
+}
+
+// codeBlockRenderer renders fenced code blocks: `diagram` blocks as figures,
+// everything else through goldmark-highlighting.
+type codeBlockRenderer struct {
+	highlight renderer.NodeRendererFunc
+	inner     renderer.NodeRenderer
+}
+
+// SetOption passes renderer options (such as unsafe) to the highlighter.
+func (r *codeBlockRenderer) SetOption(name renderer.OptionName, value any) {
+	r.init()
+	if s, ok := r.inner.(renderer.SetOptioner); ok {
+		s.SetOption(name, value)
+	}
+}
+
+func (r *codeBlockRenderer) init() {
+	if r.inner == nil {
+		r.inner = highlighting.NewHTMLRenderer(
+			highlighting.WithStyle(lightStyle),
+			highlighting.WithFormatOptions(chromaOptions...),
+		)
+	}
+}
+
+// RegisterFuncs implements renderer.NodeRenderer.
+func (r *codeBlockRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	r.init()
+	var c captureFuncs
+	r.inner.RegisterFuncs(&c)
+	r.highlight = c.fencedCode
+	reg.Register(ast.KindFencedCodeBlock, r.renderFencedCode)
+}
+
+func (r *codeBlockRenderer) renderFencedCode(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+	n := node.(*ast.FencedCodeBlock)
+	if string(n.Language(src)) != "diagram" {
+		return r.highlight(w, src, node, entering)
+	}
+	if !entering {
+		return ast.WalkSkipChildren, nil
+	}
+	var body bytes.Buffer
+	for i := 0; i < n.Lines().Len(); i++ {
+		line := n.Lines().At(i)
+		body.Write(line.Value(src))
+	}
+	var caption string
+	if n.Info != nil {
+		info := string(n.Info.Segment.Value(src))
+		caption = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(info), "diagram"))
+	}
+	_, err := w.WriteString(renderDiagram(body.String(), caption))
+	return ast.WalkSkipChildren, err
+}
+
+// captureFuncs records the fenced-code function a node renderer registers.
+type captureFuncs struct{ fencedCode renderer.NodeRendererFunc }
+
+func (c *captureFuncs) Register(kind ast.NodeKind, f renderer.NodeRendererFunc) {
+	if kind == ast.KindFencedCodeBlock {
+		c.fencedCode = f
+	}
+}
+
+// renderDiagram renders the source of a ```diagram block, with an optional
+// caption taken from the rest of the info string. For now the figure is the
+// ASCII drawing itself, preformatted; this is the one place to change when
+// diagrams are rendered to SVG.
+func renderDiagram(src, caption string) string {
+	var b strings.Builder
+	b.WriteString(`<figure class="diagram"><pre class="diagram-ascii">`)
+	b.WriteString(html.EscapeString(src))
+	b.WriteString("</pre>")
+	if caption != "" {
+		b.WriteString("<figcaption>")
+		b.WriteString(html.EscapeString(caption))
+		b.WriteString("</figcaption>")
+	}
+	b.WriteString("</figure>\n")
+	return b.String()
+}
+
+// HighlightCSS returns the stylesheet for highlighted code: chroma's classes in
+// a light style, and a dark style inside @media (prefers-color-scheme: dark).
+// Serve it as a static file; the Content-Security-Policy forbids inline styles.
+func HighlightCSS() string { return highlightCSS() }
+
+var highlightCSS = sync.OnceValue(func() string {
+	f := chromahtml.New(chromaOptions...)
+	var b strings.Builder
+	b.WriteString("/* Syntax highlighting (chroma " + lightStyle + " / " + darkStyle + "). Generated by content.HighlightCSS. */\n")
+	if err := f.WriteCSS(&b, styles.Get(lightStyle)); err != nil {
+		panic(fmt.Sprintf("write chroma css %q: %v", lightStyle, err)) // writes to a strings.Builder cannot fail
+	}
+	b.WriteString("@media (prefers-color-scheme: dark) {\n")
+	var dark strings.Builder
+	if err := f.WriteCSS(&dark, styles.Get(darkStyle)); err != nil {
+		panic(fmt.Sprintf("write chroma css %q: %v", darkStyle, err))
+	}
+	for _, line := range strings.Split(strings.TrimRight(dark.String(), "\n"), "\n") {
+		b.WriteString("  " + line + "\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+})

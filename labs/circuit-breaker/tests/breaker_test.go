@@ -1,0 +1,87 @@
+package circuitbreaker
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is a clock the test moves by hand; no real time passes.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var errBoom = errors.New("boom")
+
+func fail() error    { return errBoom }
+func succeed() error { return nil }
+
+func TestStateString(t *testing.T) {
+	for s, want := range map[State]string{Closed: "closed", Open: "open", HalfOpen: "half-open"} {
+		if got := s.String(); got != want {
+			t.Errorf("State(%d).String() = %q, want %q", int(s), got, want)
+		}
+	}
+}
+
+func TestOpensAfterThreshold(t *testing.T) {
+	clk := newTestClock()
+	b := New(Settings{FailureThreshold: 3, OpenTimeout: time.Minute, Now: clk.Now})
+	for i := 1; i <= 2; i++ {
+		if err := b.Call(fail); err != errBoom {
+			t.Fatalf("failure %d: Call returned %v, want the function's error", i, err)
+		}
+		if s := b.State(); s != Closed {
+			t.Fatalf("after %d failures state is %v, want closed", i, s)
+		}
+	}
+	b.Call(fail)
+	if s := b.State(); s != Open {
+		t.Fatalf("after 3 failures state is %v, want open", s)
+	}
+	called := false
+	err := b.Call(func() error { called = true; return nil })
+	if !errors.Is(err, ErrOpen) {
+		t.Errorf("Call on an open breaker returned %v, want ErrOpen", err)
+	}
+	if called {
+		t.Errorf("an open breaker called the function")
+	}
+}
+
+func TestClosesAfterTrialSuccess(t *testing.T) {
+	clk := newTestClock()
+	b := New(Settings{FailureThreshold: 1, OpenTimeout: 10 * time.Second, Now: clk.Now})
+	b.Call(fail)
+	if s := b.State(); s != Open {
+		t.Fatalf("state is %v, want open", s)
+	}
+	clk.Advance(10 * time.Second)
+	if s := b.State(); s != HalfOpen {
+		t.Fatalf("after the open timeout state is %v, want half-open", s)
+	}
+	if err := b.Call(succeed); err != nil {
+		t.Fatalf("trial call returned %v, want nil", err)
+	}
+	if s := b.State(); s != Closed {
+		t.Fatalf("after a successful trial state is %v, want closed", s)
+	}
+}

@@ -1,0 +1,284 @@
+package labs
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// MustLoad loads fsys and fails the test on any error.
+func MustLoad(tb testing.TB, fsys fstest.MapFS) *Catalog {
+	tb.Helper()
+	c, err := Load(fsys)
+	if err != nil {
+		tb.Fatalf("Load: %v", err)
+	}
+	return c
+}
+
+const demoYAML = `slug: demo
+title: Demo lab
+pattern: Retry
+summary: A small lab for loader tests.
+difficulty: intro
+minutes: 15
+module: example.com/labs/demo
+lessons: [partial-failure]
+limits: {time: 45s, pids: 100}
+tests:
+  - {name: TestVisible, points: 1}
+  - {name: TestHidden, points: 3}
+`
+
+const demoSolution = `package demo
+
+import "strings"
+
+func Upper(s string) string { return strings.ToUpper(s) }
+`
+
+// demoLab returns a valid lab folder named dir in a fresh MapFS; tests
+// change it to make it invalid.
+func demoLab(dir string) fstest.MapFS {
+	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	return fstest.MapFS{
+		dir + "/lab.yaml":              f(strings.ReplaceAll(demoYAML, "slug: demo", "slug: "+dir)),
+		dir + "/README.md":             f("# Demo\n\nWrite Upper.\n"),
+		dir + "/starter/demo.go":       f("package demo\n\n// Upper upper-cases s.\nfunc Upper(s string) string { return s } // TODO\n"),
+		dir + "/solution/demo.go":      f(demoSolution),
+		dir + "/solution/util/util.go": f("package util\n\nimport \"fmt\"\n\nvar _ = fmt.Sprint\n"),
+		dir + "/tests/demo_test.go": f(`package demo
+
+import "testing"
+
+func TestVisible(t *testing.T) {
+	if Upper("a") != "A" {
+		t.Fatal("no")
+	}
+}
+
+func helper(t *testing.T)        {}
+func Testlower(t *testing.T)     {}
+func TestNotATest(s string)      {}
+`),
+		dir + "/hidden/hidden_test.go": f(`package hidden
+
+import (
+	tt "testing"
+
+	"example.com/labs/demo"
+)
+
+func TestHidden(t *tt.T) {
+	if demo.Upper("b") != "B" {
+		t.Fatal("no")
+	}
+}
+`),
+		dir + "/mutants/noop/demo.go": f("package demo\n\nfunc Upper(s string) string { return s }\n"),
+	}
+}
+
+func TestLoadDemo(t *testing.T) {
+	c := MustLoad(t, demoLab("demo"))
+	l, err := c.Lab("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Title != "Demo lab" || l.Pattern != "Retry" || l.Difficulty != "intro" || l.Minutes != 15 || l.Module != "example.com/labs/demo" {
+		t.Errorf("lab fields = %+v", l)
+	}
+	if !reflect.DeepEqual(l.Lessons, []string{"partial-failure"}) {
+		t.Errorf("Lessons = %q", l.Lessons)
+	}
+	want := faultline.Limits{Time: 45 * time.Second, MemoryMB: 512, CPUs: 1, Pids: 100}
+	if l.Limits != want {
+		t.Errorf("Limits = %+v, want %+v (defaults filled in)", l.Limits, want)
+	}
+	wantTests := []faultline.LabTest{{Name: "TestVisible", Points: 1}, {Name: "TestHidden", Points: 3, Hidden: true}}
+	if !reflect.DeepEqual(l.Tests, wantTests) {
+		t.Errorf("Tests = %+v, want %+v", l.Tests, wantTests)
+	}
+	gomod := "module example.com/labs/demo\n\ngo 1.22\n"
+	if got := paths(l.Starter); !reflect.DeepEqual(got, []string{"demo.go", "go.mod"}) {
+		t.Errorf("Starter paths = %q", got)
+	} else if string(l.Starter[1].Content) != gomod {
+		t.Errorf("synthesized go.mod = %q, want %q", l.Starter[1].Content, gomod)
+	}
+	if got := paths(l.Solution); !reflect.DeepEqual(got, []string{"demo.go", "go.mod", "util/util.go"}) {
+		t.Errorf("Solution paths = %q", got)
+	}
+	if got := paths(l.Visible); !reflect.DeepEqual(got, []string{"demo_test.go"}) {
+		t.Errorf("Visible paths = %q", got)
+	}
+	if got := paths(l.Hidden); !reflect.DeepEqual(got, []string{"hidden_test.go"}) {
+		t.Errorf("Hidden paths = %q", got)
+	}
+	m := l.Mutants["noop"]
+	if got := paths(m); !reflect.DeepEqual(got, []string{"demo.go", "go.mod", "util/util.go"}) {
+		t.Fatalf("mutant paths = %q, want the full solution set", got)
+	}
+	if strings.Contains(string(m[0].Content), "ToUpper") {
+		t.Errorf("mutant demo.go is the solution's, not the overlay")
+	}
+	if !strings.HasPrefix(l.README, "# Demo") {
+		t.Errorf("README = %q", l.README)
+	}
+	if got, want := c.StdImports(), []string{"fmt", "strings", "testing"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("StdImports = %q, want %q", got, want)
+	}
+}
+
+func paths(files []faultline.File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func TestLabNotFound(t *testing.T) {
+	c := MustLoad(t, demoLab("demo"))
+	if _, err := c.Lab("nope"); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Fatalf("Lab(nope) error = %v, want ENOTFOUND", err)
+	}
+}
+
+func TestAllSortedByDifficultyThenTitle(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for _, l := range []struct{ dir, difficulty, title string }{
+		{"b-lab", "advanced", "Alpha"},
+		{"a-lab", "intro", "Zulu"},
+		{"c-lab", "intro", "Mike"},
+		{"d-lab", "intermediate", "Alpha"},
+	} {
+		for name, f := range demoLab(l.dir) {
+			if strings.HasSuffix(name, "lab.yaml") {
+				s := strings.Replace(string(f.Data), "difficulty: intro", "difficulty: "+l.difficulty, 1)
+				s = strings.Replace(s, "title: Demo lab", "title: "+l.title, 1)
+				f = &fstest.MapFile{Data: []byte(s)}
+			}
+			fsys[name] = f
+		}
+	}
+	fsys["not-a-lab/notes.txt"] = &fstest.MapFile{Data: []byte("skipped: no lab.yaml")}
+	var got []string
+	for _, l := range MustLoad(t, fsys).All() {
+		got = append(got, l.Slug)
+	}
+	if want := []string{"c-lab", "a-lab", "d-lab", "b-lab"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("All() order = %q, want %q", got, want)
+	}
+}
+
+func TestLoadRejectsBadLabs(t *testing.T) {
+	yamlEdit := func(old, new string) func(fstest.MapFS) {
+		return func(fs fstest.MapFS) {
+			f := fs["demo/lab.yaml"]
+			if !strings.Contains(string(f.Data), old) {
+				panic("test bug: lab.yaml has no " + old)
+			}
+			fs["demo/lab.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(string(f.Data), old, new, 1))}
+		}
+	}
+	put := func(name, content string) func(fstest.MapFS) {
+		return func(fs fstest.MapFS) { fs[name] = &fstest.MapFile{Data: []byte(content)} }
+	}
+	cases := []struct {
+		name string
+		edit func(fstest.MapFS)
+		want string
+	}{
+		{"missing title", yamlEdit("title: Demo lab\n", ""), "labs/demo/lab.yaml: title: required"},
+		{"unknown key", yamlEdit("minutes: 15", "minutes: 15\ncolour: red"), "field colour not found"},
+		{"unknown limits key", yamlEdit("pids: 100", "pids: 100, disk: 5"), "field disk not found"},
+		{"listed test absent", yamlEdit("  - {name: TestHidden, points: 3}", "  - {name: TestHidden, points: 3}\n  - {name: TestGhost, points: 1}"),
+			"labs/demo/lab.yaml: tests[2]: no Test func named TestGhost in tests/ or hidden/"},
+		{"test present but unlisted", put("demo/hidden/extra_test.go", "package hidden\n\nimport \"testing\"\n\nfunc TestExtra(t *testing.T) {}\n"),
+			"tests: TestExtra (in hidden/extra_test.go) is not listed"},
+		{"go.mod in starter", put("demo/starter/go.mod", "module x.com/y\n"), "labs/demo/starter/go.mod: no go.mod here"},
+		{"test file in solution", put("demo/solution/demo_test.go", "package demo\n"), "labs/demo/solution/demo_test.go: test files belong in tests/ or hidden/"},
+		{"mutant file not in solution", put("demo/mutants/noop/other.go", "package demo\n"), "labs/demo/mutants/noop/other.go: not in solution/"},
+		{"mutant changes nothing", put("demo/mutants/same/demo.go", demoSolution), "labs/demo/mutants/same/demo.go: identical to solution/demo.go"},
+		{"slug mismatch", yamlEdit("slug: demo", "slug: other"), `slug: "other" does not match the folder name "demo"`},
+		{"bad difficulty", yamlEdit("difficulty: intro", "difficulty: easy"), `difficulty: "easy" is not intro, intermediate or advanced`},
+		{"zero minutes", yamlEdit("minutes: 15", "minutes: 0"), "minutes: required, a positive number"},
+		{"bad module", yamlEdit("module: example.com/labs/demo", "module: demo"), "lab.yaml: module: "},
+		{"bad time limit", yamlEdit("time: 45s", "time: soon"), `limits.time: "soon" is not a positive duration`},
+		{"zero points", yamlEdit("{name: TestVisible, points: 1}", "{name: TestVisible, points: 0}"), "tests[0]: TestVisible: points must be positive"},
+		{"duplicate listing", yamlEdit("  - {name: TestHidden, points: 3}", "  - {name: TestHidden, points: 3}\n  - {name: TestHidden, points: 1}"), "tests[2]: TestHidden is listed twice"},
+		{"hidden in wrong package", put("demo/hidden/hidden_test.go", "package demo\n"), "hidden/hidden_test.go: package demo; hidden tests must be package hidden"},
+		{"non-test file in tests", put("demo/tests/helper.go", "package demo\n"), "tests/helper.go: only *_test.go files belong in tests/"},
+		{"missing solution", func(fs fstest.MapFS) { delete(fs, "demo/solution/demo.go"); delete(fs, "demo/solution/util/util.go") }, "labs/demo/solution: missing"},
+		{"missing README", func(fs fstest.MapFS) { delete(fs, "demo/README.md") }, "labs/demo/README.md: missing"},
+		{"stray entry", put("demo/notes.txt", "hi"), "labs/demo/notes.txt: unexpected entry"},
+		{"unparsable Go", put("demo/starter/broken.go", "package demo\nfunc {"), "starter/broken.go: does not parse"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := demoLab("demo")
+			c.edit(fs)
+			_, err := Load(fs)
+			if faultline.ErrorCode(err) != faultline.EINVALID {
+				t.Fatalf("Load error = %v, want EINVALID", err)
+			}
+			if msg := faultline.ErrorMessage(err); !strings.Contains(msg, c.want) {
+				t.Fatalf("Load error message:\n%s\nwant it to contain %q", msg, c.want)
+			}
+		})
+	}
+}
+
+func TestEmbeddedCatalog(t *testing.T) {
+	c, err := Load(FS)
+	if err != nil {
+		t.Fatalf("Load(FS): %v", err)
+	}
+	want := map[string][]string{
+		"circuit-breaker":    {"circuit-breakers"},
+		"consistent-hashing": {"consistent-hashing"},
+	}
+	if n := len(c.All()); n != len(want) {
+		t.Errorf("catalog has %d labs, want %d", n, len(want))
+	}
+	for slug, lessons := range want {
+		l, err := c.Lab(slug)
+		if err != nil {
+			t.Fatalf("Lab(%q): %v", slug, err)
+		}
+		if !reflect.DeepEqual(l.Lessons, lessons) {
+			t.Errorf("%s: lessons = %q, want %q", slug, l.Lessons, lessons)
+		}
+		if len(l.Mutants) < 3 {
+			t.Errorf("%s: %d mutants, want at least 3", slug, len(l.Mutants))
+		}
+		hidden := 0
+		for _, tt := range l.Tests {
+			if tt.Hidden {
+				hidden += tt.Points
+			}
+		}
+		if 2*hidden <= l.MaxScore() {
+			t.Errorf("%s: hidden tests carry %d of %d points, want most", slug, hidden, l.MaxScore())
+		}
+	}
+	std := c.StdImports()
+	for _, p := range []string{"testing", "sync", "time", "crypto/sha256"} {
+		if !contains(std, p) {
+			t.Errorf("StdImports() = %q lacks %q", std, p)
+		}
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,253 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// CreateCohort inserts c, fills c.ID and c.CreatedAt, and makes c.CreatedBy
+// an instructor member, in one transaction. It returns EINVALID for an empty
+// name or invite code, ENOTFOUND if the creator does not exist and ECONFLICT
+// if the invite code is taken.
+func (db *DB) CreateCohort(ctx context.Context, c *faultline.Cohort) error {
+	c.Name = strings.TrimSpace(c.Name)
+	switch {
+	case c.Name == "":
+		return faultline.Errorf(faultline.EINVALID, "Cohort name is required.")
+	case len(c.Name) > 200:
+		return faultline.Errorf(faultline.EINVALID, "Cohort name must be at most 200 characters.")
+	case c.InviteCode == "":
+		return faultline.Errorf(faultline.EINVALID, "Invite code is required.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO cohorts (name, invite_code, created_by, created_at) VALUES (?, ?, ?, ?)`,
+		c.Name, c.InviteCode, c.CreatedBy, encodeTime(tx.now))
+	switch {
+	case isForeignKey(err):
+		return faultline.Errorf(faultline.ENOTFOUND, "User not found.")
+	case isUnique(err):
+		return faultline.Errorf(faultline.ECONFLICT, "That invite code is already in use.")
+	case err != nil:
+		return fmt.Errorf("create cohort %q: %w", c.Name, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("create cohort %q: last id: %w", c.Name, err)
+	}
+	if err := addMember(ctx, tx, id, c.CreatedBy, faultline.MemberInstructor); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create cohort %q: commit: %w", c.Name, err)
+	}
+	c.ID = id
+	c.CreatedAt = tx.now
+	return nil
+}
+
+// FindCohortByID returns the cohort; ENOTFOUND if there is none.
+func (db *DB) FindCohortByID(ctx context.Context, id int64) (*faultline.Cohort, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return findCohort(ctx, tx, "id = ?", id)
+}
+
+// FindCohortByInvite returns the cohort with that invite code; ENOTFOUND for
+// an unknown code.
+func (db *DB) FindCohortByInvite(ctx context.Context, code string) (*faultline.Cohort, error) {
+	if code == "" {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	}
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return findCohort(ctx, tx, "invite_code = ?", code)
+}
+
+// ListCohorts lists the cohorts userID belongs to in any role, or every
+// cohort when userID is 0, newest first.
+func (db *DB) ListCohorts(ctx context.Context, userID int64) ([]*faultline.Cohort, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	q := `SELECT ` + cohortColumns + ` FROM cohorts ORDER BY created_at DESC, id DESC`
+	args := []any{}
+	if userID != 0 {
+		q = `SELECT ` + cohortColumns + ` FROM cohorts
+			WHERE id IN (SELECT cohort_id FROM memberships WHERE user_id = ?)
+			ORDER BY created_at DESC, id DESC`
+		args = append(args, userID)
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list cohorts of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	out := []*faultline.Cohort{}
+	for rows.Next() {
+		c := &faultline.Cohort{}
+		if err := scanCohort(rows, c); err != nil {
+			return nil, fmt.Errorf("list cohorts of user %d: %w", userID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list cohorts of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// Join creates a learner account from u (its Role is set to learner) and adds
+// it to the cohort with the invite code, in one transaction: a bad code
+// creates no account. It returns ENOTFOUND for a bad code, ECONFLICT for a
+// taken email and EINVALID for what CreateUser rejects.
+func (db *DB) Join(ctx context.Context, inviteCode string, u *faultline.User) (*faultline.Cohort, error) {
+	if inviteCode == "" {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	c, err := findCohort(ctx, tx, "invite_code = ?", inviteCode)
+	if err != nil {
+		return nil, err
+	}
+	role := u.Role
+	u.Role = faultline.RoleLearner
+	if err := createUser(ctx, tx, u); err != nil {
+		u.Role = role
+		return nil, err
+	}
+	if err := addMember(ctx, tx, c.ID, u.ID, faultline.MemberLearner); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("join cohort %d as %q: commit: %w", c.ID, u.Email, err)
+	}
+	return c, nil
+}
+
+// AddMember adds an existing user to the cohort; re-adding updates the role
+// and keeps the original join time. EINVALID for an unknown role, ENOTFOUND if
+// the cohort or user does not exist.
+func (db *DB) AddMember(ctx context.Context, cohortID, userID int64, role faultline.MemberRole) error {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := addMember(ctx, tx, cohortID, userID, role); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add member %d to cohort %d: commit: %w", userID, cohortID, err)
+	}
+	return nil
+}
+
+// MemberRole returns the user's role in the cohort; ENOTFOUND if the user is
+// not a member.
+func (db *DB) MemberRole(ctx context.Context, cohortID, userID int64) (faultline.MemberRole, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	var role string
+	err = tx.QueryRowContext(ctx, `SELECT role FROM memberships WHERE cohort_id = ? AND user_id = ?`, cohortID, userID).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", faultline.Errorf(faultline.ENOTFOUND, "Not a member of this cohort.")
+	} else if err != nil {
+		return "", fmt.Errorf("member role of user %d in cohort %d: %w", userID, cohortID, err)
+	}
+	return faultline.MemberRole(role), nil
+}
+
+// ListMembers lists the cohort's members, instructors first, then by name
+// and id. An unknown cohort has no members (an empty slice).
+func (db *DB) ListMembers(ctx context.Context, cohortID int64) ([]*faultline.Member, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `
+		SELECT m.cohort_id, m.role, m.joined_at,
+		       u.id, u.email, u.name, u.role, u.password_hash, u.created_at
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.cohort_id = ?
+		ORDER BY CASE m.role WHEN 'instructor' THEN 0 ELSE 1 END, u.name, u.id`, cohortID)
+	if err != nil {
+		return nil, fmt.Errorf("list members of cohort %d: %w", cohortID, err)
+	}
+	defer rows.Close()
+	out := []*faultline.Member{}
+	for rows.Next() {
+		m := &faultline.Member{User: &faultline.User{}}
+		var mrole, urole string
+		if err := rows.Scan(&m.CohortID, &mrole, timeText{&m.JoinedAt},
+			&m.User.ID, &m.User.Email, &m.User.Name, &urole, &m.User.PasswordHash, timeText{&m.User.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("list members of cohort %d: %w", cohortID, err)
+		}
+		m.Role = faultline.MemberRole(mrole)
+		m.User.Role = faultline.Role(urole)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list members of cohort %d: %w", cohortID, err)
+	}
+	return out, nil
+}
+
+const cohortColumns = `id, name, invite_code, created_by, created_at`
+
+func scanCohort(sc interface{ Scan(...any) error }, c *faultline.Cohort) error {
+	return sc.Scan(&c.ID, &c.Name, &c.InviteCode, &c.CreatedBy, timeText{&c.CreatedAt})
+}
+
+// findCohort returns the one cohort matching where (a trusted SQL fragment).
+func findCohort(ctx context.Context, tx *dbTx, where string, arg any) (*faultline.Cohort, error) {
+	c := &faultline.Cohort{}
+	err := scanCohort(tx.QueryRowContext(ctx, `SELECT `+cohortColumns+` FROM cohorts WHERE `+where, arg), c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("find cohort where %s: %w", where, err)
+	}
+	return c, nil
+}
+
+// addMember inserts or updates a membership inside tx.
+func addMember(ctx context.Context, tx *dbTx, cohortID, userID int64, role faultline.MemberRole) error {
+	if role != faultline.MemberInstructor && role != faultline.MemberLearner {
+		return faultline.Errorf(faultline.EINVALID, "Member role must be instructor or learner.")
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO memberships (cohort_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (cohort_id, user_id) DO UPDATE SET role = excluded.role`,
+		cohortID, userID, string(role), encodeTime(tx.now))
+	if isForeignKey(err) {
+		return faultline.Errorf(faultline.ENOTFOUND, "Cohort or user not found.")
+	} else if err != nil {
+		return fmt.Errorf("add member %d to cohort %d: %w", userID, cohortID, err)
+	}
+	return nil
+}

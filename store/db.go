@@ -1,0 +1,218 @@
+// Package store persists Faultline's data in SQLite (mattn/go-sqlite3).
+//
+// One *DB implements every storage interface of the root package. Each method
+// runs raw SQL in one explicit transaction that takes a single "now" from
+// DB.Now, so every timestamp written by one call is the same instant.
+//
+// Concurrency: writes go through a pool of one connection whose transactions
+// start with BEGIN IMMEDIATE, so in-process writers queue in Go and never meet
+// SQLITE_BUSY; writers in other processes wait on busy_timeout. Reads use a
+// separate query-only pool of deferred transactions, which WAL lets run beside
+// the writer.
+//
+// Times are stored as fixed-width UTC text (2006-01-02T15:04:05.000000000Z),
+// which sorts and compares correctly as text; zero times are stored as NULL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/mattn/go-sqlite3"
+)
+
+// Compile-time checks that *DB implements the root interfaces.
+var (
+	_ faultline.UserService       = (*DB)(nil)
+	_ faultline.SessionService    = (*DB)(nil)
+	_ faultline.CohortService     = (*DB)(nil)
+	_ faultline.ProgressService   = (*DB)(nil)
+	_ faultline.WorkspaceService  = (*DB)(nil)
+	_ faultline.SandboxStore      = (*DB)(nil)
+	_ faultline.SubmissionService = (*DB)(nil)
+)
+
+// busyTimeout is how long (ms) a connection waits for another process's write
+// lock before failing with SQLITE_BUSY.
+const busyTimeout = 10000
+
+// DB is the SQLite-backed store.
+type DB struct {
+	write *sql.DB // one connection, BEGIN IMMEDIATE
+	read  *sql.DB // query-only, deferred transactions
+	path  string
+
+	// Now returns the current time; read once per transaction and stored in
+	// UTC. Defaults to time.Now. Set it before the DB is shared.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the SQLite database file at path, applies
+// pending migrations and returns the store. The path must be a file name:
+// ":memory:" and names containing '?' are refused because the store opens
+// two connection pools that must see the same database.
+func Open(path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open store %q: need a plain file path", path)
+	}
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_synchronous=FULL", busyTimeout)
+	w, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_txlock=immediate&"+common)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	db := &DB{write: w, path: path, Now: time.Now}
+	// Touch the connection now so the file exists in WAL mode before the
+	// query-only pool opens it.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	if err := migrate(context.Background(), w, migrationFS, db.now()); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	r, err := sql.Open("sqlite3", path+"?_txlock=deferred&_query_only=on&"+common)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %q for reading: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(4)
+	if err := r.Ping(); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open store %q for reading: %w", path, err)
+	}
+	db.read = r
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	if db.write != nil {
+		errs = append(errs, db.write.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store %q: %w", db.path, err)
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time {
+	f := db.Now
+	if f == nil {
+		f = time.Now
+	}
+	return f().UTC()
+}
+
+// dbTx is a transaction with the one "now" all its writes use.
+type dbTx struct {
+	*sql.Tx
+	now time.Time
+}
+
+// beginWrite starts an immediate (write-locking) transaction.
+func (db *DB) beginWrite(ctx context.Context) (*dbTx, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin write: %w", err)
+	}
+	return &dbTx{Tx: tx, now: db.now()}, nil
+}
+
+// beginRead starts a deferred, query-only transaction: a consistent snapshot
+// that does not block the writer.
+func (db *DB) beginRead(ctx context.Context) (*dbTx, error) {
+	tx, err := db.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin read: %w", err)
+	}
+	return &dbTx{Tx: tx, now: db.now()}, nil
+}
+
+// ---- time encoding ----
+
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// encodeTime returns t as fixed-width UTC text, or nil (NULL) for the zero time.
+func encodeTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// timeText scans a stored time (text or NULL) into *T.
+type timeText struct{ T *time.Time }
+
+func (s timeText) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*s.T = time.Time{}
+		return nil
+	case string:
+		return s.parse(v)
+	case []byte:
+		return s.parse(string(v))
+	case time.Time:
+		*s.T = v.UTC()
+		return nil
+	}
+	return fmt.Errorf("scan time: unexpected %T", v)
+}
+
+func (s timeText) parse(v string) error {
+	t, err := time.Parse(timeLayout, v)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return fmt.Errorf("scan time %q: %w", v, err)
+		}
+	}
+	*s.T = t.UTC()
+	return nil
+}
+
+// ---- constraint errors ----
+
+func sqliteCode(err error) (sqlite3.ErrNoExtended, bool) {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.ExtendedCode, true
+	}
+	return 0, false
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	c, ok := sqliteCode(err)
+	return ok && (c == sqlite3.ErrConstraintUnique || c == sqlite3.ErrConstraintPrimaryKey)
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool {
+	c, ok := sqliteCode(err)
+	return ok && c == sqlite3.ErrConstraintForeignKey
+}
+
+// placeholders returns "?, ?, ?" for n parameters.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}

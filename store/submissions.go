@@ -1,0 +1,562 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// CreateSubmission inserts s as queued together with its files and fills
+// s.ID, State, Attempts and CreatedAt. It returns EINVALID for an empty lab,
+// no files, a bad or repeated path; ETOOLARGE over MaxFileSize,
+// MaxWorkspaceFiles or MaxWorkspaceSize; ENOTFOUND for an unknown user.
+func (db *DB) CreateSubmission(ctx context.Context, s *faultline.Submission) error {
+	if s.Lab == "" {
+		return faultline.Errorf(faultline.EINVALID, "Lab is required.")
+	}
+	if err := checkSubmissionFiles(s.Files); err != nil {
+		return err
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO submissions (user_id, lab, state, attempts, created_at)
+		VALUES (?, ?, 'queued', 0, ?)`, s.UserID, s.Lab, encodeTime(tx.now))
+	if isForeignKey(err) {
+		return faultline.Errorf(faultline.ENOTFOUND, "User not found.")
+	} else if err != nil {
+		return fmt.Errorf("create submission of user %d lab %q: %w", s.UserID, s.Lab, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("create submission of user %d lab %q: last id: %w", s.UserID, s.Lab, err)
+	}
+	for _, f := range s.Files {
+		content := f.Content
+		if content == nil {
+			content = []byte{}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO submission_files (submission_id, path, content) VALUES (?, ?, ?)`,
+			id, f.Path, content); err != nil {
+			return fmt.Errorf("create submission %d: file %q: %w", id, f.Path, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create submission of user %d lab %q: commit: %w", s.UserID, s.Lab, err)
+	}
+	s.ID = id
+	s.State = faultline.SubmissionQueued
+	s.Attempts = 0
+	s.LeaseOwner = ""
+	s.LeaseExpires = time.Time{}
+	s.CreatedAt = tx.now
+	s.StartedAt = time.Time{}
+	s.FinishedAt = time.Time{}
+	s.Result = nil
+	return nil
+}
+
+// checkSubmissionFiles applies the workspace caps to a submission's files.
+func checkSubmissionFiles(files []faultline.File) error {
+	if len(files) == 0 {
+		return faultline.Errorf(faultline.EINVALID, "A submission needs at least one file.")
+	}
+	if len(files) > faultline.MaxWorkspaceFiles {
+		return faultline.Errorf(faultline.ETOOLARGE, "A submission holds at most %d files.", faultline.MaxWorkspaceFiles)
+	}
+	seen := make(map[string]bool, len(files))
+	total := 0
+	for _, f := range files {
+		if _, err := faultline.CleanPath(f.Path); err != nil {
+			return err
+		}
+		if seen[f.Path] {
+			return faultline.Errorf(faultline.EINVALID, "File %q appears twice.", f.Path)
+		}
+		seen[f.Path] = true
+		if len(f.Content) > faultline.MaxFileSize {
+			return faultline.Errorf(faultline.ETOOLARGE, "File %q is larger than %d KiB.", f.Path, faultline.MaxFileSize>>10)
+		}
+		total += len(f.Content)
+	}
+	if total > faultline.MaxWorkspaceSize {
+		return faultline.Errorf(faultline.ETOOLARGE, "A submission holds at most %d MiB.", faultline.MaxWorkspaceSize>>20)
+	}
+	return nil
+}
+
+// FindSubmission returns the submission with its files (sorted by path) and
+// its result, if any; ENOTFOUND if there is none.
+func (db *DB) FindSubmission(ctx context.Context, id int64) (*faultline.Submission, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return findSubmission(ctx, tx, id)
+}
+
+// ListSubmissions returns the submissions matching f, newest first, with
+// their results but without files. f.Limit 0 (or less) means 100; at most
+// 1000 are returned.
+func (db *DB) ListSubmissions(ctx context.Context, f faultline.SubmissionFilter) ([]*faultline.Submission, error) {
+	var where []string
+	var args []any
+	if f.UserID != 0 {
+		where, args = append(where, "user_id = ?"), append(args, f.UserID)
+	}
+	if f.Lab != "" {
+		where, args = append(where, "lab = ?"), append(args, f.Lab)
+	}
+	if f.CohortID != 0 {
+		where = append(where, "user_id IN (SELECT user_id FROM memberships WHERE cohort_id = ? AND role = 'learner')")
+		args = append(args, f.CohortID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	} else if limit > 1000 {
+		limit = 1000
+	}
+	q := `SELECT ` + submissionColumns + ` FROM submissions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list submissions %+v: %w", f, err)
+	}
+	defer rows.Close()
+	out := []*faultline.Submission{}
+	for rows.Next() {
+		s, err := scanSubmission(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list submissions %+v: %w", f, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list submissions %+v: %w", f, err)
+	}
+	rows.Close()
+	if err := attachResults(ctx, tx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ClaimSubmission takes the oldest queued submission (by creation time, then
+// id) for worker: it marks it running, leases it until now+lease, increments
+// Attempts and sets StartedAt, atomically. The returned submission includes
+// its files. It returns ENOTFOUND if nothing is queued and EINVALID for an
+// empty worker name or a lease that is not positive.
+func (db *DB) ClaimSubmission(ctx context.Context, worker string, lease time.Duration) (*faultline.Submission, error) {
+	if worker == "" {
+		return nil, faultline.Errorf(faultline.EINVALID, "Worker name is required.")
+	}
+	if lease <= 0 {
+		return nil, faultline.Errorf(faultline.EINVALID, "Lease must be positive.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, `
+		UPDATE submissions
+		SET state = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1, started_at = ?
+		WHERE id = (SELECT id FROM submissions WHERE state = 'queued' ORDER BY created_at, id LIMIT 1)
+		RETURNING id`, worker, encodeTime(tx.now.Add(lease)), encodeTime(tx.now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "No submission is queued.")
+	} else if err != nil {
+		return nil, fmt.Errorf("claim submission for %q: %w", worker, err)
+	}
+	s, err := findSubmission(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim submission %d for %q: commit: %w", id, worker, err)
+	}
+	return s, nil
+}
+
+// ExtendLease pushes the lease of a running submission the worker holds to
+// now+lease. It returns ECONFLICT if the worker no longer holds a live lease
+// on it (expired, requeued, finished or taken by another worker), ENOTFOUND if
+// there is no such submission, EINVALID for a lease that is not positive.
+func (db *DB) ExtendLease(ctx context.Context, id int64, worker string, lease time.Duration) error {
+	if lease <= 0 {
+		return faultline.Errorf(faultline.EINVALID, "Lease must be positive.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := checkLease(ctx, tx, id, worker, true); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE submissions SET lease_expires = ? WHERE id = ?`,
+		encodeTime(tx.now.Add(lease)), id); err != nil {
+		return fmt.Errorf("extend lease of submission %d for %q: %w", id, worker, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("extend lease of submission %d for %q: commit: %w", id, worker, err)
+	}
+	return nil
+}
+
+// CompleteSubmission stores r as the submission's result with its per-test
+// rows and marks it done, or failed when r.Status is StatusError; FinishedAt
+// is set and the lease cleared (LeaseOwner is kept as a record of who graded
+// it). It returns ECONFLICT unless worker holds a live lease on the running
+// submission, so each submission gets exactly one result; ENOTFOUND if there
+// is no such submission; EINVALID for a nil result, an unknown status or test
+// status, or a result for another lab.
+func (db *DB) CompleteSubmission(ctx context.Context, id int64, worker string, r *faultline.Result) error {
+	if err := checkResult(r); err != nil {
+		return err
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := checkLease(ctx, tx, id, worker, true); err != nil {
+		return err
+	}
+	state := faultline.SubmissionDone
+	if r.Status == faultline.StatusError {
+		state = faultline.SubmissionFailed
+	}
+	var lab string
+	err = tx.QueryRowContext(ctx, `UPDATE submissions SET state = ?, lease_expires = NULL, finished_at = ?
+		WHERE id = ? RETURNING lab`, string(state), encodeTime(tx.now), id).Scan(&lab)
+	if err != nil {
+		return fmt.Errorf("complete submission %d for %q: %w", id, worker, err)
+	}
+	if r.Lab != "" && r.Lab != lab {
+		return faultline.Errorf(faultline.EINVALID, "Result is for lab %q, submission for %q.", r.Lab, lab)
+	}
+	if err := insertResult(ctx, tx, id, r); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("complete submission %d for %q: commit: %w", id, worker, err)
+	}
+	return nil
+}
+
+// ReleaseSubmission puts a running submission the worker holds back in the
+// queue (on shutdown or infrastructure failure); Attempts is kept. It returns
+// ECONFLICT if the submission is not running under worker's name (an expired
+// lease not yet requeued still counts as held), ENOTFOUND if there is none.
+func (db *DB) ReleaseSubmission(ctx context.Context, id int64, worker string) error {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := checkLease(ctx, tx, id, worker, false); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE submissions SET state = 'queued', lease_owner = '', lease_expires = NULL
+		WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("release submission %d from %q: %w", id, worker, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("release submission %d from %q: commit: %w", id, worker, err)
+	}
+	return nil
+}
+
+// RequeueExpired puts running submissions whose lease has expired back in the
+// queue and returns how many. Their former workers can no longer complete,
+// extend or release them.
+func (db *DB) RequeueExpired(ctx context.Context) (int, error) {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE submissions SET state = 'queued', lease_owner = '', lease_expires = NULL
+		WHERE state = 'running' AND lease_expires <= ?`, encodeTime(tx.now))
+	if err != nil {
+		return 0, fmt.Errorf("requeue expired submissions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("requeue expired submissions: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("requeue expired submissions: commit: %w", err)
+	}
+	return int(n), nil
+}
+
+// LabScores returns, for every learner member of the cohort and every lab
+// they submitted to: the best score among graded (done) submissions, that
+// submission's max score and id (the earliest among equal scores), the number
+// of graded submissions and the time of the last submission of any state.
+// Labs with no graded submission yet have zero best, max, attempts and BestID.
+// Ordered by user id, then lab. ENOTFOUND if the cohort does not exist.
+func (db *DB) LabScores(ctx context.Context, cohortID int64) ([]*faultline.LabScore, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `
+		WITH subs AS (
+			SELECT s.id, s.user_id, s.lab, s.state, s.created_at, r.score, r.max_score
+			FROM submissions s
+			JOIN memberships m ON m.user_id = s.user_id AND m.cohort_id = ? AND m.role = 'learner'
+			LEFT JOIN results r ON r.submission_id = s.id
+		),
+		best AS (
+			SELECT user_id, lab, id, score, max_score,
+			       ROW_NUMBER() OVER (PARTITION BY user_id, lab ORDER BY score DESC, created_at, id) AS rn
+			FROM subs WHERE state = 'done'
+		),
+		agg AS (
+			SELECT user_id, lab, SUM(state = 'done') AS attempts, MAX(created_at) AS last_at
+			FROM subs GROUP BY user_id, lab
+		)
+		SELECT a.user_id, a.lab, COALESCE(b.score, 0), COALESCE(b.max_score, 0), a.attempts,
+		       COALESCE(b.id, 0), a.last_at
+		FROM agg a LEFT JOIN best b ON b.user_id = a.user_id AND b.lab = a.lab AND b.rn = 1
+		ORDER BY a.user_id, a.lab`, cohortID)
+	if err != nil {
+		return nil, fmt.Errorf("lab scores of cohort %d: %w", cohortID, err)
+	}
+	defer rows.Close()
+	out := []*faultline.LabScore{}
+	for rows.Next() {
+		ls := &faultline.LabScore{}
+		if err := rows.Scan(&ls.UserID, &ls.Lab, &ls.BestScore, &ls.MaxScore, &ls.Attempts,
+			&ls.BestID, timeText{&ls.LastSubmitAt}); err != nil {
+			return nil, fmt.Errorf("lab scores of cohort %d: %w", cohortID, err)
+		}
+		out = append(out, ls)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lab scores of cohort %d: %w", cohortID, err)
+	}
+	return out, nil
+}
+
+// ---- helpers ----
+
+const submissionColumns = `id, user_id, lab, state, attempts, lease_owner, lease_expires, created_at, started_at, finished_at`
+
+func scanSubmission(sc interface{ Scan(...any) error }) (*faultline.Submission, error) {
+	s := &faultline.Submission{}
+	var state string
+	if err := sc.Scan(&s.ID, &s.UserID, &s.Lab, &state, &s.Attempts, &s.LeaseOwner,
+		timeText{&s.LeaseExpires}, timeText{&s.CreatedAt}, timeText{&s.StartedAt}, timeText{&s.FinishedAt}); err != nil {
+		return nil, err
+	}
+	s.State = faultline.SubmissionState(state)
+	return s, nil
+}
+
+// findSubmission loads one submission with files and result.
+func findSubmission(ctx context.Context, tx *dbTx, id int64) (*faultline.Submission, error) {
+	s, err := scanSubmission(tx.QueryRowContext(ctx, `SELECT `+submissionColumns+` FROM submissions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "Submission not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("find submission %d: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT path, content FROM submission_files WHERE submission_id = ? ORDER BY path`, id)
+	if err != nil {
+		return nil, fmt.Errorf("find submission %d: files: %w", id, err)
+	}
+	defer rows.Close()
+	s.Files = []faultline.File{}
+	for rows.Next() {
+		var f faultline.File
+		if err := rows.Scan(&f.Path, &f.Content); err != nil {
+			return nil, fmt.Errorf("find submission %d: files: %w", id, err)
+		}
+		if f.Content == nil {
+			f.Content = []byte{}
+		}
+		s.Files = append(s.Files, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find submission %d: files: %w", id, err)
+	}
+	rows.Close()
+	if err := attachResults(ctx, tx, []*faultline.Submission{s}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkLease returns nil if submission id is running under worker's name and,
+// when live is set, its lease has not expired at tx.now. Otherwise ECONFLICT,
+// or ENOTFOUND if the submission does not exist.
+func checkLease(ctx context.Context, tx *dbTx, id int64, worker string, live bool) error {
+	var state, owner string
+	var expires time.Time
+	err := tx.QueryRowContext(ctx, `SELECT state, lease_owner, lease_expires FROM submissions WHERE id = ?`, id).
+		Scan(&state, &owner, timeText{&expires})
+	if errors.Is(err, sql.ErrNoRows) {
+		return faultline.Errorf(faultline.ENOTFOUND, "Submission not found.")
+	} else if err != nil {
+		return fmt.Errorf("check lease of submission %d for %q: %w", id, worker, err)
+	}
+	switch {
+	case worker == "" || state != string(faultline.SubmissionRunning) || owner != worker:
+		return faultline.Errorf(faultline.ECONFLICT, "Submission %d is not held by worker %q.", id, worker)
+	case live && !expires.After(tx.now):
+		return faultline.Errorf(faultline.ECONFLICT, "The lease of worker %q on submission %d has expired.", worker, id)
+	}
+	return nil
+}
+
+var resultStatuses = map[faultline.ResultStatus]bool{
+	faultline.StatusGraded: true, faultline.StatusBuildFailed: true, faultline.StatusTimeLimit: true,
+	faultline.StatusMemoryLimit: true, faultline.StatusOutputLimit: true, faultline.StatusProcessLimit: true,
+	faultline.StatusDiskLimit: true, faultline.StatusError: true,
+}
+
+var testStatuses = map[faultline.TestStatus]bool{
+	faultline.TestPass: true, faultline.TestFail: true, faultline.TestSkip: true, faultline.TestNone: true,
+}
+
+func checkResult(r *faultline.Result) error {
+	if r == nil {
+		return faultline.Errorf(faultline.EINVALID, "Result is required.")
+	}
+	if !resultStatuses[r.Status] {
+		return faultline.Errorf(faultline.EINVALID, "Unknown result status %q.", r.Status)
+	}
+	for _, t := range r.Tests {
+		if !testStatuses[t.Status] {
+			return faultline.Errorf(faultline.EINVALID, "Unknown status %q of test %q.", t.Status, t.Name)
+		}
+	}
+	return nil
+}
+
+// insertResult stores r and its tests for submission id.
+func insertResult(ctx context.Context, tx *dbTx, id int64, r *faultline.Result) error {
+	flags := r.Flags
+	if flags == nil {
+		flags = []string{}
+	}
+	fj, err := json.Marshal(flags)
+	if err != nil {
+		return fmt.Errorf("store result of submission %d: flags: %w", id, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO results
+		(submission_id, status, score, max_score, message, output, flags, duration_ns, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, string(r.Status), r.Score, r.MaxScore, r.Message, r.Output, string(fj), int64(r.Duration), encodeTime(tx.now))
+	if isUnique(err) {
+		return faultline.Errorf(faultline.ECONFLICT, "Submission %d already has a result.", id)
+	} else if err != nil {
+		return fmt.Errorf("store result of submission %d: %w", id, err)
+	}
+	for i, t := range r.Tests {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO test_results
+			(submission_id, seq, name, hidden, status, score, max_score, message, output)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output); err != nil {
+			return fmt.Errorf("store result of submission %d: test %q: %w", id, t.Name, err)
+		}
+	}
+	return nil
+}
+
+// attachResults loads the results (with tests, in reported order) of subs
+// and sets each submission's Result; submissions without one keep nil.
+func attachResults(ctx context.Context, tx *dbTx, subs []*faultline.Submission) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*faultline.Submission, len(subs))
+	args := make([]any, 0, len(subs))
+	for _, s := range subs {
+		byID[s.ID] = s
+		args = append(args, s.ID)
+	}
+	in := placeholders(len(args))
+
+	rows, err := tx.QueryContext(ctx, `SELECT submission_id, status, score, max_score, message, output, flags, duration_ns
+		FROM results WHERE submission_id IN (`+in+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("load results: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, dur int64
+		var status, flags string
+		r := &faultline.Result{}
+		if err := rows.Scan(&id, &status, &r.Score, &r.MaxScore, &r.Message, &r.Output, &flags, &dur); err != nil {
+			return fmt.Errorf("load results: %w", err)
+		}
+		r.Status = faultline.ResultStatus(status)
+		r.Duration = time.Duration(dur)
+		if err := json.Unmarshal([]byte(flags), &r.Flags); err != nil {
+			return fmt.Errorf("load result of submission %d: flags: %w", id, err)
+		}
+		if len(r.Flags) == 0 {
+			r.Flags = nil
+		}
+		s := byID[id]
+		r.Lab = s.Lab
+		s.Result = r
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load results: %w", err)
+	}
+	rows.Close()
+
+	trows, err := tx.QueryContext(ctx, `SELECT submission_id, name, hidden, status, score, max_score, message, output
+		FROM test_results WHERE submission_id IN (`+in+`) ORDER BY submission_id, seq`, args...)
+	if err != nil {
+		return fmt.Errorf("load test results: %w", err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var id int64
+		var status string
+		var t faultline.TestResult
+		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output); err != nil {
+			return fmt.Errorf("load test results: %w", err)
+		}
+		t.Status = faultline.TestStatus(status)
+		if s := byID[id]; s.Result != nil {
+			s.Result.Tests = append(s.Result.Tests, t)
+		}
+	}
+	if err := trows.Err(); err != nil {
+		return fmt.Errorf("load test results: %w", err)
+	}
+	return nil
+}
