@@ -1,0 +1,479 @@
+package sandbox
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+)
+
+// recipeVersion changes whenever the image recipe below changes, so images
+// built by an older recipe are not reused.
+const recipeVersion = "lab-image-v3"
+
+// LabImageRepo is the repository part of every lab image tag.
+const LabImageRepo = "faultline-lab"
+
+// busyboxPath is the host's static busybox, copied into the lab image.
+const busyboxPath = "/bin/busybox"
+
+// Paths and environment inside the lab image (see the brief's "Lab image").
+const (
+	imageGoroot  = "/usr/local/go"
+	imageGocache = "/opt/faultline/gocache"
+)
+
+// imageEnv is the environment of every container started from the lab image.
+var imageEnv = []string{
+	"PATH=/usr/local/go/bin:/usr/local/bin:/bin",
+	"GOROOT=" + imageGoroot,
+	"GOCACHE=" + imageGocache,
+	"HOME=/tmp",
+	"GOPATH=/tmp/gopath",
+	"GOTOOLCHAIN=local",
+	"GOPROXY=off",
+	"GOFLAGS=-mod=mod",
+	"CGO_ENABLED=0",
+	"GOTELEMETRY=off",
+	// The go command's package index writes to GOCACHE for any package
+	// whose files are over 2 s old, and fails hard when the cache is
+	// read-only ("open .../gocache/..-d: read-only file system").
+	"GODEBUG=goindex=0",
+}
+
+// baseWarm is always added to the warm list. What `go test -c`, `go test`
+// and `go vet` of a trivial test need is cached by running them on the warm
+// module during the build.
+var baseWarm = []string{"testing", "fmt", "os", "strings", "sync", "time", "errors"}
+
+// recipeInputs are the hashed parts of the host that go into the image.
+type recipeInputs struct {
+	goroot    string
+	goVersion string
+	digest    string // of go binary, VERSION and busybox
+}
+
+// LabImage returns the tag (faultline-lab:<hash>) of the lab image for the
+// warm list, building it first if the engine does not have it. warm lists
+// standard-library import paths to pre-compile into the image's read-only
+// GOCACHE ("testing" and what a trivial `go test -c` needs are always added).
+// The hash covers the Go toolchain, the busybox binary, the warm list and the
+// recipe version. Concurrent callers share one build, which keeps running if
+// a caller gives up. It returns EUNAVAILABLE when the engine is down and an
+// internal error when the build fails (with the build's last lines).
+func (e *Engine) LabImage(ctx context.Context, warm []string) (string, error) {
+	in, err := e.recipeInputs()
+	if err != nil {
+		return "", err
+	}
+	list, err := warmList(warm)
+	if err != nil {
+		return "", err
+	}
+	tag := imageTag(in, list)
+
+	e.mu.Lock()
+	known := e.images[tag] != ""
+	e.mu.Unlock()
+	if known {
+		// Cheap check that nobody removed it behind our back.
+		if _, err := e.cli.ImageInspect(ctx, tag); err == nil {
+			return tag, nil
+		} else if !isNotFound(err) {
+			return "", e.fail("inspect image "+tag, err)
+		}
+		e.mu.Lock()
+		delete(e.images, tag)
+		e.mu.Unlock()
+	}
+
+	ch := e.builds.DoChan(tag, func() (any, error) {
+		// The build outlives a caller that gives up: others may be waiting,
+		// and a half-done build is wasted work.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
+		defer cancel()
+		if _, err := e.cli.ImageInspect(bctx, tag); err == nil {
+			return tag, nil
+		} else if !isNotFound(err) {
+			return nil, e.fail("inspect image "+tag, err)
+		}
+		start := time.Now()
+		e.log.Info("building lab image", "tag", tag, "go", in.goVersion, "warm", len(list))
+		e.buildCount.Add(1)
+		if err := e.buildImage(bctx, tag, in, list); err != nil {
+			return nil, err
+		}
+		e.log.Info("built lab image", "tag", tag, "took", time.Since(start).Round(time.Millisecond))
+		return tag, nil
+	})
+	select {
+	case <-ctx.Done():
+		return "", fmt.Errorf("lab image %s: %w", tag, ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		e.mu.Lock()
+		e.images[tag] = tag
+		e.mu.Unlock()
+		return tag, nil
+	}
+}
+
+// recipeTag returns the tag LabImage would use for warm.
+func (e *Engine) recipeTag(warm []string) (string, error) {
+	in, err := e.recipeInputs()
+	if err != nil {
+		return "", err
+	}
+	list, err := warmList(warm)
+	if err != nil {
+		return "", err
+	}
+	return imageTag(in, list), nil
+}
+
+// imageTag hashes everything that goes into the image.
+func imageTag(in *recipeInputs, warm []string) string {
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\n%s\n%s\n%s\n%s\n", recipeVersion, in.digest, dockerfile, warmScript, strings.Join(warm, " "))
+	return LabImageRepo + ":" + hex.EncodeToString(sum.Sum(nil))[:16]
+}
+
+// warmList validates, completes, sorts and deduplicates the warm list.
+func warmList(warm []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range append(slices.Clone(baseWarm), warm...) {
+		if p == "" || strings.HasPrefix(p, "-") || strings.ContainsAny(p, " \t\n\"'\\;$`") || strings.Contains(p, "..") {
+			return nil, fmt.Errorf("warm list: bad import path %q", p)
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// recipeInputs finds the host GOROOT and hashes the toolchain and busybox,
+// once per Engine.
+func (e *Engine) recipeInputs() (*recipeInputs, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.recipe != nil {
+		return e.recipe, nil
+	}
+	goroot, err := hostGoroot()
+	if err != nil {
+		return nil, err
+	}
+	version, err := os.ReadFile(filepath.Join(goroot, "VERSION"))
+	if err != nil {
+		return nil, fmt.Errorf("read Go version in GOROOT %q: %w", goroot, err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "VERSION\n%s\n", version)
+	for _, f := range []string{filepath.Join(goroot, "bin", "go"), busyboxPath} {
+		if err := hashFile(h, f); err != nil {
+			return nil, err
+		}
+	}
+	e.recipe = &recipeInputs{
+		goroot:    goroot,
+		goVersion: strings.SplitN(string(version), "\n", 2)[0],
+		digest:    hex.EncodeToString(h.Sum(nil)),
+	}
+	return e.recipe, nil
+}
+
+func hashFile(h io.Writer, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("hash %q: %w", name, err)
+	}
+	defer f.Close()
+	fmt.Fprintf(h, "%s\n", name)
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("hash %q: %w", name, err)
+	}
+	return nil
+}
+
+// hostGoroot returns the GOROOT of the `go` on PATH, or of this binary's
+// toolchain when there is none.
+func hostGoroot() (string, error) {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if r := strings.TrimSpace(string(out)); r != "" {
+			return r, nil
+		}
+	}
+	if r := runtime.GOROOT(); r != "" { //nolint:staticcheck // fallback when go is not on PATH
+		return r, nil
+	}
+	return "", fmt.Errorf("find GOROOT: no go command on PATH and no GOROOT recorded in the binary")
+}
+
+// dockerfile is the recipe. Every RUN is exec form: the image starts FROM
+// scratch, so there is no shell until busybox installs one.
+var dockerfile = `FROM scratch
+COPY rootfs/ /
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+COPY warm/ /opt/faultline/
+ENV ` + strings.Join(imageEnv, " ") + `
+RUN ["/bin/sh", "/opt/faultline/warm.sh"]
+USER 65534:65534
+WORKDIR /tmp
+`
+
+// warmScript runs inside the image build: it builds test2json and fills the
+// cache, then makes it read-only for everyone but root.
+const warmScript = `set -eu
+mkdir -p /tmp /work /usr/local/bin
+chmod 1777 /tmp
+chmod 0755 /work
+go build -o /usr/local/bin/test2json cmd/test2json
+go build $(cat /opt/faultline/warm.list)
+cd /opt/faultline/warm
+go test -c -vet=off -o /tmp/warm.test .
+/tmp/warm.test -test.v=test2json -test.count=1 | test2json -t -p warm >/dev/null
+go test -count=1 . >/dev/null
+go test -json -count=1 . >/dev/null
+go vet .
+cd /
+rm -rf /tmp/* /tmp/.[!.]* 2>/dev/null || true
+chmod -R a+rX,go-w /opt/faultline
+`
+
+// buildImage streams a generated build context to the engine's legacy
+// builder and tags the result.
+func (e *Engine) buildImage(ctx context.Context, tag string, in *recipeInputs, warm []string) error {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(writeBuildContext(pw, in.goroot, warm))
+	}()
+	defer pr.Close()
+	resp, err := e.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
+		Tags:        []string{tag},
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		NetworkMode: "none",
+		Version:     build.BuilderV1,
+		Labels: map[string]string{
+			LabelKind:            "lab-image",
+			"faultline.recipe":   recipeVersion,
+			"faultline.go":       in.goVersion,
+			"faultline.warmlist": strings.Join(warm, " "),
+		},
+	})
+	if err != nil {
+		return e.fail("build lab image "+tag, err)
+	}
+	defer resp.Body.Close()
+	// The build reports progress as JSON lines; an error is one of them.
+	var tail []string
+	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	for {
+		var msg struct {
+			Stream string `json:"stream"`
+			Error  string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			break
+		} else if err != nil {
+			return e.fail("build lab image "+tag+": read progress", err)
+		}
+		for _, line := range strings.Split(strings.TrimRight(msg.Stream, "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			e.log.Debug("lab image build", "line", line)
+			tail = append(tail, line)
+			if len(tail) > 20 {
+				tail = tail[1:]
+			}
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("build lab image %s: %s (last output: %s)", tag, msg.Error, strings.Join(tail, " | "))
+		}
+	}
+	if _, err := e.cli.ImageInspect(ctx, tag); err != nil {
+		return e.fail("build lab image "+tag+": inspect result", err)
+	}
+	return nil
+}
+
+// writeBuildContext writes the build context tar: the Dockerfile; under
+// rootfs/ busybox, passwd/group and the trimmed GOROOT; under warm/ the warm
+// script, list and module. They are separate COPY steps so a changed warm
+// list reuses the engine's cached toolchain layer.
+func writeBuildContext(w io.Writer, goroot string, warm []string) error {
+	tw := tar.NewWriter(w)
+	epoch := time.Unix(0, 0)
+	addFile := func(name string, mode int64, data []byte) error {
+		hdr := &tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: epoch, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("build context: %s: %w", name, err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return fmt.Errorf("build context: %s: %w", name, err)
+		}
+		return nil
+	}
+	addDir := func(name string, mode int64) error {
+		hdr := &tar.Header{Name: name + "/", Mode: mode, ModTime: epoch, Typeflag: tar.TypeDir}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("build context: %s: %w", name, err)
+		}
+		return nil
+	}
+	for _, d := range []string{"rootfs", "rootfs/bin", "rootfs/etc", "rootfs/usr", "rootfs/usr/local",
+		"warm", "warm/warm"} {
+		if err := addDir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	busybox, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		return fmt.Errorf("build context: read busybox: %w", err)
+	}
+	files := []struct {
+		name string
+		mode int64
+		data []byte
+	}{
+		{"Dockerfile", 0o644, []byte(dockerfile)},
+		{"rootfs/bin/busybox", 0o755, busybox},
+		{"rootfs/etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:learner:/tmp:/bin/sh\n")},
+		{"rootfs/etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")},
+		{"warm/warm.sh", 0o644, []byte(warmScript)},
+		{"warm/warm.list", 0o644, []byte(strings.Join(warm, "\n") + "\n")},
+		{"warm/warm/go.mod", 0o644, []byte("module faultline.local/warm\n\ngo 1.22\n")},
+		{"warm/warm/warm.go", 0o644, []byte("package warm\n\n// Two returns 2.\nfunc Two() int { return 2 }\n")},
+		{"warm/warm/warm_test.go", 0o644, []byte(warmTest)},
+	}
+	for _, f := range files {
+		if err := addFile(f.name, f.mode, f.data); err != nil {
+			return err
+		}
+	}
+	if err := addGoroot(tw, goroot, "rootfs/usr/local/go"); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("build context: close: %w", err)
+	}
+	return nil
+}
+
+const warmTest = `package warm
+
+import "testing"
+
+func TestTwo(t *testing.T) {
+	t.Parallel()
+	t.Run("sub", func(t *testing.T) {
+		if Two() != 2 {
+			t.Fatal("two")
+		}
+	})
+}
+`
+
+// skipGoroot reports whether a GOROOT entry (slash path relative to GOROOT)
+// stays out of the image: tests, docs and test data are not needed to build.
+func skipGoroot(rel string, isDir bool) bool {
+	top, _, _ := strings.Cut(rel, "/")
+	switch top {
+	case "test", "api", "doc", "misc", ".git":
+		return true
+	}
+	base := path.Base(rel)
+	if isDir {
+		return base == "testdata"
+	}
+	return top == "src" && strings.HasSuffix(base, "_test.go")
+}
+
+// addGoroot copies the host GOROOT into the tar under prefix, trimmed.
+func addGoroot(tw *tar.Writer, goroot, prefix string) error {
+	if err := tw.WriteHeader(&tar.Header{Name: prefix + "/", Mode: 0o755, Typeflag: tar.TypeDir, ModTime: time.Unix(0, 0)}); err != nil {
+		return fmt.Errorf("build context: %s: %w", prefix, err)
+	}
+	return filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("build context: walk %q: %w", p, err)
+		}
+		if p == goroot {
+			return nil
+		}
+		rel, err := filepath.Rel(goroot, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if skipGoroot(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("build context: stat %q: %w", p, err)
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return fmt.Errorf("build context: readlink %q: %w", p, err)
+			}
+		} else if !info.Mode().IsRegular() && !info.IsDir() {
+			return nil // sockets, devices: never part of a toolchain
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return fmt.Errorf("build context: header %q: %w", p, err)
+		}
+		hdr.Name = prefix + "/" + rel
+		if info.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		hdr.Mode |= 0o444 // world-readable; directories and tools keep their x bits
+		if info.IsDir() {
+			hdr.Mode |= 0o111
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("build context: %s: %w", hdr.Name, err)
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("build context: open %q: %w", p, err)
+		}
+		defer f.Close()
+		if _, err := io.CopyN(tw, f, info.Size()); err != nil {
+			return fmt.Errorf("build context: copy %q: %w", p, err)
+		}
+		return nil
+	})
+}
