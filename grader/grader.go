@@ -187,6 +187,11 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 // prints a trailer line "##faultline exit <visible|hidden> <code>" (outside
 // test2json, so learner output cannot produce one at the start of a line).
 //
+// test2json parses unmarked "--- PASS" lines as results until it has seen its
+// first ^V-marked framing line, and learner init code prints before the
+// testing package does; so each binary's stream is primed with one marked
+// line, after which only the testing package's own framing counts.
+//
 // Learner code runs inside both binaries, so the script defends the steps
 // between them: each binary's SHA-256 is taken right after compiling (before
 // any learner code runs) and checked before it runs (a binary rewritten by
@@ -221,7 +226,7 @@ for p in visible hidden; do
   if [ "$left" -lt 1 ]; then echo "##faultline skipped $p"; continue; fi
   if [ "$(sha256sum </tmp/bin/$p.test 2>/dev/null)" != "$want" ]; then echo "##faultline tampered $p"; continue; fi
   ( sleep $((left + 3)); echo "##faultline watchdog"; kill -9 -1; kill -9 -1; kill -9 -1 ) &
-  /tmp/bin/$p.test -test.v=test2json -test.count=1 -test.paniconexit0 -test.timeout=${left}s </dev/null 2>&1 | test2json -t -p $p
+  { printf '\026=== NAME  \n'; /tmp/bin/$p.test -test.v=test2json -test.count=1 -test.paniconexit0 -test.timeout=${left}s </dev/null 2>&1; } | test2json -t -p $p
   echo "##faultline exit $p $?"
   kill -9 -1 2>/dev/null; kill -9 -1 2>/dev/null; kill -9 -1 2>/dev/null
   wait 2>/dev/null

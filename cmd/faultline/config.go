@@ -1,0 +1,110 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the portal is started with: flags, with FAULTLINE_*
+// environment variables as defaults. It is passed in, never global.
+type Config struct {
+	Addr          string        // listen address
+	DataDir       string        // SQLite database and other state
+	BaseURL       string        // public URL, for invite links; derived from Addr when empty
+	DockerHost    string        // Docker engine; "" means DOCKER_HOST or the default socket
+	ContentDir    string        // replaces the embedded lessons when set
+	LabsDir       string        // replaces the embedded labs when set
+	Workers       int           // grading workers
+	Runtime       string        // OCI runtime for sandboxes and grading ("" = engine default)
+	SecureCookies bool          // Secure cookies (on when BaseURL is https)
+	ShutdownGrace time.Duration // how long SIGTERM waits for requests and grading
+}
+
+// DefaultConfig returns the defaults, overridden by FAULTLINE_* variables in env.
+func DefaultConfig(getenv func(string) string) Config {
+	c := Config{
+		Addr:          "localhost:8080",
+		DataDir:       "data",
+		Workers:       1,
+		ShutdownGrace: 30 * time.Second,
+	}
+	str := func(dst *string, key string) {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	str(&c.Addr, "FAULTLINE_ADDR")
+	str(&c.DataDir, "FAULTLINE_DATA_DIR")
+	str(&c.BaseURL, "FAULTLINE_BASE_URL")
+	str(&c.DockerHost, "FAULTLINE_DOCKER_HOST")
+	str(&c.ContentDir, "FAULTLINE_CONTENT_DIR")
+	str(&c.LabsDir, "FAULTLINE_LABS_DIR")
+	str(&c.Runtime, "FAULTLINE_RUNTIME")
+	if v := getenv("FAULTLINE_WORKERS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			c.Workers = n
+		}
+	}
+	return c
+}
+
+// registerCommon adds the flags every subcommand that loads the catalogs shares.
+func (c *Config) registerCatalogFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ContentDir, "content-dir", c.ContentDir, "folder of lessons/ and cases/ to serve instead of the built-in course (env FAULTLINE_CONTENT_DIR)")
+	fs.StringVar(&c.LabsDir, "labs-dir", c.LabsDir, "folder of labs to use instead of the built-in ones (env FAULTLINE_LABS_DIR)")
+}
+
+func (c *Config) registerDockerFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DockerHost, "docker-host", c.DockerHost, "Docker engine address, e.g. unix:///var/run/docker.sock (env FAULTLINE_DOCKER_HOST; default DOCKER_HOST or the local socket)")
+	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "OCI runtime for sandboxes and grading, e.g. runsc (env FAULTLINE_RUNTIME)")
+}
+
+// registerServeFlags adds the serve flags.
+func (c *Config) registerServeFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env FAULTLINE_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for the database (env FAULTLINE_DATA_DIR)")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the portal, for invite links (env FAULTLINE_BASE_URL)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "grading workers (env FAULTLINE_WORKERS)")
+	c.registerCatalogFlags(fs)
+	c.registerDockerFlags(fs)
+}
+
+// Validate checks the config and fills derived fields.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		return fmt.Errorf("-addr must not be empty")
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("-data-dir must not be empty")
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		return fmt.Errorf("-workers must be between 1 and 64, got %d", c.Workers)
+	}
+	if c.BaseURL == "" {
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		c.BaseURL = "http://" + host
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		return fmt.Errorf("-base-url must start with http:// or https://, got %q", c.BaseURL)
+	}
+	if strings.HasPrefix(c.BaseURL, "https://") {
+		c.SecureCookies = true
+	}
+	for _, d := range []struct{ flag, dir string }{{"-content-dir", c.ContentDir}, {"-labs-dir", c.LabsDir}} {
+		if d.dir == "" {
+			continue
+		}
+		if st, err := os.Stat(d.dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s %q is not a folder", d.flag, d.dir)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/content"
+	"github.com/faultline-dev/faultline/grader"
+	"github.com/faultline-dev/faultline/labs"
+	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/store"
+	"github.com/faultline-dev/faultline/web"
+)
+
+func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.registerServeFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageErr("serve: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("serve takes no arguments, got %q", fs.Args())
+	}
+	m := NewMain(cfg, logger)
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", "grace", cfg.ShutdownGrace)
+	return m.Close()
+}
+
+// Main is the running portal: the database, the Docker engine, the grading
+// worker and the HTTP server. Tests start it on 127.0.0.1:0 with a temp data dir.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	DB      *store.DB
+	Engine  *sandbox.Engine
+	Labs    *labs.Catalog
+	Content *content.Catalog
+	Worker  *grader.Worker
+
+	URL string // where the server listens, once Run returned
+
+	http       *http.Server
+	ln         net.Listener
+	cancelBG   context.CancelFunc
+	background sync.WaitGroup
+	workerErr  chan error
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// NewMain returns a Main for cfg; Run starts it.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger}
+}
+
+// Run validates the config, opens everything and starts serving in the
+// background. It returns once the listener is open; a Docker engine that does
+// not answer is logged, not fatal: lessons serve, labs say why they cannot.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.Config.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	var err error
+	if m.Content, m.Labs, err = loadCatalogs(m.Config); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if m.DB, err = store.Open(filepath.Join(m.Config.DataDir, "faultline.db")); err != nil {
+		return err
+	}
+	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+
+	warm := m.Labs.StdImports()
+	manager := sandbox.NewManager(m.Engine, m.DB, sandbox.ManagerOptions{
+		Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger,
+	})
+	g := grader.New(m.Engine, grader.Options{Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger})
+	m.Worker = grader.NewWorker(m.DB, m.Labs.Lab, g, grader.WorkerOptions{
+		Concurrency: m.Config.Workers,
+		Ready:       m.Engine.Ping,
+		Logger:      m.Logger,
+	})
+
+	setupToken, err := m.setupToken(ctx)
+	if err != nil {
+		return err
+	}
+	handler, err := web.New(web.Deps{
+		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
+		Workspace: m.DB, Submissions: m.DB,
+		Sandboxes:     manager,
+		Content:       m.Content,
+		Labs:          m.Labs,
+		Kick:          m.Worker.Kick,
+		Logger:        m.Logger,
+		Now:           time.Now,
+		SetupToken:    setupToken,
+		BaseURL:       m.Config.BaseURL,
+		SecureCookies: m.Config.SecureCookies,
+	})
+	if err != nil {
+		return err
+	}
+
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.URL = "http://" + m.ln.Addr().String()
+	m.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      0, // SSE and test runs stream; handlers bound their own work
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+
+	bg, cancel := context.WithCancel(context.Background())
+	m.cancelBG = cancel
+	m.workerErr = make(chan error, 1)
+	go func() { m.workerErr <- m.Worker.Run(bg) }()
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		m.prepareEngine(bg, manager, warm)
+	}()
+	go func() {
+		if err := m.http.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	m.Logger.Info("faultline is serving", "url", m.Config.BaseURL, "listen", m.ln.Addr().String(),
+		"data", m.Config.DataDir, "labs", len(m.Labs.All()))
+	if setupToken != "" {
+		m.Logger.Info("no accounts yet: open the setup link to create the first admin",
+			"setup", m.Config.BaseURL+"/setup?token="+setupToken)
+		fmt.Fprintf(os.Stderr, "\n  First start: create the admin account at\n  %s/setup?token=%s\n\n", m.Config.BaseURL, setupToken)
+	}
+	return nil
+}
+
+// setupToken returns a fresh one-time token when the portal has no accounts.
+func (m *Main) setupToken(ctx context.Context) (string, error) {
+	n, err := m.DB.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	return randomToken(24)
+}
+
+// prepareEngine cleans up after an earlier run and builds the lab image, so
+// the first "Start lab" does not wait for it. The engine may be down: then it
+// logs and returns; sandboxes and grading report it when used.
+func (m *Main) prepareEngine(ctx context.Context, manager *sandbox.Manager, warm []string) {
+	if err := m.Engine.Ping(ctx); err != nil {
+		m.Logger.Warn("Docker engine unavailable: lessons serve, labs and grading wait for it", "err", err)
+		return
+	}
+	if n, err := m.Engine.RemoveOrphans(ctx, "grade", nil); err != nil {
+		m.Logger.Warn("remove orphan grading containers", "err", err)
+	} else if n > 0 {
+		m.Logger.Info("removed orphan grading containers", "count", n)
+	}
+	if removed, stopped, err := manager.Reconcile(ctx); err != nil {
+		m.Logger.Warn("reconcile sandboxes", "err", err)
+	} else if removed+stopped > 0 {
+		m.Logger.Info("reconciled sandboxes with the engine", "removed_containers", removed, "marked_stopped", stopped)
+	}
+	start := time.Now()
+	tag, err := m.Engine.LabImage(ctx, warm)
+	if err != nil {
+		m.Logger.Warn("build lab image", "err", err)
+		return
+	}
+	m.Logger.Info("lab image ready", "image", tag, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// Close drains: the server stops taking requests and finishes open ones, the
+// worker stops claiming and finishes or requeues running jobs, then the engine
+// and database close. Safe to call more than once.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
+		defer cancel()
+		var errs []error
+		if m.http != nil {
+			if err := m.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+		}
+		if m.cancelBG != nil {
+			m.cancelBG()
+			if err := <-m.workerErr; err != nil && !errors.Is(err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("grading worker: %w", err))
+			}
+			m.background.Wait()
+		}
+		if m.Engine != nil {
+			m.Engine.Close()
+		}
+		if m.DB != nil {
+			if err := m.DB.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+// loadCatalogs loads lessons and labs, from the override folders when set.
+func loadCatalogs(cfg Config) (*content.Catalog, *labs.Catalog, error) {
+	var contentFS, labsFS fs.FS = content.FS, labs.FS
+	if cfg.ContentDir != "" {
+		contentFS = os.DirFS(cfg.ContentDir)
+	}
+	if cfg.LabsDir != "" {
+		labsFS = os.DirFS(cfg.LabsDir)
+	}
+	cc, err := content.Load(contentFS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load content: %w", err)
+	}
+	lc, err := labs.Load(labsFS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load labs: %w", err)
+	}
+	return cc, lc, nil
+}
+
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+var _ faultline.Grader = (*grader.Grader)(nil)

@@ -1,0 +1,79 @@
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/faultline-dev/faultline/web/views"
+)
+
+//go:embed static/app.css static/app.js
+var staticFS embed.FS
+
+// asset is one static file served from memory.
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// assets are the static files and their versioned URLs.
+type assets struct {
+	files map[string]*asset
+	urls  views.Assets
+}
+
+func newAssets(highlightCSS string) (*assets, error) {
+	a := &assets{files: map[string]*asset{}}
+	add := func(name, ctype string, body []byte) string {
+		sum := sha256.Sum256(body)
+		v := hex.EncodeToString(sum[:])[:12]
+		a.files[name] = &asset{body: body, ctype: ctype, etag: `"` + v + `"`}
+		return "/static/" + name + "?v=" + v
+	}
+	css, err := staticFS.ReadFile("static/app.css")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded app.css: %w", err)
+	}
+	js, err := staticFS.ReadFile("static/app.js")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded app.js: %w", err)
+	}
+	a.urls = views.Assets{
+		CSS:       add("app.css", "text/css; charset=utf-8", css),
+		JS:        add("app.js", "text/javascript; charset=utf-8", js),
+		Highlight: add("highlight.css", "text/css; charset=utf-8", []byte(highlightCSS)),
+	}
+	return a, nil
+}
+
+// serveStatic serves /static/{name} from memory with an ETag; the page links
+// carry a content hash, so the files may be cached for long.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.assets.files[chi.URLParam(r, "name")]
+	if !ok {
+		s.renderError(w, r, http.StatusNotFound, "Not found", "There is no such file.", false)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.ctype)
+	h.Set("ETag", f.etag)
+	if r.URL.Query().Get("v") != "" {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	if r.Header.Get("If-None-Match") == f.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(f.body)
+}

@@ -1,0 +1,228 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/web/views"
+)
+
+func submissionURL(id int64) string { return "/submissions/" + strconv.FormatInt(id, 10) }
+
+var errNoSubmission = faultline.Errorf(faultline.ENOTFOUND, "There is no such submission.")
+
+// submission loads the submission in the URL if the user may see it: its
+// owner, an instructor of a cohort the owner belongs to, or an admin. Anyone
+// else gets ENOTFOUND, as for a submission that does not exist.
+func (s *Server) submission(r *http.Request) (*faultline.Submission, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errNoSubmission
+	}
+	sub, err := s.d.Submissions.FindSubmission(r.Context(), id)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return nil, errNoSubmission
+	} else if err != nil {
+		return nil, fmt.Errorf("find submission %d: %w", id, err)
+	}
+	ok, err := s.canSeeWorkOf(r.Context(), UserFromContext(r.Context()), sub.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errNoSubmission
+	}
+	return sub, nil
+}
+
+// canSeeWorkOf reports whether viewer may see the work of the user ownerID.
+func (s *Server) canSeeWorkOf(ctx context.Context, viewer *faultline.User, ownerID int64) (bool, error) {
+	switch {
+	case viewer == nil:
+		return false, nil
+	case viewer.ID == ownerID || viewer.Role == faultline.RoleAdmin:
+		return true, nil
+	case viewer.Role != faultline.RoleInstructor:
+		return false, nil
+	}
+	cohorts, err := s.d.Cohorts.ListCohorts(ctx, viewer.ID)
+	if err != nil {
+		return false, fmt.Errorf("list cohorts of user %d: %w", viewer.ID, err)
+	}
+	for _, c := range cohorts {
+		role, err := s.d.Cohorts.MemberRole(ctx, c.ID, viewer.ID)
+		if err != nil {
+			return false, fmt.Errorf("role of user %d in cohort %d: %w", viewer.ID, c.ID, err)
+		}
+		if role != faultline.MemberInstructor {
+			continue
+		}
+		_, err = s.d.Cohorts.MemberRole(ctx, c.ID, ownerID)
+		switch faultline.ErrorCode(err) {
+		case "":
+			return true, nil
+		case faultline.ENOTFOUND:
+		default:
+			return false, fmt.Errorf("role of user %d in cohort %d: %w", ownerID, c.ID, err)
+		}
+	}
+	return false, nil
+}
+
+var statusText = map[faultline.ResultStatus]string{
+	faultline.StatusGraded:       "graded",
+	faultline.StatusBuildFailed:  "build failed",
+	faultline.StatusTimeLimit:    "time limit exceeded",
+	faultline.StatusMemoryLimit:  "memory limit exceeded",
+	faultline.StatusOutputLimit:  "output limit exceeded",
+	faultline.StatusProcessLimit: "process limit exceeded",
+	faultline.StatusDiskLimit:    "disk limit exceeded",
+	faultline.StatusError:        "could not be graded",
+}
+
+// resultView builds the result model; flags only for instructors and admins.
+func resultView(sub *faultline.Submission, viewer *faultline.User) views.ResultView {
+	v := views.ResultView{ID: sub.ID, State: string(sub.State)}
+	finished := sub.State == faultline.SubmissionDone || sub.State == faultline.SubmissionFailed
+	if !finished {
+		return v
+	}
+	v.Finished = true
+	res := sub.Result
+	if res == nil {
+		res = &faultline.Result{Status: faultline.StatusError, Message: "No result was recorded."}
+	}
+	v.Status = string(res.Status)
+	v.StatusText = statusText[res.Status]
+	if v.StatusText == "" {
+		v.StatusText = string(res.Status)
+	}
+	v.Score, v.MaxScore, v.Message, v.Output = res.Score, res.MaxScore, res.Message, res.Output
+	v.Tests = testRows(res.Tests)
+	if viewer.CanTeach() {
+		v.Flags = res.Flags
+	}
+	if res.Duration > 0 {
+		v.Duration = res.Duration.Round(100 * time.Millisecond).String()
+	}
+	return v
+}
+
+// serveSubmission shows a submission: its state, then its result.
+func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.submission(r)
+	if err != nil {
+		return err
+	}
+	viewer := UserFromContext(r.Context())
+	m := views.SubmissionPage{
+		Page:     s.page(r, fmt.Sprintf("Submission #%d", sub.ID), "labs"),
+		ID:       sub.ID,
+		LabTitle: sub.Lab, LabURL: labURL(sub.Lab),
+		Created: fmtTime(sub.CreatedAt),
+		Result:  resultView(sub, viewer),
+	}
+	if l, err := s.d.Labs.Lab(sub.Lab); err == nil {
+		m.LabTitle = l.Title
+	}
+	if sub.UserID != viewer.ID {
+		owner, err := s.d.Users.FindUserByID(r.Context(), sub.UserID)
+		if err != nil {
+			return fmt.Errorf("find owner %d of submission %d: %w", sub.UserID, sub.ID, err)
+		}
+		m.Owner = owner.Name
+	}
+	if !m.Result.Finished {
+		m.EventsURL = submissionURL(sub.ID) + "/events"
+		m.Refresh = 3
+	}
+	for _, f := range sub.Files {
+		m.Files = append(m.Files, views.FileView{Path: f.Path, Content: string(f.Content)})
+	}
+	return s.render(w, r, http.StatusOK, views.Submission(m))
+}
+
+// serveSubmissionEvents streams a submission's progress as Server-Sent
+// Events: "state" whenever the state changes, then one "result" event whose
+// data is the rendered result fragment, and the stream ends. It polls the
+// store every PollInterval and stops when the client goes away.
+func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.submission(r)
+	if err != nil {
+		return err
+	}
+	viewer := UserFromContext(r.Context())
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	ctx := r.Context()
+	limit := time.NewTimer(s.StreamLimit)
+	defer limit.Stop()
+	tick := time.NewTicker(s.PollInterval)
+	defer tick.Stop()
+	last := faultline.SubmissionState("")
+	for {
+		if sub.State != last {
+			last = sub.State
+			if err := writeEvent(w, "state", string(sub.State)); err != nil {
+				return nil // client gone
+			}
+		}
+		if sub.State == faultline.SubmissionDone || sub.State == faultline.SubmissionFailed {
+			var buf bytes.Buffer
+			if err := views.Result(resultView(sub, viewer)).Render(ctx, &buf); err != nil {
+				return fmt.Errorf("render result of submission %d: %w", sub.ID, err)
+			}
+			_ = writeEvent(w, "result", buf.String())
+			_ = rc.Flush()
+			return nil
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-limit.C:
+			return nil
+		case <-tick.C:
+		}
+		next, err := s.d.Submissions.FindSubmission(ctx, sub.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("poll submission %d: %w", sub.ID, err)
+		}
+		sub = next
+	}
+}
+
+// writeEvent writes one SSE event; multi-line data becomes several data lines.
+func writeEvent(w http.ResponseWriter, event, data string) error {
+	var b strings.Builder
+	b.WriteString("event: ")
+	b.WriteString(event)
+	b.WriteByte('\n')
+	for _, line := range strings.Split(strings.ReplaceAll(data, "\r\n", "\n"), "\n") {
+		b.WriteString("data: ")
+		b.WriteString(strings.ReplaceAll(line, "\r", ""))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	_, err := w.Write([]byte(b.String()))
+	return err
+}

@@ -1,0 +1,304 @@
+// Package views holds the templ pages of the Faultline portal and the typed
+// view models they render. Handlers in package web build a model and render
+// it; views never call services and never see secrets (password hashes, hidden
+// test files, invite codes of cohorts the viewer cannot open).
+package views
+
+import (
+	"strconv"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// Assets are the versioned URLs of the static files.
+type Assets struct {
+	CSS       string
+	JS        string
+	Highlight string
+}
+
+// Page is what every full page shares.
+type Page struct {
+	Title   string
+	User    *faultline.User // nil when signed out
+	Assets  Assets
+	Nav     string // "home", "lessons", "labs" or "cohorts": the active menu item
+	Refresh int    // > 0: a <noscript> meta refresh after this many seconds
+}
+
+// ErrorPage is shown for any error that is not re-rendered in its form.
+type ErrorPage struct {
+	Page
+	Status  int
+	Message string
+	SignIn  bool // offer a sign-in link
+}
+
+// AuthForm is the model of the sign-in, setup and join forms. Passwords are
+// never echoed back.
+type AuthForm struct {
+	Page
+	Action     string // form action URL
+	Heading    string
+	Intro      string
+	Name       string
+	Email      string
+	Next       string // where to go after signing in
+	Token      string // setup token (hidden field)
+	Error      string
+	WithName   bool   // ask for a name and a password confirmation (setup, join)
+	SignedInAs string // join: the visitor is signed in; offer to join as them
+	Submit     string
+}
+
+// OutlineItem is one lesson or case in an outline.
+type OutlineItem struct {
+	Slug    string
+	Title   string
+	Summary string
+	URL     string
+	Read    bool
+}
+
+// OutlineModule is one module of the course outline.
+type OutlineModule struct {
+	Title string
+	Items []OutlineItem
+}
+
+// LabCard is one lab in a list.
+type LabCard struct {
+	Slug       string
+	Title      string
+	Pattern    string
+	Summary    string
+	Difficulty string
+	Minutes    int
+	URL        string
+	Best       string // "7/10" when the learner has submitted, else ""
+}
+
+// CohortLink is a cohort in a list.
+type CohortLink struct {
+	Name    string
+	URL     string // "" when the viewer cannot open the dashboard
+	Created string
+}
+
+// HomePage is / for signed-in users and visitors.
+type HomePage struct {
+	Page
+	Modules []OutlineModule
+	Cases   []OutlineItem
+	Labs    []LabCard
+	Cohorts []CohortLink
+}
+
+// OutlinePage is /lessons.
+type OutlinePage struct {
+	Page
+	Modules []OutlineModule
+	Cases   []OutlineItem
+}
+
+// LessonPage is one lesson or case study.
+type LessonPage struct {
+	Page
+	Lesson  *faultline.Lesson
+	Kind    string // "Lesson" or "Case study"
+	Read    bool
+	ReadURL string
+	Prev    *OutlineItem
+	Next    *OutlineItem
+	Labs    []LabCard
+}
+
+// LabsPage is /labs.
+type LabsPage struct {
+	Page
+	Labs []LabCard
+}
+
+// LabInfo is the part of a lab a learner may see: never the hidden tests.
+type LabInfo struct {
+	Slug         string
+	Title        string
+	Pattern      string
+	Summary      string
+	Difficulty   string
+	Minutes      int
+	MaxScore     int
+	VisibleTests []TestInfo
+	HiddenTests  int // how many hidden tests
+	HiddenPoints int
+	URL          string
+}
+
+// TestInfo is a visible test and its points.
+type TestInfo struct {
+	Name   string
+	Points int
+}
+
+// SandboxView is the state of the learner's sandbox as the lab page shows it.
+type SandboxView struct {
+	Available bool   // false: the engine is down or not configured
+	State     string // "" (never started), "starting", "running", "stopped", "failed"
+	Error     string // why it failed, user-safe
+}
+
+// Running reports whether tests can run in the sandbox.
+func (s SandboxView) Running() bool { return s.State == "running" }
+
+// FileLink is one file of the workspace list.
+type FileLink struct {
+	Path     string
+	URL      string
+	Selected bool
+	ReadOnly bool // a visible test of the lab
+	Saved    bool // the learner saved their own version
+}
+
+// Editor is the file editor form.
+type Editor struct {
+	Path     string
+	Content  string
+	ReadOnly bool
+}
+
+// TestRow is one test in a result table.
+type TestRow struct {
+	Name     string
+	Hidden   bool
+	Status   string
+	Score    int
+	MaxScore int
+	Message  string
+	Output   string
+}
+
+// RunView is the outcome of "Run tests" in the sandbox.
+type RunView struct {
+	Status   string
+	Message  string
+	Score    int
+	MaxScore int
+	Output   string
+	Tests    []TestRow
+}
+
+// SubmissionRow is one submission in a list.
+type SubmissionRow struct {
+	ID    int64
+	URL   string
+	When  string
+	State string
+	Score string // "7/10" when graded
+}
+
+// LabPage is /labs/{slug}: README, sandbox, files, editor, run, submit.
+type LabPage struct {
+	Page
+	Lab         LabInfo
+	README      string // sanitized HTML
+	Sandbox     SandboxView
+	Files       []FileLink
+	Editor      Editor
+	Run         *RunView
+	Submissions []SubmissionRow
+	Notice      string
+	Error       string
+}
+
+// ResultView is the state and, when finished, the result of a submission.
+// It is rendered both in the page and as the SSE result fragment.
+type ResultView struct {
+	ID         int64
+	State      string
+	Finished   bool   // done or failed
+	Status     string // result status code, e.g. "graded"
+	StatusText string // the status in words
+	Score      int
+	MaxScore   int
+	Message    string
+	Output     string
+	Tests      []TestRow
+	Flags      []string // shown to instructors only
+	Duration   string
+}
+
+// FileView is one file of a submission snapshot.
+type FileView struct {
+	Path    string
+	Content string
+}
+
+// SubmissionPage is /submissions/{id}.
+type SubmissionPage struct {
+	Page
+	ID        int64
+	LabTitle  string
+	LabURL    string
+	Owner     string // the learner's name, shown to instructors
+	Created   string
+	EventsURL string // "" once finished
+	Result    ResultView
+	Files     []FileView
+}
+
+// CohortsPage is /cohorts with the create form.
+type CohortsPage struct {
+	Page
+	Cohorts []CohortLink
+	Name    string
+	Error   string
+}
+
+// LabColumn is one lab column of the progress matrix.
+type LabColumn struct {
+	Slug  string
+	Title string
+	Max   int
+}
+
+// MatrixCell is one learner's standing on one lab.
+type MatrixCell struct {
+	Has      bool
+	Best     int
+	Max      int
+	Attempts int
+	URL      string // the best submission
+	Full     bool   // full marks
+	Pending  bool   // submitted, nothing graded yet (no link)
+}
+
+// MatrixRow is one learner of the progress matrix.
+type MatrixRow struct {
+	Name  string
+	Email string
+	Cells []MatrixCell
+}
+
+// MemberRow is one member of a cohort.
+type MemberRow struct {
+	Name   string
+	Email  string
+	Role   string
+	Joined string
+}
+
+// CohortPage is /cohorts/{id}: the invite link, members and the matrix.
+type CohortPage struct {
+	Page
+	Name      string
+	InviteURL string
+	Members   []MemberRow
+	Labs      []LabColumn
+	Rows      []MatrixRow
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func id64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func scoreText(score, max int) string { return itoa(score) + "/" + itoa(max) }
