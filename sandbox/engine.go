@@ -29,7 +29,7 @@ const (
 	LabelUser     = "faultline.user"     // learner user ID (decimal)
 	LabelLab      = "faultline.lab"      // lab slug
 	LabelInstance = "faultline.instance" // the Engine that created the object
-	LabelScope    = "faultline.scope"    // optional: the portal installation (ManagerOptions.Scope)
+	LabelScope    = "faultline.scope"    // optional: the portal installation (Engine.SetScope)
 )
 
 // Kinds of containers, the values of LabelKind.
@@ -47,6 +47,7 @@ type Engine struct {
 	cli      *client.Client
 	log      *slog.Logger
 	instance string
+	scope    string
 
 	builds     singleflight.Group
 	buildCount atomic.Int64 // image builds started, for tests
@@ -85,6 +86,15 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// SetScope makes the Engine label everything it creates with
+// faultline.scope=scope and limits RemoveOrphans (and a Manager's Reconcile)
+// to objects of that scope, so installations and test runs sharing one engine
+// never remove each other's containers. Call it before the Engine is used.
+func (e *Engine) SetScope(scope string) { e.scope = scope }
+
+// Scope returns the scope set by SetScope ("" for none).
+func (e *Engine) Scope() string { return e.scope }
 
 // Instance returns the value of the faultline.instance label this Engine puts
 // on everything it creates (random per Engine).

@@ -68,6 +68,9 @@ func NewManager(e *Engine, st faultline.SandboxStore, opt ManagerOptions) *Manag
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Scope == "" {
+		opt.Scope = e.Scope()
+	}
 	return &Manager{e: e, st: st, opt: opt, log: opt.Logger, locks: map[string]*sync.Mutex{}}
 }
 
@@ -208,7 +211,7 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 			LabelLab:  lab.Slug,
 		})),
 	}
-	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, containerName(userID, lab.Slug))
+	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, containerName(m.opt.Scope, userID, lab.Slug))
 	if err != nil {
 		return "", m.e.fail(fmt.Sprintf("create sandbox user %d lab %q", userID, lab.Slug), err)
 	}
@@ -234,15 +237,21 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 }
 
 // containerName is the engine-level name of a learner's sandbox, so the
-// engine itself refuses a second one.
-func containerName(userID int64, lab string) string {
-	clean := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '-'
-	}, lab)
-	return fmt.Sprintf("faultline-sandbox-u%d-%s", userID, clean)
+// engine itself refuses a second one; the scope keeps installations that
+// share an engine apart.
+func containerName(scope string, userID int64, lab string) string {
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+				return r
+			}
+			return '-'
+		}, s)
+	}
+	if scope != "" {
+		return fmt.Sprintf("faultline-sandbox-%s-u%d-%s", clean(scope), userID, clean(lab))
+	}
+	return fmt.Sprintf("faultline-sandbox-u%d-%s", userID, clean(lab))
 }
 
 // match returns labels plus the sandbox kind and the Manager's scope.

@@ -45,13 +45,17 @@ func labelFilter(match map[string]string) filters.Args {
 }
 
 // RemoveOrphans removes every container, volume and network labelled
-// faultline.kind=kind (any Faultline kind when kind is "") for which keep
+// faultline.kind=kind (any Faultline kind when kind is ""), of the Engine's
+// scope when one is set, for which keep
 // returns false (keep may be nil: remove all), and returns how many objects
 // it removed. Containers go first so their volumes and networks are free.
 // It returns EUNAVAILABLE when the engine is down; objects that vanish
 // meanwhile are not errors.
 func (e *Engine) RemoveOrphans(ctx context.Context, kind string, keep func(labels map[string]string) bool) (int, error) {
 	match := map[string]string{LabelKind: kind}
+	if e.scope != "" {
+		match[LabelScope] = e.scope
+	}
 	n := 0
 	cs, err := e.listContainers(ctx, match)
 	if err != nil {

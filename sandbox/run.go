@@ -95,6 +95,9 @@ func (e *Engine) labels(l map[string]string) map[string]string {
 		out = map[string]string{}
 	}
 	out[LabelInstance] = e.instance
+	if e.scope != "" {
+		out[LabelScope] = e.scope
+	}
 	return out
 }
 

@@ -273,7 +273,13 @@ func (s *Server) serveLab(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.renderLab(w, r, l, labView{file: r.URL.Query().Get("file")})
+	q := r.URL.Query()
+	v := labView{file: q.Get("file")}
+	if q.Get("saved") == "1" && v.file != "" {
+		// Display only: the save itself was the POST that redirected here.
+		v.notice = "Saved " + v.file + ". Every saved version is kept."
+	}
+	return s.renderLab(w, r, l, v)
 }
 
 // sandboxFiles is what goes into a sandbox: starter and saved files, plus the
@@ -361,7 +367,7 @@ func (s *Server) serveSaveFile(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	return redirect(w, r, labURL(l.Slug)+"?file="+url.QueryEscape(p))
+	return redirect(w, r, labURL(l.Slug)+"?saved=1&file="+url.QueryEscape(p))
 }
 
 // serveRunTests runs the visible tests in the learner's sandbox and shows the

@@ -114,8 +114,15 @@ func TestLabWorkflow(t *testing.T) {
 	if err != nil || len(files) != 1 || string(files[0].Content) != "package x\n// v1\n" {
 		t.Fatalf("saved files %v %v", files, err)
 	}
-	if res := b.get(res.header.Get("Location")); res.testid("editor-content").Text() != "package x\n// v1\n" {
-		t.Errorf("editor after save shows %q", res.testid("editor-content").Text())
+	after := b.get(res.header.Get("Location"))
+	if after.testid("editor-content").Text() != "package x\n// v1\n" {
+		t.Errorf("editor after save shows %q", after.testid("editor-content").Text())
+	}
+	if notice := after.testid("notice").Text(); !strings.Contains(notice, "Saved "+target) {
+		t.Errorf("after save the notice says %q, want it to name %s as saved", notice, target)
+	}
+	if plain := b.get("/labs/" + labSlug + "?file=" + url.QueryEscape(target)); plain.testid("notice").Length() != 0 {
+		t.Errorf("a plain visit shows a save notice %q", plain.testid("notice").Text())
 	}
 
 	// Run before start: refused with a message.

@@ -14,7 +14,7 @@ import (
 type Config struct {
 	Addr          string        // listen address
 	DataDir       string        // SQLite database and other state
-	BaseURL       string        // public URL, for invite links; derived from Addr when empty
+	BaseURL       string        // public URL, for invite links; derived from the listener when empty
 	DockerHost    string        // Docker engine; "" means DOCKER_HOST or the default socket
 	ContentDir    string        // replaces the embedded lessons when set
 	LabsDir       string        // replaces the embedded labs when set
@@ -52,7 +52,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	return c
 }
 
-// registerCommon adds the flags every subcommand that loads the catalogs shares.
+// registerCatalogFlags adds the flags of every subcommand that loads the catalogs.
 func (c *Config) registerCatalogFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ContentDir, "content-dir", c.ContentDir, "folder of lessons/ and cases/ to serve instead of the built-in course (env FAULTLINE_CONTENT_DIR)")
 	fs.StringVar(&c.LabsDir, "labs-dir", c.LabsDir, "folder of labs to use instead of the built-in ones (env FAULTLINE_LABS_DIR)")
@@ -84,15 +84,9 @@ func (c *Config) Validate() error {
 	if c.Workers < 1 || c.Workers > 64 {
 		return fmt.Errorf("-workers must be between 1 and 64, got %d", c.Workers)
 	}
-	if c.BaseURL == "" {
-		host := c.Addr
-		if strings.HasPrefix(host, ":") {
-			host = "localhost" + host
-		}
-		c.BaseURL = "http://" + host
-	}
+	// An empty BaseURL is derived from the listener once it is open.
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		return fmt.Errorf("-base-url must start with http:// or https://, got %q", c.BaseURL)
 	}
 	if strings.HasPrefix(c.BaseURL, "https://") {

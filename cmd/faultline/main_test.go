@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,7 +202,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":9090" || c.Workers != 3 || c.BaseURL != "http://localhost:9090" || c.SecureCookies {
+	if c.Addr != ":9090" || c.Workers != 3 || c.BaseURL != "" || c.SecureCookies {
 		t.Fatalf("config from env = %+v", c)
 	}
 	c.BaseURL = "https://faultline.example.org/"
@@ -216,6 +217,22 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", bad)
+		}
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	cases := []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://localhost:8080"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 9000}, "http://localhost:9000"},
+		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 80}, "http://192.0.2.7:80"},
+	}
+	for _, c := range cases {
+		if got := baseURL(c.addr); got != c.want {
+			t.Errorf("baseURL(%v) = %q, want %q", c.addr, got, c.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +38,7 @@ func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer, 
 	if fs.NArg() > 0 {
 		return usageErr("serve takes no arguments, got %q", fs.Args())
 	}
-	m := NewMain(cfg, logger)
+	m := NewMain(cfg, logger, stderr)
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
@@ -51,6 +53,7 @@ func runServe(ctx context.Context, cfg Config, args []string, stderr io.Writer, 
 type Main struct {
 	Config Config
 	Logger *slog.Logger
+	Stderr io.Writer // where the setup link is printed
 
 	DB      *store.DB
 	Engine  *sandbox.Engine
@@ -58,7 +61,8 @@ type Main struct {
 	Content *content.Catalog
 	Worker  *grader.Worker
 
-	URL string // where the server listens, once Run returned
+	URL        string // where the server listens, once Run returned
+	SetupToken string // one-time first-admin token, when the portal had no accounts
 
 	http       *http.Server
 	ln         net.Listener
@@ -70,8 +74,8 @@ type Main struct {
 }
 
 // NewMain returns a Main for cfg; Run starts it.
-func NewMain(cfg Config, logger *slog.Logger) *Main {
-	return &Main{Config: cfg, Logger: logger}
+func NewMain(cfg Config, logger *slog.Logger, stderr io.Writer) *Main {
+	return &Main{Config: cfg, Logger: logger, Stderr: stderr}
 }
 
 // Run validates the config, opens everything and starts serving in the
@@ -94,6 +98,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
 		return fmt.Errorf("docker client: %w", err)
 	}
+	scope, err := installationID(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.Engine.SetScope(scope)
 
 	warm := m.Labs.StdImports()
 	manager := sandbox.NewManager(m.Engine, m.DB, sandbox.ManagerOptions{
@@ -106,9 +115,15 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger:      m.Logger,
 	})
 
-	setupToken, err := m.setupToken(ctx)
-	if err != nil {
+	if m.SetupToken, err = m.setupToken(ctx); err != nil {
 		return err
+	}
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.URL = "http://" + m.ln.Addr().String()
+	if m.Config.BaseURL == "" {
+		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
 	handler, err := web.New(web.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
@@ -119,7 +134,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Kick:          m.Worker.Kick,
 		Logger:        m.Logger,
 		Now:           time.Now,
-		SetupToken:    setupToken,
+		SetupToken:    m.SetupToken,
 		BaseURL:       m.Config.BaseURL,
 		SecureCookies: m.Config.SecureCookies,
 	})
@@ -127,10 +142,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
-	}
-	m.URL = "http://" + m.ln.Addr().String()
 	m.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -141,15 +152,19 @@ func (m *Main) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 
+	// Clean up after an earlier run before the worker can start a grade.
+	engineUp := m.cleanUp(ctx, manager)
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancelBG = cancel
 	m.workerErr = make(chan error, 1)
 	go func() { m.workerErr <- m.Worker.Run(bg) }()
-	m.background.Add(1)
-	go func() {
-		defer m.background.Done()
-		m.prepareEngine(bg, manager, warm)
-	}()
+	if engineUp {
+		m.background.Add(1)
+		go func() {
+			defer m.background.Done()
+			m.buildImage(bg, warm)
+		}()
+	}
 	go func() {
 		if err := m.http.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -157,10 +172,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.Logger.Info("faultline is serving", "url", m.Config.BaseURL, "listen", m.ln.Addr().String(),
 		"data", m.Config.DataDir, "labs", len(m.Labs.All()))
-	if setupToken != "" {
-		m.Logger.Info("no accounts yet: open the setup link to create the first admin",
-			"setup", m.Config.BaseURL+"/setup?token="+setupToken)
-		fmt.Fprintf(os.Stderr, "\n  First start: create the admin account at\n  %s/setup?token=%s\n\n", m.Config.BaseURL, setupToken)
+	if m.SetupToken != "" {
+		m.Logger.Info("no accounts yet: open the setup link printed below to create the first admin")
+		fmt.Fprintf(m.Stderr, "\n  First start: create the admin account at\n  %s/setup?token=%s\n\n", m.Config.BaseURL, m.SetupToken)
 	}
 	return nil
 }
@@ -174,15 +188,18 @@ func (m *Main) setupToken(ctx context.Context) (string, error) {
 	return randomToken(24)
 }
 
-// prepareEngine cleans up after an earlier run and builds the lab image, so
-// the first "Start lab" does not wait for it. The engine may be down: then it
-// logs and returns; sandboxes and grading report it when used.
-func (m *Main) prepareEngine(ctx context.Context, manager *sandbox.Manager, warm []string) {
+// cleanUp removes this installation's grading containers left by an earlier
+// run and reconciles sandboxes with the database. It reports whether the
+// engine answered; when it does not, lessons still serve and labs and
+// grading wait for it.
+func (m *Main) cleanUp(ctx context.Context, manager *sandbox.Manager) bool {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	if err := m.Engine.Ping(ctx); err != nil {
 		m.Logger.Warn("Docker engine unavailable: lessons serve, labs and grading wait for it", "err", err)
-		return
+		return false
 	}
-	if n, err := m.Engine.RemoveOrphans(ctx, "grade", nil); err != nil {
+	if n, err := m.Engine.RemoveOrphans(ctx, sandbox.KindGrade, nil); err != nil {
 		m.Logger.Warn("remove orphan grading containers", "err", err)
 	} else if n > 0 {
 		m.Logger.Info("removed orphan grading containers", "count", n)
@@ -192,6 +209,12 @@ func (m *Main) prepareEngine(ctx context.Context, manager *sandbox.Manager, warm
 	} else if removed+stopped > 0 {
 		m.Logger.Info("reconciled sandboxes with the engine", "removed_containers", removed, "marked_stopped", stopped)
 	}
+	return true
+}
+
+// buildImage builds the lab image ahead of time, so the first "Start lab"
+// or grade does not wait for it.
+func (m *Main) buildImage(ctx context.Context, warm []string) {
 	start := time.Now()
 	tag, err := m.Engine.LabImage(ctx, warm)
 	if err != nil {
@@ -199,6 +222,28 @@ func (m *Main) prepareEngine(ctx context.Context, manager *sandbox.Manager, warm
 		return
 	}
 	m.Logger.Info("lab image ready", "image", tag, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// installationID returns the stable ID of the installation in dataDir,
+// creating it on first start. It scopes the Docker objects this portal owns.
+func installationID(dataDir string) (string, error) {
+	p := filepath.Join(dataDir, "installation-id")
+	if b, err := os.ReadFile(p); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read installation id: %w", err)
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("installation id: %w", err)
+	}
+	id := hex.EncodeToString(b)
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write installation id: %w", err)
+	}
+	return id, nil
 }
 
 // Close drains: the server stops taking requests and finishes open ones, the
@@ -252,6 +297,19 @@ func loadCatalogs(cfg Config) (*content.Catalog, *labs.Catalog, error) {
 		return nil, nil, fmt.Errorf("load labs: %w", err)
 	}
 	return cc, lc, nil
+}
+
+// baseURL is the URL users reach a listener at, for links the portal prints.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() || tcp.IP.IsLoopback() {
+		port := "8080"
+		if ok {
+			port = fmt.Sprint(tcp.Port)
+		}
+		return "http://localhost:" + port
+	}
+	return "http://" + addr.String()
 }
 
 func randomToken(n int) (string, error) {
