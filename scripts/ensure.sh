@@ -23,6 +23,14 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+process_running() {
+	local c
+	for c in /proc/[0-9]*/comm; do
+		[ "$(cat "$c" 2>/dev/null)" = "$1" ] && return 0
+	done
+	return 1
+}
+
 docker_answers() { command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1; }
 
 ensure_docker() {
@@ -43,6 +51,10 @@ ensure_docker() {
 		systemctl start docker || true
 	fi
 	if ! docker_answers; then
+		if ! process_running dockerd; then
+			# A dockerd killed with its session leaves pid files that stop the next start.
+			rm -f /var/run/docker.pid /run/docker/containerd/containerd.pid
+		fi
 		local logf=/var/log/faultline-dockerd.log
 		log "starting dockerd in the background (log: $logf)"
 		nohup dockerd >"$logf" 2>&1 &
