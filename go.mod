@@ -6,6 +6,7 @@ require (
 	github.com/PuerkitoBio/goquery v1.13.0
 	github.com/a-h/templ v0.3.977
 	github.com/alecthomas/chroma/v2 v2.27.0
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/chromedp/chromedp v0.23.0
 	github.com/containerd/errdefs v1.0.0
 	github.com/docker/docker v28.5.2+incompatible
@@ -26,6 +27,7 @@ require (
 	github.com/andybalholm/brotli v1.1.0 // indirect
 	github.com/andybalholm/cascadia v1.3.4 // indirect
 	github.com/aymerick/douceur v0.2.0 // indirect
+	github.com/bep/goat v0.5.0 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
@@ -75,4 +77,15 @@ tool github.com/a-h/templ/cmd/templ
 ignore (
 	./labs/circuit-breaker
 	./labs/consistent-hashing
+	./labs/retry-backoff
+	./labs/rate-limiter
+	./labs/bulkhead
+	./labs/quorum-kv
+	./labs/pubsub-idempotent
+	./labs/transactional-outbox
+	./labs/saga
+	./labs/event-sourcing
+	./labs/column-family
+	./labs/leader-election
+	./labs/gossip-membership
 )
