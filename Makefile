@@ -21,8 +21,11 @@ test: check-generated vet
 	$(GO) run ./cmd/faultline content check
 	$(GO) run ./cmd/faultline labs check
 
-## bench: grading latency against bare `go test` on the host, same run
+## bench: each reported as a ratio against a baseline measured in the same run:
+##   lesson pages rendered vs the same bytes served as a static file;
+##   grading latency (submission to stored result) vs bare `go test` on the host
 bench:
+	$(GO) test -run '^$$' -bench LessonPage -benchtime 2000x ./web/
 	./scripts/ensure.sh docker
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./cmd/faultline/
 

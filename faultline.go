@@ -85,7 +85,42 @@ type Lesson struct {
 	Order   int    // position within the module
 	Summary string
 	Labs    []string // lab slugs that practise it
-	HTML    string   // rendered, sanitized body
+	HTML    string   // rendered, sanitized body (up to the quiz, if any)
+	// AfterQuiz is the rendered, sanitized body after the quiz block; the page
+	// shows the quiz and the labs that practise the lesson between HTML and
+	// AfterQuiz. Empty when the body has no quiz.
+	AfterQuiz string
+	// Quiz is the lesson's quiz (nil for a case study without one). Answers
+	// and explanations must never reach a page before the learner submits.
+	Quiz []QuizQuestion
+	// Text is the body as plain text, for search.
+	Text string
+}
+
+// QuizQuestion is one multiple-choice question of a lesson's quiz.
+type QuizQuestion struct {
+	Question string
+	Choices  []string
+	Answer   int // 1-based index into Choices
+	Explain  string
+}
+
+// QuizAttempt is one graded submission of a lesson's quiz.
+type QuizAttempt struct {
+	ID        int64
+	UserID    int64
+	Slug      string
+	Score     int
+	Total     int
+	Answers   []int // the chosen 1-based choice per question; 0 = unanswered
+	CreatedAt time.Time
+}
+
+// QuizScore is a learner's best quiz result for one lesson.
+type QuizScore struct {
+	Best     int
+	Total    int
+	Attempts int
 }
 
 // File is one file of a lab workspace or submission. Path is slash-separated,
@@ -363,6 +398,12 @@ type ProgressService interface {
 	MarkLessonRead(ctx context.Context, userID int64, slug string) error
 	// LessonsRead returns the slugs the user has read with when.
 	LessonsRead(ctx context.Context, userID int64) (map[string]time.Time, error)
+	// RecordQuizAttempt stores a graded quiz attempt and returns it with its
+	// ID and time. EINVALID for an empty slug or a score outside 0..total.
+	RecordQuizAttempt(ctx context.Context, a QuizAttempt) (*QuizAttempt, error)
+	// QuizScores returns the user's best score per lesson slug; an empty map
+	// if none.
+	QuizScores(ctx context.Context, userID int64) (map[string]QuizScore, error)
 }
 
 // WorkspaceService stores every saved version of learners' lab files.

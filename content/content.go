@@ -46,6 +46,29 @@ type Catalog struct {
 	cases   []*faultline.Lesson // case studies, by order then slug
 	bySlug  map[string]*faultline.Lesson
 	labs    map[string][]string // lab slug → lesson and case slugs, in course order
+	labRefs []LabRef            // body links to /labs/<slug>
+}
+
+// LabRef is a lab named by a lesson or case study: in its front matter
+// (Link false) or as a /labs/<slug> link in its body (Link true).
+type LabRef struct {
+	File string // e.g. lessons/circuit-breakers.md
+	Lab  string
+	Link bool
+}
+
+// LabRefs returns every lab a lesson or case study names, in front matter or
+// in a body link, so a check can compare them with the lab catalog.
+func (c *Catalog) LabRefs() []LabRef {
+	var out []LabRef
+	for _, l := range append(append([]*faultline.Lesson(nil), c.course...), c.cases...) {
+		for _, lab := range l.Labs {
+			out = append(out, LabRef{File: fileOf(l), Lab: lab})
+		}
+	}
+	refs := append([]LabRef(nil), c.labRefs...)
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].File < refs[j].File })
+	return append(out, refs...)
 }
 
 // Modules returns the modules that have lessons, in course order, each with its
@@ -150,6 +173,10 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	checkOrders(docs, &probs)
 	for _, d := range docs {
 		for _, link := range d.links {
+			if link.kind == kindLab {
+				c.labRefs = append(c.labRefs, LabRef{File: d.file, Lab: link.slug, Link: true})
+				continue
+			}
 			if _, ok := c.bySlug[link.slug]; !ok || c.bySlug[link.slug].Kind != link.kind {
 				probs.add(d.file, 0, "body", "link %q points to no %s", link.dest, link.kind)
 			}

@@ -24,9 +24,16 @@ func MustLoad(tb testing.TB, fsys fstest.MapFS) *content.Catalog {
 
 const testModules = "modules:\n  - Foundations\n  - Resilience\n  - Data distribution\n"
 
-// doc builds a Markdown file from front-matter lines and a body.
+// testQuiz is a valid ```quiz block.
+const testQuiz = "```quiz\n" +
+	"- question: One?\n  choices: [a, b]\n  answer: 1\n  explain: Because a.\n" +
+	"- question: Two?\n  choices: [a, b, c]\n  answer: 3\n  explain: Because c.\n" +
+	"- question: Three?\n  choices: [a, b]\n  answer: 2\n  explain: Because b.\n" +
+	"```\n"
+
+// doc builds a Markdown file from front-matter lines and a body with a quiz.
 func doc(front ...string) *fstest.MapFile {
-	return &fstest.MapFile{Data: []byte("---\n" + strings.Join(front, "\n") + "\n---\n\n## Body\n\nText.\n")}
+	return &fstest.MapFile{Data: []byte("---\n" + strings.Join(front, "\n") + "\n---\n\n## Body\n\nText.\n\n## Quiz\n\n" + testQuiz + "\n## After\n\nMore.\n")}
 }
 
 // validFS is a small course whose files are listed out of course order.
@@ -162,13 +169,13 @@ func TestLoadFrontMatterErrors(t *testing.T) {
 			"---\ntitle: Z\nslug: z-case\nmodule: Foundations\norder: 1\nsummary: s\n---\nBody\n",
 			[]string{"cases/z-case.md", "module: only lessons"}},
 		{"duplicate order", "lessons/e-dup.md",
-			"---\ntitle: E\nslug: e-dup\nmodule: Foundations\norder: 1\nsummary: s\n---\nBody\n",
+			"---\ntitle: E\nslug: e-dup\nmodule: Foundations\norder: 1\nsummary: s\n---\nBody\n" + testQuiz,
 			[]string{"lessons/e-dup.md:5", "order: 1 is also the order of lessons/c-failure.md"}},
 		{"slug used by a lesson and a case", "cases/a-ring.md",
 			"---\ntitle: R\nslug: a-ring\norder: 5\nsummary: s\n---\nBody\n",
 			[]string{"a-ring.md", `slug: "a-ring" is also used by`}},
 		{"broken internal link", "lessons/c-failure.md",
-			"---\ntitle: T\nslug: c-failure\nmodule: Foundations\norder: 1\nsummary: s\n---\nSee [this](/lessons/missing#x) and [that](/cases/a-ring).\n",
+			"---\ntitle: T\nslug: c-failure\nmodule: Foundations\norder: 1\nsummary: s\n---\nSee [this](/lessons/missing#x) and [that](/cases/a-ring).\n" + testQuiz,
 			[]string{"lessons/c-failure.md", `body: link "/lessons/missing#x" points to no lesson`, `link "/cases/a-ring" points to no case`}},
 		{"bad lab slug", "lessons/c-failure.md",
 			"---\ntitle: T\nslug: c-failure\nmodule: Foundations\norder: 1\nsummary: s\nlabs: [Circuit Breaker]\n---\nBody\n",
@@ -219,45 +226,50 @@ func TestEmbeddedCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(FS): %v", err)
 	}
-	var titles, order []string
+	// The course grows; check what the shipped pages promise rather than an
+	// exact list.
+	var order []string
 	for _, m := range c.Modules() {
-		titles = append(titles, m.Title)
 		order = append(order, slugs(m.Lessons)...)
 	}
-	if want := []string{"Foundations", "Resilience", "Data distribution"}; !slices.Equal(titles, want) {
-		t.Errorf("modules = %q, want %q", titles, want)
+	for _, want := range []string{"partial-failure", "circuit-breakers", "consistent-hashing"} {
+		if !slices.Contains(order, want) {
+			t.Errorf("course %q lacks %q", order, want)
+		}
 	}
-	if want := []string{"partial-failure", "circuit-breakers", "consistent-hashing"}; !slices.Equal(order, want) {
-		t.Errorf("course = %q, want %q", order, want)
+	if got := slugs(c.Cases()); !slices.Contains(got, "dynamo") {
+		t.Errorf("cases = %q, want dynamo among them", got)
 	}
-	if got := slugs(c.Cases()); !slices.Equal(got, []string{"dynamo"}) {
-		t.Errorf("cases = %q, want [dynamo]", got)
-	}
-	prev, next := c.Neighbours("circuit-breakers")
-	if slugOrEmpty(prev) != "partial-failure" || slugOrEmpty(next) != "consistent-hashing" {
-		t.Errorf("Neighbours(circuit-breakers) = %q, %q", slugOrEmpty(prev), slugOrEmpty(next))
-	}
-	wantLinks := map[string][]string{
-		"circuit-breaker":    {"circuit-breakers"},
-		"consistent-hashing": {"consistent-hashing", "dynamo"},
-	}
-	if got := c.LabLinks(); !maps.EqualFunc(got, wantLinks, slices.Equal) {
-		t.Errorf("LabLinks = %v, want %v", got, wantLinks)
+	links := c.LabLinks()
+	if !slices.Contains(links["circuit-breaker"], "circuit-breakers") || !slices.Contains(links["consistent-hashing"], "dynamo") {
+		t.Errorf("LabLinks = %v", links)
 	}
 
 	for _, l := range append(c.Lessons(), c.Cases()...) {
 		t.Run(l.Slug, func(t *testing.T) {
-			d, err := goquery.NewDocumentFromReader(strings.NewReader(l.HTML))
+			d, err := goquery.NewDocumentFromReader(strings.NewReader(l.HTML + l.AfterQuiz))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, sel := range []string{"figure.diagram", "pre.chroma span.kd", "h2#further-reading", "h2#quiz"} {
+			sels := []string{"figure.diagram img", "h2#further-reading"}
+			if l.Kind == content.KindLesson {
+				sels = append(sels, "pre.chroma span.kd", "h2#quiz")
+				if len(l.Quiz) < 3 {
+					t.Errorf("quiz has %d questions", len(l.Quiz))
+				}
+			}
+			for _, sel := range sels {
 				if d.Find(sel).Length() == 0 {
 					t.Errorf("no %q in the rendered page", sel)
 				}
 			}
 			if n := d.Find("[style], script").Length(); n != 0 {
 				t.Errorf("%d inline styles or scripts", n)
+			}
+			for _, q := range l.Quiz {
+				if strings.Contains(l.HTML+l.AfterQuiz, q.Explain) {
+					t.Errorf("the explanation of %q is in the page body", q.Question)
+				}
 			}
 			if words := len(strings.Fields(d.Text())); words < 1200 {
 				t.Errorf("%d words; lessons are meant to be substantial (1,200 or more)", words)

@@ -72,10 +72,14 @@ type document struct {
 	orderLine int
 }
 
-// internalLink is a link in a body to another lesson or case study.
+// kindLab marks a link to /labs/<slug>; labs are checked against the lab
+// catalog by the content check, not at load.
+const kindLab = "lab"
+
+// internalLink is a link in a body to another lesson, case study or lab.
 type internalLink struct {
 	dest string // as written
-	kind string // KindLesson for /lessons/..., KindCase for /cases/...
+	kind string // KindLesson for /lessons/..., KindCase for /cases/..., kindLab for /labs/...
 	slug string
 }
 
@@ -233,14 +237,50 @@ func parseDocument(file, kind string, b []byte, modules *courseModules, probs *p
 		return nil
 	}
 
+	// Lines before the body: the front matter and its two --- lines.
+	bodyLine := bytes.Count(b[:len(b)-len(body)], []byte("\n"))
 	doc := markdown.Parser().Parse(text.NewReader(body))
 	d.links = internalLinks(doc)
+	quizzes := 0
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		fc, ok := n.(*ast.FencedCodeBlock)
+		if !entering || !ok {
+			return ast.WalkContinue, nil
+		}
+		line := bodyLine + 1
+		if fc.Lines().Len() > 0 {
+			line += bytes.Count(body[:fc.Lines().At(0).Start], []byte("\n"))
+		} else if fc.Info != nil {
+			line += bytes.Count(body[:fc.Info.Segment.Start], []byte("\n")) + 1
+		}
+		switch string(fc.Language(body)) {
+		case "diagram":
+			if _, err := renderDiagramSVG(blockText(fc, body)); err != nil {
+				probs.add(file, line, "diagram", "%v", err)
+			}
+		case "quiz":
+			quizzes++
+			if quizzes == 2 {
+				probs.add(file, line, "quiz", "a second ```quiz block; a page has at most one quiz")
+			} else if quizzes == 1 {
+				l.Quiz = parseQuiz(file, line, []byte(blockText(fc, body)), probs)
+			}
+		}
+		return ast.WalkSkipChildren, nil
+	})
+	if quizzes == 0 && kind == KindLesson {
+		probs.add(file, 0, "quiz", "missing: a lesson ends with one ```quiz block of 3 to 5 questions")
+	}
+	if len(*probs) > before {
+		return nil
+	}
 	html, err := renderDoc(body, doc)
 	if err != nil {
 		probs.add(file, 0, "body", "cannot render: %v", err)
 		return nil
 	}
-	l.HTML = html
+	l.HTML, l.AfterQuiz, _ = strings.Cut(html, quizSlot)
+	l.Text = docText(doc, body)
 	return d
 }
 
@@ -279,7 +319,7 @@ func internalLinks(doc ast.Node) []internalLink {
 		}
 		dest := string(link.Destination)
 		p, _, _ := strings.Cut(dest, "#")
-		for prefix, kind := range map[string]string{"/lessons/": KindLesson, "/cases/": KindCase} {
+		for prefix, kind := range map[string]string{"/lessons/": KindLesson, "/cases/": KindCase, "/labs/": kindLab} {
 			if slug, ok := strings.CutPrefix(p, prefix); ok {
 				links = append(links, internalLink{dest: dest, kind: kind, slug: slug})
 			}

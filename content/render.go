@@ -64,6 +64,10 @@ func newPolicy() *bluemonday.Policy {
 	p.AllowAttrs("type").Matching(regexp.MustCompile(`^checkbox$`)).OnElements("input")
 	p.AllowAttrs("checked", "disabled").Matching(regexp.MustCompile(`^(|checked|disabled)$`)).OnElements("input")
 	p.AllowElements("kbd")
+	// Diagram images load lazily; their src is checked by the policy's URL rules.
+	p.AllowAttrs("loading").Matching(regexp.MustCompile(`^lazy$`)).OnElements("img")
+	// Alt text is any caption (the policy escapes it on output).
+	p.AllowAttrs("alt").Matching(regexp.MustCompile(`^[^\x00-\x1f<>]*$`)).OnElements("img")
 	// Our own links stay plain; links off the site get nofollow noreferrer.
 	p.RequireNoFollowOnLinks(false)
 	p.RequireNoFollowOnFullyQualifiedLinks(true)
@@ -73,8 +77,9 @@ func newPolicy() *bluemonday.Policy {
 
 // Render turns Markdown into sanitized HTML: GitHub-flavoured Markdown with
 // heading ids, class-based syntax highlighting and `diagram` figures, passed
-// through a bluemonday policy so no script or event handler survives. Errors
-// come only from the renderer itself (internal).
+// through a bluemonday policy so no script or event handler survives.
+// Diagrams are rendered to SVG files served under DiagramPrefix; a diagram
+// that cannot be drawn is an error, as are errors of the renderer itself.
 func Render(md []byte) (string, error) {
 	doc := markdown.Parser().Parse(text.NewReader(md))
 	return renderDoc(md, doc)
@@ -124,24 +129,49 @@ func (r *codeBlockRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegistere
 
 func (r *codeBlockRenderer) renderFencedCode(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
 	n := node.(*ast.FencedCodeBlock)
-	if string(n.Language(src)) != "diagram" {
-		return r.highlight(w, src, node, entering)
-	}
-	if !entering {
+	switch string(n.Language(src)) {
+	case "diagram":
+		if !entering {
+			return ast.WalkSkipChildren, nil
+		}
+		fig, err := diagramFigure(blockText(n, src), blockCaption(n, src, "diagram"))
+		if err != nil {
+			return ast.WalkStop, err
+		}
+		_, err = w.WriteString(fig)
+		return ast.WalkSkipChildren, err
+	case "quiz":
+		// The quiz is rendered by the page, from Lesson.Quiz, where this
+		// marker was: never its answers in the body.
+		if entering {
+			_, err := w.WriteString(quizSlot)
+			return ast.WalkSkipChildren, err
+		}
 		return ast.WalkSkipChildren, nil
 	}
+	return r.highlight(w, src, node, entering)
+}
+
+// quizSlot marks where a ```quiz block was; Load splits the body there.
+const quizSlot = `<div class="quiz-slot"></div>`
+
+// blockText returns the content lines of a fenced block.
+func blockText(n *ast.FencedCodeBlock, src []byte) string {
 	var body bytes.Buffer
 	for i := 0; i < n.Lines().Len(); i++ {
 		line := n.Lines().At(i)
 		body.Write(line.Value(src))
 	}
-	var caption string
-	if n.Info != nil {
-		info := string(n.Info.Segment.Value(src))
-		caption = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(info), "diagram"))
+	return body.String()
+}
+
+// blockCaption returns the info string after the language word.
+func blockCaption(n *ast.FencedCodeBlock, src []byte, lang string) string {
+	if n.Info == nil {
+		return ""
 	}
-	_, err := w.WriteString(renderDiagram(body.String(), caption))
-	return ast.WalkSkipChildren, err
+	info := string(n.Info.Segment.Value(src))
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(info), lang))
 }
 
 // captureFuncs records the fenced-code function a node renderer registers.
@@ -153,22 +183,28 @@ func (c *captureFuncs) Register(kind ast.NodeKind, f renderer.NodeRendererFunc) 
 	}
 }
 
-// renderDiagram renders the source of a ```diagram block, with an optional
-// caption taken from the rest of the info string. For now the figure is the
-// ASCII drawing itself, preformatted; this is the one place to change when
-// diagrams are rendered to SVG.
-func renderDiagram(src, caption string) string {
+// diagramFigure renders the source of a ```diagram block to an SVG file and
+// returns the figure that shows it, with the caption (if any) as alt text and
+// figcaption.
+func diagramFigure(src, caption string) (string, error) {
+	d, err := renderDiagramSVG(src)
+	if err != nil {
+		return "", err
+	}
+	alt := caption
+	if alt == "" {
+		alt = "Diagram"
+	}
 	var b strings.Builder
-	b.WriteString(`<figure class="diagram"><pre class="diagram-ascii">`)
-	b.WriteString(html.EscapeString(src))
-	b.WriteString("</pre>")
+	fmt.Fprintf(&b, `<figure class="diagram"><img src="%s%s" alt="%s" width="%d" height="%d" loading="lazy">`,
+		DiagramPrefix, d.name, html.EscapeString(alt), d.width, d.height)
 	if caption != "" {
 		b.WriteString("<figcaption>")
 		b.WriteString(html.EscapeString(caption))
 		b.WriteString("</figcaption>")
 	}
 	b.WriteString("</figure>\n")
-	return b.String()
+	return b.String(), nil
 }
 
 // HighlightCSS returns the stylesheet for highlighted code: chroma's classes in

@@ -1,6 +1,9 @@
 package content_test
 
 import (
+	"bytes"
+	"encoding/xml"
+	"io"
 	"strings"
 	"testing"
 
@@ -93,21 +96,99 @@ func TestRenderHeadingIDs(t *testing.T) {
 }
 
 func TestRenderDiagramFigure(t *testing.T) {
-	src := "client --> [breaker] --> server\n   <-- error <--\n"
-	html, doc := MustRender(t, "Before.\n\n```diagram The request path\n"+src+"```\n\nAfter.\n")
+	src := "+--------+     +---------+\n| client | --> | breaker |\n+--------+     +---------+\n    ^               |\n    +---- error <---+\n"
+	html, doc := MustRender(t, "Before.\n\n```diagram The request path & back\n"+src+"```\n\nAfter.\n")
 
 	fig := doc.Find("figure.diagram")
 	if fig.Length() != 1 {
 		t.Fatalf("want one figure.diagram, got %d in:\n%s", fig.Length(), html)
 	}
-	if got := fig.Find("pre").Text(); got != src {
-		t.Errorf("diagram text = %q, want %q", got, src)
+	if n := fig.Find("pre, svg, .chroma").Length(); n != 0 {
+		t.Errorf("diagram left %d pre/svg/highlight elements:\n%s", n, html)
 	}
-	if got := fig.Find("figcaption").Text(); got != "The request path" {
-		t.Errorf("figcaption = %q, want %q", got, "The request path")
+	img := fig.Find("img")
+	src2, _ := img.Attr("src")
+	name, ok := strings.CutPrefix(src2, content.DiagramPrefix)
+	if !ok || !strings.HasSuffix(name, ".svg") {
+		t.Fatalf("img src = %q, want %s<hash>.svg", src2, content.DiagramPrefix)
 	}
-	if n := fig.Find(".chroma, span").Length(); n != 0 {
-		t.Errorf("diagram was syntax-highlighted (%d elements):\n%s", n, html)
+	if alt, _ := img.Attr("alt"); alt != "The request path & back" {
+		t.Errorf("alt = %q", alt)
+	}
+	if got := fig.Find("figcaption").Text(); got != "The request path & back" {
+		t.Errorf("figcaption = %q", got)
+	}
+	svg, ok := content.Diagram(name)
+	if !ok {
+		t.Fatalf("Diagram(%q) not stored", name)
+	}
+	MustWellFormedSVG(t, svg)
+	for _, want := range []string{"<path", "<polygon", ">c</text>", "prefers-color-scheme: dark"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("SVG lacks %q:\n%s", want, svg)
+		}
+	}
+	// The same drawing renders to the same name.
+	html2, _ := MustRender(t, "```diagram\n"+src+"```\n")
+	if !strings.Contains(html2, name) {
+		t.Errorf("same diagram, different file: %s", html2)
+	}
+	if _, ok := content.Diagram("0000.svg"); ok {
+		t.Error("Diagram of an unknown name reported found")
+	}
+}
+
+// MustWellFormedSVG fails unless b is one well-formed <svg> element.
+func MustWellFormedSVG(tb testing.TB, b []byte) {
+	tb.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	var root string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			tb.Fatalf("SVG is not well-formed XML: %v\n%s", err, b)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Space + " " + se.Name.Local
+		}
+	}
+	if root != "http://www.w3.org/2000/svg svg" {
+		tb.Fatalf("root element = %q, want svg in the SVG namespace", root)
+	}
+}
+
+func TestRenderDiagramErrors(t *testing.T) {
+	for name, src := range map[string]string{
+		"empty": "   \n",
+		"tabs":  "a\t--> b\n",
+	} {
+		if _, err := content.Render([]byte("```diagram\n" + src + "```\n")); err == nil {
+			t.Errorf("%s: Render succeeded", name)
+		}
+	}
+}
+
+func TestRenderQuizLeavesNoAnswers(t *testing.T) {
+	html, doc := MustRender(t, "Text.\n\n```quiz\n- question: Q?\n  choices: [yes, no]\n  answer: 1\n  explain: SECRET-EXPLANATION\n```\n")
+	if strings.Contains(html, "SECRET") || strings.Contains(html, "answer") {
+		t.Errorf("quiz source leaked into the page:\n%s", html)
+	}
+	if doc.Find("div.quiz-slot").Length() != 1 {
+		t.Errorf("no quiz slot in:\n%s", html)
+	}
+}
+
+func TestPlainText(t *testing.T) {
+	got := content.PlainText([]byte("## Title\n\nSome *emphasis* and `code`.\n\n```diagram\n+--+\n```\n\n```go\nfunc f() {}\n```\n"))
+	for _, want := range []string{"Title", "Some emphasis and code.", "func f() {}"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("PlainText lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "+--+") || strings.Contains(got, "*") {
+		t.Errorf("PlainText kept a diagram or markup:\n%s", got)
 	}
 }
 

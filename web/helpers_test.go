@@ -69,7 +69,7 @@ func (c *clock) Add(d time.Duration) {
 // env is one portal under test: a real store in a temp dir, the real
 // catalogs, a fake sandbox manager.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *store.DB
 	srv   *Server
 	sb    *fakeSandboxes
@@ -83,7 +83,7 @@ type envOption func(*Deps)
 func withSetupToken(tok string) envOption { return func(d *Deps) { d.SetupToken = tok } }
 func withoutSandboxes() envOption         { return func(d *Deps) { d.Sandboxes = nil } }
 
-func MustEnv(t *testing.T, opts ...envOption) *env {
+func MustEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	cc, lc := MustCatalogs(t)
 	db, err := store.Open(filepath.Join(t.TempDir(), "db"))
@@ -204,7 +204,7 @@ func (e *env) MustLogin(u *faultline.User) *browser {
 }
 
 type response struct {
-	t      *testing.T
+	t      testing.TB
 	status int
 	header http.Header
 	body   string

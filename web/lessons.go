@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/content"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -20,29 +23,52 @@ func lessonURL(l *faultline.Lesson) string {
 	return "/lessons/" + url.PathEscape(l.Slug)
 }
 
-func outlineItem(l *faultline.Lesson, read map[string]time.Time) views.OutlineItem {
-	_, ok := read[l.Slug]
-	return views.OutlineItem{Slug: l.Slug, Title: l.Title, Summary: l.Summary, URL: lessonURL(l), Read: ok}
+// progress is a learner's reading and quiz progress.
+type progress struct {
+	read   map[string]time.Time
+	scores map[string]faultline.QuizScore
 }
 
-// outline builds the course outline with the user's read marks.
-func (s *Server) outline(r *http.Request) ([]views.OutlineModule, []views.OutlineItem, error) {
+func (s *Server) progress(r *http.Request) (progress, error) {
 	u := UserFromContext(r.Context())
 	read, err := s.d.Progress.LessonsRead(r.Context(), u.ID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("lessons read by user %d: %w", u.ID, err)
+		return progress{}, fmt.Errorf("lessons read by user %d: %w", u.ID, err)
+	}
+	scores, err := s.d.Progress.QuizScores(r.Context(), u.ID)
+	if err != nil {
+		return progress{}, fmt.Errorf("quiz scores of user %d: %w", u.ID, err)
+	}
+	return progress{read: read, scores: scores}, nil
+}
+
+func outlineItem(l *faultline.Lesson, p progress) views.OutlineItem {
+	_, ok := p.read[l.Slug]
+	it := views.OutlineItem{Slug: l.Slug, Title: l.Title, Summary: l.Summary, URL: lessonURL(l), Read: ok}
+	if sc, ok := p.scores[l.Slug]; ok {
+		it.Quiz = fmt.Sprintf("%d/%d", sc.Best, sc.Total)
+		it.Perfect = sc.Best == sc.Total
+	}
+	return it
+}
+
+// outline builds the course outline with the user's progress.
+func (s *Server) outline(r *http.Request) ([]views.OutlineModule, []views.OutlineItem, error) {
+	p, err := s.progress(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	var mods []views.OutlineModule
 	for _, m := range s.d.Content.Modules() {
 		om := views.OutlineModule{Title: m.Title}
 		for _, l := range m.Lessons {
-			om.Items = append(om.Items, outlineItem(l, read))
+			om.Items = append(om.Items, outlineItem(l, p))
 		}
 		mods = append(mods, om)
 	}
 	var cases []views.OutlineItem
 	for _, l := range s.d.Content.Cases() {
-		cases = append(cases, outlineItem(l, read))
+		cases = append(cases, outlineItem(l, p))
 	}
 	return mods, cases, nil
 }
@@ -107,34 +133,146 @@ func (s *Server) serveLesson(kind string) func(http.ResponseWriter, *http.Reques
 			http.Redirect(w, r, lessonURL(l), http.StatusMovedPermanently)
 			return nil
 		}
-		u := UserFromContext(r.Context())
-		read, err := s.d.Progress.LessonsRead(r.Context(), u.ID)
+		m, err := s.lessonPage(r, l)
 		if err != nil {
-			return fmt.Errorf("lessons read by user %d: %w", u.ID, err)
-		}
-		m := views.LessonPage{Page: s.page(r, l.Title, "lessons"), Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + url.PathEscape(l.Slug) + "/read"}
-		if l.Kind == "case" {
-			m.Kind = "Case study"
-		}
-		_, m.Read = read[l.Slug]
-		prev, next := s.d.Content.Neighbours(l.Slug)
-		if prev != nil {
-			it := outlineItem(prev, read)
-			m.Prev = &it
-		}
-		if next != nil {
-			it := outlineItem(next, read)
-			m.Next = &it
-		}
-		for _, slug := range l.Labs {
-			lab, err := s.d.Labs.Lab(slug)
-			if err != nil {
-				continue // a lesson naming a missing lab is the content check's business
-			}
-			m.Labs = append(m.Labs, labCard(lab, ""))
+			return err
 		}
 		return s.render(w, r, http.StatusOK, views.Lesson(m))
 	}
+}
+
+// lessonPage builds the page of a lesson or case study with the user's
+// progress and an ungraded quiz form.
+func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonPage, error) {
+	p, err := s.progress(r)
+	if err != nil {
+		return views.LessonPage{}, err
+	}
+	m := views.LessonPage{Page: s.page(r, l.Title, "lessons"), Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + url.PathEscape(l.Slug) + "/read"}
+	if l.Kind == "case" {
+		m.Kind = "Case study"
+	}
+	_, m.Read = p.read[l.Slug]
+	prev, next := s.d.Content.Neighbours(l.Slug)
+	if prev != nil {
+		it := outlineItem(prev, p)
+		m.Prev = &it
+	}
+	if next != nil {
+		it := outlineItem(next, p)
+		m.Next = &it
+	}
+	m.Labs = s.practiseLabs(l)
+	if len(l.Quiz) > 0 {
+		q := quizForm(l, nil)
+		if sc, ok := p.scores[l.Slug]; ok {
+			q.Best = bestText(sc)
+		}
+		m.Quiz = &q
+	}
+	return m, nil
+}
+
+// practiseLabs are the labs the lesson names in its front matter, then those
+// whose lab.yaml names the lesson, so the list never goes stale on either side.
+// A name with no lab is the content check's business and is skipped.
+func (s *Server) practiseLabs(l *faultline.Lesson) []views.LabCard {
+	var cards []views.LabCard
+	seen := map[string]bool{}
+	for _, slug := range l.Labs {
+		lab, err := s.d.Labs.Lab(slug)
+		if err != nil || seen[slug] {
+			continue
+		}
+		seen[slug] = true
+		cards = append(cards, labCard(lab, ""))
+	}
+	for _, lab := range s.d.Labs.All() {
+		if !seen[lab.Slug] && slices.Contains(lab.Lessons, l.Slug) {
+			seen[lab.Slug] = true
+			cards = append(cards, labCard(lab, ""))
+		}
+	}
+	return cards
+}
+
+func bestText(sc faultline.QuizScore) string {
+	if sc.Attempts == 1 {
+		return fmt.Sprintf("%d/%d", sc.Best, sc.Total)
+	}
+	return fmt.Sprintf("%d/%d (best of %d attempts)", sc.Best, sc.Total, sc.Attempts)
+}
+
+// quizForm builds the quiz form; with answers (one per question) it is the
+// graded form: choices kept checked, right answers and explanations shown.
+func quizForm(l *faultline.Lesson, answers []int) views.QuizView {
+	q := views.QuizView{Action: "/lessons/" + url.PathEscape(l.Slug) + "/quiz", Total: len(l.Quiz)}
+	var right []bool
+	if answers != nil {
+		q.Graded = true
+		q.Score, right = content.Grade(l.Quiz, answers)
+	}
+	for i, qq := range l.Quiz {
+		name := "q" + strconv.Itoa(i+1)
+		v := views.QuizQuestionView{Name: name, Number: i + 1, Text: qq.Question}
+		for j, c := range qq.Choices {
+			cv := views.QuizChoiceView{ID: name + "-" + strconv.Itoa(j+1), Value: strconv.Itoa(j + 1), Text: c}
+			if q.Graded {
+				cv.Checked = answers[i] == j+1
+				cv.Correct = qq.Answer == j+1
+			}
+			v.Choices = append(v.Choices, cv)
+		}
+		if q.Graded {
+			v.Right = right[i]
+			v.Explain = qq.Explain
+		}
+		q.Questions = append(q.Questions, v)
+	}
+	return q
+}
+
+// serveQuiz grades a submitted quiz on the server, stores the attempt and
+// shows the page again with each question marked and explained. A question
+// left unanswered counts as wrong.
+func (s *Server) serveQuiz(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.lesson(chi.URLParam(r, "slug"))
+	if err != nil {
+		return err
+	}
+	if len(l.Quiz) == 0 {
+		return faultline.Errorf(faultline.ENOTFOUND, "%q has no quiz.", l.Title)
+	}
+	if err := r.ParseForm(); err != nil {
+		return faultline.Errorf(faultline.EINVALID, "The quiz answers could not be read.")
+	}
+	answers := make([]int, len(l.Quiz))
+	for i, q := range l.Quiz {
+		v := r.PostForm.Get("q" + strconv.Itoa(i+1))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > len(q.Choices) {
+			return faultline.Errorf(faultline.EINVALID, "Question %d has no choice %q.", i+1, v)
+		}
+		answers[i] = n
+	}
+	score, _ := content.Grade(l.Quiz, answers)
+	u := UserFromContext(r.Context())
+	if _, err := s.d.Progress.RecordQuizAttempt(r.Context(), faultline.QuizAttempt{
+		UserID: u.ID, Slug: l.Slug, Score: score, Total: len(l.Quiz), Answers: answers,
+	}); err != nil {
+		return fmt.Errorf("record quiz attempt on %q by user %d: %w", l.Slug, u.ID, err)
+	}
+	m, err := s.lessonPage(r, l)
+	if err != nil {
+		return err
+	}
+	q := quizForm(l, answers)
+	q.Best = m.Quiz.Best
+	m.Quiz = &q
+	return s.render(w, r, http.StatusOK, views.Lesson(m))
 }
 
 func (s *Server) lesson(slug string) (*faultline.Lesson, error) {

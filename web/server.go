@@ -82,6 +82,8 @@ type Server struct {
 
 	readmeMu sync.Mutex
 	readmes  map[string]string
+
+	search *content.Index
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency
@@ -119,6 +121,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.assets = a
+	s.search = newSearchIndex(d.Content, d.Labs)
 	s.router = s.routes()
 	return s, nil
 }
@@ -155,7 +158,10 @@ func (s *Server) routes() chi.Router {
 			r.Get("/lessons", s.h(s.serveOutline))
 			r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
 			r.Post("/lessons/{slug}/read", s.h(s.serveMarkRead))
+			r.Post("/lessons/{slug}/quiz", s.h(s.serveQuiz))
 			r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
+			r.Get("/diagrams/{name}", s.h(s.serveDiagram))
+			r.Get("/search", s.h(s.serveSearch))
 
 			r.Get("/labs", s.h(s.serveLabs))
 			r.Get("/labs/{slug}", s.h(s.serveLab))

@@ -58,12 +58,27 @@ type OutlineItem struct {
 	Summary string
 	URL     string
 	Read    bool
+	Quiz    string // best quiz score, "4/5"; "" if never taken
+	Perfect bool   // the best score is full marks
 }
 
 // OutlineModule is one module of the course outline.
 type OutlineModule struct {
 	Title string
 	Items []OutlineItem
+}
+
+// Progress counts the items read and the quizzes taken.
+func (m OutlineModule) Progress() (read, quizzes int) {
+	for _, it := range m.Items {
+		if it.Read {
+			read++
+		}
+		if it.Quiz != "" {
+			quizzes++
+		}
+	}
+	return read, quizzes
 }
 
 // LabCard is one lab in a list.
@@ -110,7 +125,60 @@ type LessonPage struct {
 	ReadURL string
 	Prev    *OutlineItem
 	Next    *OutlineItem
-	Labs    []LabCard
+	Labs    []LabCard // labs that practise it: named by the lesson or naming it
+	Quiz    *QuizView // nil when the page has no quiz
+}
+
+// QuizView is a lesson's quiz as a form, and after a submission its result.
+// Before grading it carries no answers and no explanations.
+type QuizView struct {
+	Action    string
+	Questions []QuizQuestionView
+	Graded    bool
+	Score     int
+	Total     int
+	Best      string // "4/5 (best of 3 attempts)"; "" if never taken
+}
+
+// QuizQuestionView is one question of a quiz form.
+type QuizQuestionView struct {
+	Name    string // form field, "q1"
+	Number  int
+	Text    string
+	Choices []QuizChoiceView
+	Right   bool   // graded only
+	Explain string // graded only
+}
+
+// QuizChoiceView is one choice of a question.
+type QuizChoiceView struct {
+	ID      string // element id, "q1-2"
+	Value   string // "2"
+	Text    string
+	Checked bool
+	Correct bool // graded only: this is the right answer
+}
+
+// SearchPage is /search.
+type SearchPage struct {
+	Page
+	Query    string
+	Searched bool
+	Results  []SearchResult
+}
+
+// SearchResult is one page found.
+type SearchResult struct {
+	Kind    string // "Lesson", "Case study" or "Lab"
+	Title   string
+	URL     string
+	Snippet []SnippetPart
+}
+
+// SnippetPart is a piece of a search snippet; Match parts are highlighted.
+type SnippetPart struct {
+	Text  string
+	Match bool
 }
 
 // LabsPage is /labs.
