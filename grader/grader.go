@@ -178,9 +178,10 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 }
 
 // gradeScript is the busybox sh program run in the grading container. It
-// unpacks the tree from stdin, lays a writable cache of symlinks over a
-// read-only GOCACHE (the image's pre-warmed cache cannot take the learner's
-// new packages), compiles both test binaries (printing the
+// unpacks the tree from stdin, compiles both test binaries against the
+// image's read-only pre-warmed GOCACHE (the go command reads it and skips
+// storing what it cannot write; GODEBUG=goindex=0 in the image keeps it from
+// failing on its package index) (printing the
 // compiler's output and exiting with a distinct code on failure, before any
 // learner code runs), deletes the sources, then runs each binary through
 // test2json within a shared budget of budget seconds. After each binary it
@@ -206,12 +207,9 @@ func gradeScript(budget int) string {
 umask 022
 mkdir -p /tmp/g /tmp/bin /tmp/run || exit ` + strconv.Itoa(exitUnpack) + `
 cd /tmp/g && tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
-if [ -n "${GOCACHE:-}" ] && [ -d "$GOCACHE" ] && [ ! -w "$GOCACHE" ]; then
-  cp -rs "$GOCACHE" /tmp/gocache && export GOCACHE=/tmp/gocache
-fi
 if ! (cd /tmp/g/lab && go test -c -vet=off -o /tmp/bin/visible.test .) >/tmp/build.log 2>&1; then cat /tmp/build.log; exit ` + strconv.Itoa(exitBuildLab) + `; fi
 if ! (cd /tmp/g/hidden && go test -c -vet=off -o /tmp/bin/hidden.test .) >/tmp/build.log 2>&1; then cat /tmp/build.log; exit ` + strconv.Itoa(exitBuildHidden) + `; fi
-cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath /tmp/gocache
+cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath
 sum_visible=""; sum_hidden=""
 if [ -e /tmp/bin/visible.test ]; then sum_visible=$(sha256sum </tmp/bin/visible.test); fi
 if [ -e /tmp/bin/hidden.test ]; then sum_hidden=$(sha256sum </tmp/bin/hidden.test); fi

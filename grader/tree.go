@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/labs"
 )
 
 // HiddenModule is the module path of the grading tree's hidden test module.
@@ -70,21 +71,18 @@ func keepLearnerFile(p string) bool {
 	return true
 }
 
-// labGoMod is the go.mod synthesized for the learner's package.
-func labGoMod(module string) string {
-	return fmt.Sprintf("module %s\n\ngo 1.22\n", module)
-}
-
-// hiddenGoMod is the go.mod of the hidden test module, which imports the
-// learner's package by its module path from the sibling lab/ directory.
-func hiddenGoMod(module string) string {
-	return fmt.Sprintf("module %s\n\ngo 1.22\n\nrequire %s v0.0.0\n\nreplace %s => ../lab\n", HiddenModule, module, module)
-}
-
-// buildTree returns the grading tree as a tar archive (paths relative to
-// /tmp/g: lab/... and hidden/...). src must come from learnerSources. Lab
-// files (visible and hidden tests) override learner files of the same path.
-// It fails only for a malformed lab (bad module or file path).
+// buildTree returns the grading tree as a tar archive, paths relative to
+// /tmp/g:
+//
+//	lab/     the learner's sources, the visible tests and the lab go.mod
+//	hidden/  the hidden tests, with a go.mod requiring the lab module (../lab)
+//	labkit/  labkit (labs.Labkit), which both go.mod files require (../labkit)
+//
+// The go.mod files are the ones labs synthesizes, so the learner's sandbox and
+// the host-side lab verification see the same layout. src must come from
+// learnerSources. Lab files (visible and hidden tests) override learner files
+// of the same path. It fails only for a malformed lab (bad module or file
+// path).
 func buildTree(lab *faultline.Lab, src []faultline.File) ([]byte, error) {
 	if lab.Module == "" || strings.ContainsAny(lab.Module, " \t\r\n\"'`\\") {
 		return nil, fmt.Errorf("lab %q: bad module path %q", lab.Slug, lab.Module)
@@ -93,7 +91,7 @@ func buildTree(lab *faultline.Lab, src []faultline.File) ([]byte, error) {
 	for _, f := range src {
 		entries["lab/"+f.Path] = f.Content
 	}
-	entries["lab/go.mod"] = []byte(labGoMod(lab.Module))
+	entries["lab/go.mod"] = labs.LabGoMod(lab.Module)
 	for _, f := range lab.Visible {
 		p, err := faultline.CleanPath(f.Path)
 		if err != nil {
@@ -108,7 +106,10 @@ func buildTree(lab *faultline.Lab, src []faultline.File) ([]byte, error) {
 		}
 		entries["hidden/"+p] = f.Content
 	}
-	entries["hidden/go.mod"] = []byte(hiddenGoMod(lab.Module))
+	entries["hidden/go.mod"] = labs.HiddenGoMod(HiddenModule, lab.Module, "lab")
+	for _, f := range labs.Labkit() {
+		entries[labs.LabkitDir+"/"+f.Path] = f.Content
+	}
 
 	names := make([]string, 0, len(entries))
 	for n := range entries {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/sandbox"
 )
 
@@ -74,10 +75,22 @@ func TestBuildTree(t *testing.T) {
 	want := map[string]string{
 		"lab/adder.go":              "package adder",
 		"lab/internal/util/util.go": "package util",
-		"lab/go.mod":                "module faultline.dev/labs/adder\n\ngo 1.22\n",
+		"lab/go.mod":                string(labs.LabGoMod("faultline.dev/labs/adder")),
 		"lab/adder_test.go":         "package adder // lab visible",
 		"hidden/hidden_test.go":     "package hidden",
-		"hidden/go.mod":             "module faultline.local/hidden\n\ngo 1.22\n\nrequire faultline.dev/labs/adder v0.0.0\n\nreplace faultline.dev/labs/adder => ../lab\n",
+		"hidden/go.mod":             string(labs.HiddenGoMod(HiddenModule, "faultline.dev/labs/adder", "lab")),
+	}
+	kit := labs.Labkit()
+	if len(kit) < 2 {
+		t.Fatalf("labs.Labkit() = %d files", len(kit))
+	}
+	for _, f := range kit {
+		want["labkit/"+f.Path] = string(f.Content)
+	}
+	if !strings.Contains(want["lab/go.mod"], "replace faultline.dev/labkit => ../labkit") ||
+		!strings.Contains(want["hidden/go.mod"], "faultline.dev/labkit => ../labkit") ||
+		!strings.Contains(want["hidden/go.mod"], "faultline.dev/labs/adder => ../lab\n") {
+		t.Errorf("go.mod files do not wire labkit and the lab as siblings:\n%s\n%s", want["lab/go.mod"], want["hidden/go.mod"])
 	}
 	for p, w := range want {
 		if got[p] != w {

@@ -155,7 +155,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 	}
 	lab.README = string(readme)
 
-	gomod := faultline.File{Path: "go.mod", Content: []byte("module " + y.Module + "\n\ngo 1.22\n")}
+	gomod := faultline.File{Path: "go.mod", Content: LabGoMod(y.Module)}
 
 	// starter/ and solution/: learner files.
 	starter, starterGo, err := l.tree("starter", true)
@@ -244,6 +244,8 @@ func (l *loader) checkMeta(y *labFile, lab *faultline.Lab) {
 			l.problemf(f, "module: %v", err)
 		} else if y.Module == hiddenModule {
 			l.problemf(f, "module: %q is reserved for the hidden tests", y.Module)
+		} else if y.Module == LabkitModule || strings.HasPrefix(LabkitModule, y.Module+"/") || strings.HasPrefix(y.Module, LabkitModule+"/") {
+			l.problemf(f, "module: %q overlaps labkit's module path %q", y.Module, LabkitModule)
 		}
 	}
 	for i, s := range y.Lessons {

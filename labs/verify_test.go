@@ -8,10 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -20,7 +24,13 @@ import (
 // the grading tree the grader builds inside its container (no Docker here):
 //
 //	lab/     learner files minus go.mod and *_test.go, the synthesized go.mod, tests/*
-//	hidden/  go.mod requiring the lab module with a replace to ../lab, hidden/*
+//	hidden/  go.mod requiring the lab module and labkit with replaces to ../lab
+//	         and ../labkit, hidden/*
+//	labkit/  Labkit(): labkit's go.mod and sources
+//
+// The go command runs with GOPROXY=off: labkit's own requirements (porcupine)
+// come from the host's module cache, which has them because this repository's
+// go.mod requires them too.
 
 // outcome is what one grading run saw: the last action of every top-level test.
 type outcome struct {
@@ -61,14 +71,16 @@ func gradeOnHost(t *testing.T, lab *faultline.Lab, files []faultline.File, visib
 		}
 		write("lab", f)
 	}
-	write("lab", faultline.File{Path: "go.mod", Content: []byte("module " + lab.Module + "\n\ngo 1.22\n")})
+	write("lab", faultline.File{Path: "go.mod", Content: LabGoMod(lab.Module)})
 	for _, f := range lab.Visible {
 		write("lab", f)
 	}
-	write("hidden", faultline.File{Path: "go.mod", Content: []byte("module faultline.local/hidden\n\ngo 1.22\n\nrequire " +
-		lab.Module + " v0.0.0\n\nreplace " + lab.Module + " => ../lab\n")})
+	write("hidden", faultline.File{Path: "go.mod", Content: HiddenGoMod(hiddenModule, lab.Module, "lab")})
 	for _, f := range lab.Hidden {
 		write("hidden", f)
+	}
+	for _, f := range Labkit() {
+		write(LabkitDir, f)
 	}
 
 	// One go command tests the hidden module's package and, when visible is
@@ -167,5 +179,178 @@ func TestLabsOnHost(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestLabkitTree checks what Labkit returns: a go.mod naming the module and
+// its requirements, and labkit's sources without its tests.
+func TestLabkitTree(t *testing.T) {
+	files := Labkit()
+	var gomod string
+	sources := 0
+	for _, f := range files {
+		switch {
+		case f.Path == "go.mod":
+			gomod = string(f.Content)
+		case strings.HasSuffix(f.Path, "_test.go"):
+			t.Errorf("Labkit() holds the test file %s", f.Path)
+		case strings.Contains(f.Path, "/") || !strings.HasSuffix(f.Path, ".go"):
+			t.Errorf("Labkit() holds %s; want only top-level .go files", f.Path)
+		default:
+			sources++
+			if !bytes.HasPrefix(bytes.TrimSpace(stripComments(f.Content)), []byte("package labkit")) {
+				t.Errorf("%s is not package labkit", f.Path)
+			}
+		}
+	}
+	if sources == 0 || gomod == "" {
+		t.Fatalf("Labkit() has %d sources and go.mod %q", sources, gomod)
+	}
+	if !sort.SliceIsSorted(files, func(i, j int) bool { return files[i].Path < files[j].Path }) {
+		t.Errorf("Labkit() is not sorted by path")
+	}
+	mf, err := modfile.Parse("labkit/go.mod", []byte(gomod), nil)
+	if err != nil {
+		t.Fatalf("labkit go.mod: %v\n%s", err, gomod)
+	}
+	if mf.Module.Mod.Path != LabkitModule || mf.Go.Version != GoVersion {
+		t.Errorf("labkit go.mod: module %q go %q", mf.Module.Mod.Path, mf.Go.Version)
+	}
+	var reqs []module.Version
+	for _, r := range mf.Require {
+		reqs = append(reqs, r.Mod)
+	}
+	if !reflect.DeepEqual(reqs, LabkitRequires()) {
+		t.Errorf("labkit go.mod requires %v, want %v", reqs, LabkitRequires())
+	}
+}
+
+// stripComments drops leading // comment lines (package docs).
+func stripComments(b []byte) []byte {
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if !bytes.HasPrefix(b, []byte("//")) {
+			return b
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil
+		}
+		b = b[i+1:]
+	}
+}
+
+// TestLabkitRequiresMatchRepository checks that the versions labkit pins are
+// the ones this repository's go.mod requires, so labkit is tested here
+// against what the lab image carries.
+func TestLabkitRequiresMatchRepository(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]string{}
+	for _, r := range mf.Require {
+		have[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range LabkitRequires() {
+		if have[r.Path] != r.Version {
+			t.Errorf("labkit pins %s %s; the repository's go.mod requires %q", r.Path, r.Version, have[r.Path])
+		}
+	}
+}
+
+// TestGoMods checks the synthesized go.mod files parse and wire labkit and
+// the lab module through sibling folders.
+func TestGoMods(t *testing.T) {
+	check := func(name string, raw []byte, module string, replaces map[string]string) {
+		t.Helper()
+		mf, err := modfile.Parse(name, raw, nil)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, raw)
+		}
+		if mf.Module.Mod.Path != module || mf.Go.Version != GoVersion {
+			t.Errorf("%s: module %q go %q", name, mf.Module.Mod.Path, mf.Go.Version)
+		}
+		got := map[string]string{}
+		for _, r := range mf.Replace {
+			got[r.Old.Path] = r.New.Path
+		}
+		if !reflect.DeepEqual(got, replaces) {
+			t.Errorf("%s: replaces %v, want %v", name, got, replaces)
+		}
+		req := map[string]bool{}
+		for _, r := range mf.Require {
+			req[r.Mod.Path] = true
+		}
+		for old := range replaces {
+			if !req[old] {
+				t.Errorf("%s: %s is replaced but not required", name, old)
+			}
+		}
+		for _, r := range LabkitRequires() {
+			if !req[r.Path] {
+				t.Errorf("%s: does not require %s", name, r.Path)
+			}
+		}
+	}
+	check("lab go.mod", LabGoMod("example.com/labs/x"), "example.com/labs/x", map[string]string{LabkitModule: "../labkit"})
+	check("hidden go.mod", HiddenGoMod(hiddenModule, "example.com/labs/x", "lab"), hiddenModule,
+		map[string]string{LabkitModule: "../labkit", "example.com/labs/x": "../lab"})
+}
+
+// TestLabkitLabOnHost grades a small lab whose tests import labkit and
+// porcupine through gradeOnHost: the host tree must wire labkit the way the
+// grading container does.
+func TestLabkitLabOnHost(t *testing.T) {
+	lab := &faultline.Lab{
+		Slug:   "kit",
+		Module: "example.com/labs/kit",
+		Tests:  []faultline.LabTest{{Name: "TestKitVisible", Points: 1}, {Name: "TestKitHidden", Points: 1, Hidden: true}},
+		Visible: []faultline.File{{Path: "kit_test.go", Content: []byte(
+			"package kit\n\nimport (\n\t\"testing\"\n\n\t_ \"faultline.dev/labkit\"\n)\n\n" +
+				"func TestKitVisible(t *testing.T) {\n\tif Value() < 0 {\n\t\tt.Fatal(\"negative\")\n\t}\n}\n")}},
+		Hidden: []faultline.File{{Path: "hidden_test.go", Content: []byte(`package hidden
+
+import (
+	"testing"
+
+	"example.com/labs/kit"
+	_ "faultline.dev/labkit"
+	"github.com/anishathalye/porcupine"
+)
+
+func TestKitHidden(t *testing.T) {
+	m := porcupine.Model{
+		Init: func() any { return 0 },
+		Step: func(state, input, output any) (bool, any) {
+			if input.(int) >= 0 {
+				return true, input.(int)
+			}
+			return output.(int) == state.(int), state
+		},
+	}
+	h := []porcupine.Operation{
+		{Input: 7, Call: 0, Return: 1},
+		{Input: -1, Output: kit.Value(), Call: 2, Return: 3},
+	}
+	if !porcupine.CheckOperations(m, h) {
+		t.Fatalf("read %d after writing 7", kit.Value())
+	}
+}
+`)}},
+	}
+	for _, c := range []struct {
+		value  string
+		failed []string
+	}{{"7", nil}, {"8", []string{"TestKitHidden"}}} {
+		files := []faultline.File{{Path: "kit.go", Content: []byte("package kit\n\n// Value returns what was written.\nfunc Value() int { return " + c.value + " }\n")}}
+		o := gradeOnHost(t, lab, files, true)
+		if got := o.failed(lab.Tests, false); !reflect.DeepEqual(got, c.failed) || len(o.status) != 2 {
+			t.Errorf("Value() = %s: failed %q (statuses %v), want %q\n%s", c.value, got, o.status, c.failed, o.output)
+		}
 	}
 }

@@ -103,6 +103,7 @@ func TestLabImageContents(t *testing.T) {
 		Cmd: []string{"sh", "-c", `ls /usr/local/go/test /usr/local/go/api 2>&1; ` +
 			`find /usr/local/go/src -name testdata -o -name '*_test.go' | head -3; ` +
 			`echo test2json=$(test -x /usr/local/bin/test2json && echo ok); ` +
+			`echo labkit=$(test -f /labkit/go.mod && ls /opt/faultline/goproxy/github.com/anishathalye/porcupine/@v/*.zip >/dev/null && echo ok); ` +
 			`echo cache=$(ls /opt/faultline/gocache | wc -l); ` +
 			`touch /opt/faultline/gocache/x 2>/dev/null && echo CACHE-WRITABLE; env | sort`},
 	})
@@ -111,7 +112,8 @@ func TestLabImageContents(t *testing.T) {
 	}
 	out := string(res.Output)
 	for _, want := range []string{"/usr/local/go/test: No such file", "/usr/local/go/api: No such file", "test2json=ok",
-		"GOCACHE=/opt/faultline/gocache", "GOTOOLCHAIN=local", "GOPROXY=off", "CGO_ENABLED=0", "HOME=/tmp", "GOFLAGS=-mod=mod"} {
+		"GOCACHE=/opt/faultline/gocache", "GOTOOLCHAIN=local", "GOPROXY=file:///opt/faultline/goproxy", "GOSUMDB=off",
+		"GOMODCACHE=/tmp/gomodcache", "CGO_ENABLED=0", "HOME=/tmp", "GOFLAGS=-mod=mod", "labkit=ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -20,11 +20,15 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/build"
+	"golang.org/x/mod/module"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/labs"
 )
 
 // recipeVersion changes whenever the image recipe below changes, so images
 // built by an older recipe are not reused.
-const recipeVersion = "lab-image-v3"
+const recipeVersion = "lab-image-v4"
 
 // LabImageRepo is the repository part of every lab image tag.
 const LabImageRepo = "faultline-lab"
@@ -36,6 +40,16 @@ const busyboxPath = "/bin/busybox"
 const (
 	imageGoroot  = "/usr/local/go"
 	imageGocache = "/opt/faultline/gocache"
+	// imageGoproxy is a file-based module proxy holding the modules labkit
+	// requires: containers have no network.
+	imageGoproxy = "/opt/faultline/goproxy"
+	// imageModcache is where the go command unpacks those modules: on the
+	// writable /tmp tmpfs, at the same path when the image is warmed and
+	// when labs are graded or tested, so the warm build cache matches.
+	imageModcache = "/tmp/gomodcache"
+	// ImageLabkit is where labkit lives in the image: the parent of the
+	// learner's /work, so the lab go.mod's "replace => ../labkit" finds it.
+	ImageLabkit = "/" + labs.LabkitDir
 )
 
 // imageEnv is the environment of every container started from the lab image.
@@ -46,7 +60,9 @@ var imageEnv = []string{
 	"HOME=/tmp",
 	"GOPATH=/tmp/gopath",
 	"GOTOOLCHAIN=local",
-	"GOPROXY=off",
+	"GOPROXY=file://" + imageGoproxy,
+	"GOSUMDB=off",
+	"GOMODCACHE=" + imageModcache,
 	"GOFLAGS=-mod=mod",
 	"CGO_ENABLED=0",
 	"GOTELEMETRY=off",
@@ -66,15 +82,29 @@ type recipeInputs struct {
 	goroot    string
 	goVersion string
 	digest    string // of go binary, VERSION and busybox
+	// files are the build context's small generated files (warm script and
+	// module, labkit, the module proxy), hashed whole into the tag.
+	files []contextFile
+}
+
+// contextFile is one file of the build context.
+type contextFile struct {
+	name string
+	mode int64
+	data []byte
 }
 
 // LabImage returns the tag (faultline-lab:<hash>) of the lab image for the
 // warm list, building it first if the engine does not have it. warm lists
 // standard-library import paths to pre-compile into the image's read-only
 // GOCACHE ("testing" and what a trivial `go test -c` needs are always added).
-// The hash covers the Go toolchain, the busybox binary, the warm list and the
-// recipe version. Concurrent callers share one build, which keeps running if
-// a caller gives up. It returns EUNAVAILABLE when the engine is down and an
+// The image also holds labkit (labs.Labkit) at /labkit, the modules it
+// requires in a file-based module proxy (taken from the host's module cache,
+// downloaded there by the go command if missing), and labkit compiled into
+// the warm cache. The hash covers the Go toolchain, the busybox binary,
+// labkit, the required modules, the warm list and the recipe version.
+// Concurrent callers share one build, which keeps running if a caller gives
+// up. It returns EUNAVAILABLE when the engine is down and an
 // internal error when the build fails (with the build's last lines).
 func (e *Engine) LabImage(ctx context.Context, warm []string) (string, error) {
 	in, err := e.recipeInputs()
@@ -152,6 +182,10 @@ func (e *Engine) recipeTag(warm []string) (string, error) {
 func imageTag(in *recipeInputs, warm []string) string {
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%s\n%s\n%s\n%s\n%s\n", recipeVersion, in.digest, dockerfile, warmScript, strings.Join(warm, " "))
+	for _, f := range in.files {
+		fmt.Fprintf(sum, "%s %o %d\n", f.name, f.mode, len(f.data))
+		sum.Write(f.data)
+	}
 	return LabImageRepo + ":" + hex.EncodeToString(sum.Sum(nil))[:16]
 }
 
@@ -195,12 +229,91 @@ func (e *Engine) recipeInputs() (*recipeInputs, error) {
 			return nil, err
 		}
 	}
+	files, err := kitFiles(labs.Labkit(), labs.LabkitRequires())
+	if err != nil {
+		return nil, err
+	}
 	e.recipe = &recipeInputs{
 		goroot:    goroot,
 		goVersion: strings.SplitN(string(version), "\n", 2)[0],
 		digest:    hex.EncodeToString(h.Sum(nil)),
+		files:     files,
 	}
 	return e.recipe, nil
+}
+
+// kitFiles returns the build-context files for labkit and its required
+// modules: kit/labkit/... (copied to /labkit), the warm script and module
+// for them, and under kit/opt/faultline/goproxy/ a file-based module proxy
+// (<escaped path>/@v/list, .info, .mod, .zip) made from the host's module
+// cache. Modules missing from the cache are
+// downloaded by the go command with the host's own settings.
+func kitFiles(kit []faultline.File, requires []module.Version) ([]contextFile, error) {
+	out := []contextFile{
+		{"kit/opt/faultline/kitwarm.sh", 0o644, []byte(kitWarmScript)},
+		{"kit/opt/faultline/kitwarm/go.mod", 0o644, labs.LabGoMod("faultline.local/kitwarm")},
+		{"kit/opt/faultline/kitwarm/kitwarm_test.go", 0o644, []byte(kitWarmTest())},
+	}
+	for _, f := range kit {
+		out = append(out, contextFile{"kit/" + labs.LabkitDir + "/" + f.Path, 0o644, f.Content})
+	}
+	for _, m := range requires {
+		dl, err := downloadModule(m)
+		if err != nil {
+			return nil, err
+		}
+		esc, err := module.EscapePath(m.Path)
+		if err != nil {
+			return nil, fmt.Errorf("lab image: module %s: %w", m.Path, err)
+		}
+		ver, err := module.EscapeVersion(m.Version)
+		if err != nil {
+			return nil, fmt.Errorf("lab image: module %s: %w", m, err)
+		}
+		dir := "kit" + imageGoproxy + "/" + esc + "/@v/"
+		out = append(out, contextFile{dir + "list", 0o644, []byte(m.Version + "\n")})
+		for _, x := range []struct{ ext, file string }{{".info", dl.Info}, {".mod", dl.GoMod}, {".zip", dl.Zip}} {
+			data, err := os.ReadFile(x.file)
+			if err != nil {
+				return nil, fmt.Errorf("lab image: module %s: %w", m, err)
+			}
+			out = append(out, contextFile{dir + ver + x.ext, 0o644, data})
+		}
+	}
+	return out, nil
+}
+
+// downloaded is what `go mod download -json` reports about one module.
+type downloaded struct {
+	Info, GoMod, Zip string
+	Error            string
+}
+
+// downloadModule returns the host module cache's files for m, running
+// `go mod download` (outside any module, so a caller's go.mod or go.work
+// does not matter).
+func downloadModule(m module.Version) (*downloaded, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", m.Path+"@"+m.Version)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var dl downloaded
+	if jerr := json.Unmarshal(out, &dl); jerr != nil || err != nil || dl.Error != "" {
+		msg := dl.Error
+		if msg == "" {
+			msg = strings.TrimSpace(stderr.String())
+		}
+		if msg == "" && err != nil {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("lab image: get module %s from the host's module cache (go mod download): %s", m, msg)
+	}
+	if dl.Info == "" || dl.GoMod == "" || dl.Zip == "" {
+		return nil, fmt.Errorf("lab image: go mod download %s reported no files", m)
+	}
+	return &dl, nil
 }
 
 func hashFile(h io.Writer, name string) error {
@@ -238,12 +351,20 @@ RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY warm/ /opt/faultline/
 ENV ` + strings.Join(imageEnv, " ") + `
 RUN ["/bin/sh", "/opt/faultline/warm.sh"]
+COPY kit/ /
+RUN ["/bin/sh", "/opt/faultline/kitwarm.sh"]
 USER 65534:65534
 WORKDIR /tmp
 `
 
 // warmScript runs inside the image build: it builds test2json and fills the
-// cache, then makes it read-only for everyone but root.
+// cache, then makes it read-only for everyone but root. kitWarmScript then
+// compiles labkit and the modules it requires where grading and sandboxes
+// compile them
+// (the build cache keys a package by its folder): in the grading tree
+// (/tmp/g/labkit next to /tmp/g/lab, built with -vet=off) and next to the
+// learner's /work (/labkit, built by go test and go vet), with the module
+// cache at the same /tmp path.
 const warmScript = `set -eu
 mkdir -p /tmp /work /usr/local/bin
 chmod 1777 /tmp
@@ -261,12 +382,45 @@ rm -rf /tmp/* /tmp/.[!.]* 2>/dev/null || true
 chmod -R a+rX,go-w /opt/faultline
 `
 
+// kitWarmScript runs after warmScript, in a later layer, so a changed
+// labkit reuses the warmed standard library. What the go command adds to the
+// cache is already 0644/0755 (umask 022); chmod only touches the copied-in
+// files, since a chmod over the whole cache would copy it into this layer.
+const kitWarmScript = `set -eu
+mkdir -p /tmp/g
+cp -r /labkit /tmp/g/labkit
+cp -r /opt/faultline/kitwarm /tmp/g/lab
+cd /tmp/g/lab
+go test -c -vet=off -o /tmp/kitwarm.test .
+/tmp/kitwarm.test -test.count=1 >/dev/null
+cp -r /opt/faultline/kitwarm/. /work/
+cd /work
+go test -count=1 ./... >/dev/null
+go test -json -count=1 . >/dev/null
+go vet .
+cd /
+rm -rf /tmp/* /tmp/.[!.]* /work/* /work/.[!.]* 2>/dev/null || true
+chmod -R a+rX,go-w /labkit /opt/faultline/goproxy /opt/faultline/kitwarm
+`
+
+// kitWarmTest is the warm module's test: it links labkit and what it
+// requires, so compiling it fills the cache.
+func kitWarmTest() string {
+	var b strings.Builder
+	b.WriteString("package kitwarm\n\nimport (\n\t\"testing\"\n\n\t_ \"" + labs.LabkitModule + "\"\n")
+	for _, r := range labs.LabkitRequires() {
+		b.WriteString("\t_ \"" + r.Path + "\"\n")
+	}
+	b.WriteString(")\n\nfunc TestKit(t *testing.T) {}\n")
+	return b.String()
+}
+
 // buildImage streams a generated build context to the engine's legacy
 // builder and tags the result.
 func (e *Engine) buildImage(ctx context.Context, tag string, in *recipeInputs, warm []string) error {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeBuildContext(pw, in.goroot, warm))
+		pw.CloseWithError(writeBuildContext(pw, in.goroot, warm, in.files))
 	}()
 	defer pr.Close()
 	resp, err := e.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
@@ -321,10 +475,11 @@ func (e *Engine) buildImage(ctx context.Context, tag string, in *recipeInputs, w
 }
 
 // writeBuildContext writes the build context tar: the Dockerfile; under
-// rootfs/ busybox, passwd/group and the trimmed GOROOT; under warm/ the warm
-// script, list and module. They are separate COPY steps so a changed warm
-// list reuses the engine's cached toolchain layer.
-func writeBuildContext(w io.Writer, goroot string, warm []string) error {
+// rootfs/ busybox, passwd/group and the trimmed GOROOT; under kit/ labkit;
+// under warm/ the warm script, list and modules and the module proxy (the
+// kit files, from recipeInputs). They are separate COPY steps so a changed
+// warm list or labkit reuses the engine's cached toolchain layer.
+func writeBuildContext(w io.Writer, goroot string, warm []string, kit []contextFile) error {
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
 	addFile := func(name string, mode int64, data []byte) error {
@@ -344,9 +499,20 @@ func writeBuildContext(w io.Writer, goroot string, warm []string) error {
 		}
 		return nil
 	}
-	for _, d := range []string{"rootfs", "rootfs/bin", "rootfs/etc", "rootfs/usr", "rootfs/usr/local",
-		"warm", "warm/warm"} {
-		if err := addDir(d, 0o755); err != nil {
+	dirs := map[string]bool{}
+	var mkdirs func(d string) error // d and its parents, once each
+	mkdirs = func(d string) error {
+		if d == "." || dirs[d] {
+			return nil
+		}
+		if err := mkdirs(path.Dir(d)); err != nil {
+			return err
+		}
+		dirs[d] = true
+		return addDir(d, 0o755)
+	}
+	for _, d := range []string{"rootfs/bin", "rootfs/etc", "rootfs/usr/local", "warm/warm", "kit"} {
+		if err := mkdirs(d); err != nil {
 			return err
 		}
 	}
@@ -354,11 +520,7 @@ func writeBuildContext(w io.Writer, goroot string, warm []string) error {
 	if err != nil {
 		return fmt.Errorf("build context: read busybox: %w", err)
 	}
-	files := []struct {
-		name string
-		mode int64
-		data []byte
-	}{
+	files := []contextFile{
 		{"Dockerfile", 0o644, []byte(dockerfile)},
 		{"rootfs/bin/busybox", 0o755, busybox},
 		{"rootfs/etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:learner:/tmp:/bin/sh\n")},
@@ -369,7 +531,10 @@ func writeBuildContext(w io.Writer, goroot string, warm []string) error {
 		{"warm/warm/warm.go", 0o644, []byte("package warm\n\n// Two returns 2.\nfunc Two() int { return 2 }\n")},
 		{"warm/warm/warm_test.go", 0o644, []byte(warmTest)},
 	}
-	for _, f := range files {
+	for _, f := range append(files, kit...) {
+		if err := mkdirs(path.Dir(f.name)); err != nil {
+			return err
+		}
 		if err := addFile(f.name, f.mode, f.data); err != nil {
 			return err
 		}

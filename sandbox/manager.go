@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/grader/testjson"
+	"github.com/faultline-dev/faultline/labs"
 )
 
 // Sandbox container layout.
@@ -150,18 +151,19 @@ func (m *Manager) Start(ctx context.Context, userID int64, lab *faultline.Lab, f
 	return sb, nil
 }
 
-// sandboxWorkspace returns the files a fresh sandbox gets: go.mod and the
-// visible tests, overlaid by the learner's files, every path validated.
+// sandboxWorkspace returns the files a fresh sandbox gets: the visible
+// tests, overlaid by the learner's files, and the lab's go.mod
+// (labs.LabGoMod, the grading tree's: it requires labkit from ../labkit, which
+// is /labkit in the lab image), every path validated. The go.mod wins over a
+// learner's own, as it does when grading.
 func sandboxWorkspace(lab *faultline.Lab, files []faultline.File) ([]faultline.File, error) {
 	if len(files) > faultline.MaxWorkspaceFiles {
 		return nil, faultline.Errorf(faultline.ETOOLARGE, "A workspace may hold at most %d files.", faultline.MaxWorkspaceFiles)
 	}
-	var base []faultline.File
+	all := faultline.MergeFiles(lab.Visible, files)
 	if lab.Module != "" {
-		base = append(base, faultline.File{Path: "go.mod", Content: []byte("module " + lab.Module + "\n\ngo 1.22\n")})
+		all = faultline.MergeFiles(all, []faultline.File{{Path: "go.mod", Content: labs.LabGoMod(lab.Module)}})
 	}
-	base = append(base, lab.Visible...)
-	all := faultline.MergeFiles(base, files)
 	size := 0
 	for _, f := range all {
 		if _, err := faultline.CleanPath(f.Path); err != nil {

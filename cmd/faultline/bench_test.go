@@ -100,7 +100,8 @@ func gradeOnce(ctx context.Context, b *testing.B, db *store.DB, w *grader.Worker
 }
 
 // writeHostTree lays the solution out as the grader does: the learner module
-// with the visible tests, and the hidden-test module beside it.
+// (its go.mod included) with the visible tests, the hidden-test module beside
+// it, and labkit.
 func writeHostTree(b *testing.B, lab *faultline.Lab) string {
 	b.Helper()
 	dir := b.TempDir()
@@ -118,8 +119,8 @@ func writeHostTree(b *testing.B, lab *faultline.Lab) string {
 	write("lab", lab.Solution)
 	write("lab", lab.Visible)
 	write("hidden", lab.Hidden)
-	mod := "module faultline.local/hidden\n\ngo 1.22\n\nrequire " + lab.Module + " v0.0.0\n\nreplace " + lab.Module + " => ../lab\n"
-	write("hidden", []faultline.File{{Path: "go.mod", Content: []byte(mod)}})
+	write("hidden", []faultline.File{{Path: "go.mod", Content: labs.HiddenGoMod(grader.HiddenModule, lab.Module, "lab")}})
+	write(labs.LabkitDir, labs.Labkit())
 	return dir
 }
 

@@ -1,0 +1,354 @@
+package hidden
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"faultline.dev/labkit"
+	le "faultline.dev/labs/leaderelection"
+)
+
+const (
+	T = 100 * time.Millisecond
+	H = 20 * time.Millisecond
+	L = 100 * time.Millisecond
+)
+
+var testConfig = le.Config{ElectionTimeout: T, Heartbeat: H, Lease: L}
+
+// quiet never starts an election on its own during a test.
+var quiet = le.Config{ElectionTimeout: time.Hour, Heartbeat: H, Lease: L}
+
+var oneMs = labkit.Link{Latency: labkit.Fixed(time.Millisecond)}
+
+var lossy = labkit.Link{Latency: labkit.Uniform(time.Millisecond, 10*time.Millisecond), Loss: 0.05}
+
+// scripted returns a cluster of the real node n1 and four fake peers n2..n5.
+func scripted(t *testing.T, cfg le.Config) (*cluster, []*fake) {
+	c := newCluster(t, labkit.Seed(t), cfg, oneMs)
+	c.addNodes("n1")
+	var fakes []*fake
+	for _, name := range []string{"n2", "n3", "n4", "n5"} {
+		fakes = append(fakes, c.addFake(name))
+	}
+	return c, fakes
+}
+
+// becomeLeader lets the fakes vote for n1 and waits until it leads.
+func becomeLeader(c *cluster, fakes []*fake) int64 {
+	c.t.Helper()
+	for _, f := range fakes {
+		f.grant, f.ack = true, true
+	}
+	_, term, ok := c.waitLeader(3*T, 0)
+	c.sim.Check(c.t, ok, "a candidate that gets a majority of votes becomes leader",
+		"every peer granted n1's vote requests, but n1 was not leader within 3T")
+	return term
+}
+
+func requestVotes(msgs []got) []got {
+	var out []got
+	for _, g := range msgs {
+		if _, ok := g.msg.(le.RequestVote); ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func TestElectionTimeoutsRandomized(t *testing.T) {
+	labkit.RunSeeds(t, 3, func(t *testing.T, seed int64) {
+		c, fakes := scripted(t, testConfig)
+		c.run(30 * T)
+		reqs := requestVotes(fakes[0].inbox)
+		c.sim.Check(t, len(reqs) >= 10, "a node with no leader starts an election every [T, 2T]",
+			"n1 heard nobody for 30T but sent only %d vote requests to n2", len(reqs))
+		prev := time.Duration(0)
+		var gaps []time.Duration
+		for i, g := range reqs {
+			sentAt := g.at - time.Millisecond // links delay by exactly 1ms
+			gap := sentAt - prev
+			c.sim.Check(t, gap >= T && gap <= 2*T, "election timeouts are drawn from [T, 2T]",
+				"n1 sent its vote request #%d at %s, %s after the previous election (or the start); T = %s", i+1, sentAt, gap, T)
+			c.sim.Check(t, g.msg == le.RequestVote{Term: int64(i + 1)}, "each election starts a new term (term + 1)",
+				"n1's vote request #%d is %s", i+1, describe(g.msg))
+			gaps = append(gaps, gap)
+			prev = sentAt
+		}
+		slices.Sort(gaps)
+		c.sim.Check(t, gaps[0] != gaps[len(gaps)-1], "election timeouts are random (otherwise split votes repeat forever)",
+			"all %d election timeouts of n1 were exactly %s", len(gaps), gaps[0])
+	})
+}
+
+func TestVoteSurvivesCrash(t *testing.T) {
+	c, fakes := scripted(t, quiet)
+	n2, n3 := fakes[0], fakes[1]
+	n2.expect("n1", le.RequestVote{Term: 3}, le.Vote{Term: 3, Granted: true}, "a node grants its vote to the first candidate of a term")
+	c.net.Crash("n1")
+	c.run(10 * time.Millisecond)
+	c.net.Restart("n1")
+	c.run(time.Millisecond)
+	c.checkState("n1", le.Follower, 3, "a restarted node comes back as a follower in the term it had (kept on disk)")
+	n3.expect("n1", le.RequestVote{Term: 3}, le.Vote{Term: 3, Granted: false}, "a vote granted before a crash is remembered (votedFor on disk)")
+	n2.expect("n1", le.RequestVote{Term: 3}, le.Vote{Term: 3, Granted: true}, "after a restart the node still grants the candidate it voted for")
+}
+
+func TestTermSurvivesCrash(t *testing.T) {
+	c, fakes := scripted(t, quiet)
+	n2 := fakes[0]
+	n2.send("n1", le.Heartbeat{Term: 7})
+	c.run(5 * time.Millisecond)
+	c.checkState("n1", le.Follower, 7, "a heartbeat of a higher term moves a follower to that term")
+	for range 3 {
+		c.net.Crash("n1")
+		c.run(5 * time.Millisecond)
+		c.net.Restart("n1")
+		c.run(5 * time.Millisecond)
+		c.checkState("n1", le.Follower, 7, "a restarted node comes back as a follower in the term it had (kept on disk)")
+	}
+	n2.expect("n1", le.RequestVote{Term: 6}, le.Vote{Term: 7, Granted: false}, "a request for an older term is refused with the current term")
+}
+
+func TestStaleHeartbeatRejected(t *testing.T) {
+	c, fakes := scripted(t, testConfig)
+	n2, n3 := fakes[0], fakes[1]
+	n2.expect("n1", le.RequestVote{Term: 5}, le.Vote{Term: 5, Granted: true}, "a node grants its vote to the first candidate of a term")
+	n3.expect("n1", le.Heartbeat{Term: 3}, le.HeartbeatReply{Term: 5}, "a heartbeat of an older term is answered with the current term")
+	c.checkState("n1", le.Follower, 5, "a stale heartbeat changes nothing")
+	start := c.sim.Elapsed()
+	// A deposed leader of term 3 keeps sending heartbeats: they must not
+	// count, so n1 still times out and starts an election for term 6.
+	elected := false
+	for i := 0; i < int(3*T/(10*time.Millisecond)) && !elected; i++ {
+		n3.send("n1", le.Heartbeat{Term: 3})
+		c.run(10 * time.Millisecond)
+		for _, g := range requestVotes(n2.inbox) {
+			elected = elected || g.msg == le.RequestVote{Term: 6}
+		}
+	}
+	c.sim.Check(t, elected, "heartbeats of an older term do not reset the election timer",
+		"n1 voted in term 5 at %s, then got Heartbeat{term 3} every 10ms and had not started an election for term 6 by %s (T = %s)",
+		start, c.sim.Elapsed(), T)
+}
+
+func TestHigherTermStepsLeaderDown(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  func(term int64) any
+	}{
+		{"RequestVote", func(term int64) any { return le.RequestVote{Term: term} }},
+		{"Heartbeat", func(term int64) any { return le.Heartbeat{Term: term} }},
+		{"HeartbeatReply", func(term int64) any { return le.HeartbeatReply{Term: term} }},
+		{"Vote", func(term int64) any { return le.Vote{Term: term} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, fakes := scripted(t, testConfig)
+			term := becomeLeader(c, fakes)
+			c.run(3 * H)
+			fakes[1].send("n1", tc.msg(term+4))
+			c.run(5 * time.Millisecond)
+			c.checkState("n1", le.Follower, term+4,
+				fmt.Sprintf("a leader that sees a higher term in a %s adopts it and steps down", tc.name))
+		})
+	}
+}
+
+func TestLeaderSendsHeartbeats(t *testing.T) {
+	c, fakes := scripted(t, testConfig)
+	term := becomeLeader(c, fakes)
+	won := c.sim.Elapsed()
+	c.run(50 * H)
+	c.checkState("n1", le.Leader, term, "a leader whose followers answer keeps leading")
+	var times []time.Duration
+	for _, g := range fakes[2].inbox {
+		if g.msg == (le.Heartbeat{Term: term}) {
+			times = append(times, g.at)
+		}
+	}
+	c.sim.Check(t, len(times) > 0 && times[0] <= won+time.Millisecond, "a new leader sends heartbeats at once",
+		"n1 became leader at %s; the first heartbeat reached n4 at %v", won, times)
+	for i := 1; i < len(times); i++ {
+		c.sim.Check(t, times[i]-times[i-1] <= H, "a leader sends heartbeats every H",
+			"heartbeats reached n4 at %s and then only at %s (H = %s)", times[i-1], times[i], H)
+	}
+	c.sim.Check(t, len(times) >= 45, "a leader sends heartbeats every H", "n4 got %d heartbeats in 50H", len(times))
+}
+
+func TestDuplicateVotesCountOnce(t *testing.T) {
+	c, fakes := scripted(t, testConfig)
+	n2 := fakes[0]
+	// n1's first election: n2 grants twice, the others stay silent.
+	c.sim.RunUntil(func() bool { return len(requestVotes(n2.inbox)) > 0 }, 3*T)
+	c.require()
+	n2.send("n1", le.Vote{Term: 1, Granted: true})
+	n2.send("n1", le.Vote{Term: 1, Granted: true})
+	n2.send("n1", le.Vote{Term: 1, Granted: true})
+	c.run(5 * time.Millisecond)
+	r, _, _ := c.state("n1")
+	c.sim.Check(t, r != le.Leader, "a candidate counts each voter once",
+		"n1 became leader of 5 nodes with its own vote and three copies of n2's vote")
+	fakes[1].send("n1", le.Vote{Term: 1, Granted: true})
+	c.run(5 * time.Millisecond)
+	c.checkState("n1", le.Leader, 1, "a candidate with votes from a majority (itself, n2, n3) becomes leader")
+}
+
+func TestLeaseStepDown(t *testing.T) {
+	c, fakes := scripted(t, testConfig)
+	term := becomeLeader(c, fakes)
+	c.run(20 * L)
+	c.checkState("n1", le.Leader, term, "a leader whose followers answer keeps leading")
+	// Only n2 keeps answering: n1 and n2 are 2 of 5, not a majority.
+	for _, f := range fakes[1:] {
+		f.ack = false
+	}
+	cut := c.sim.Elapsed()
+	c.run(L + H + time.Millisecond)
+	r, tm, _ := c.state("n1")
+	c.sim.Check(t, r != le.Leader, "a leader that hears from no majority for L steps down",
+		"since %s only n2 of 4 followers answers n1's heartbeats, but at %s n1 is still %s of term %d (L = %s, H = %s)",
+		cut, c.sim.Elapsed(), r, tm, L, H)
+	c.checkState("n1", le.Follower, term, "a leader whose lease ran out becomes a follower in the same term")
+}
+
+func TestElectionUnderLoss(t *testing.T) {
+	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
+		c := newCluster(t, seed, testConfig, lossy)
+		c.addNodes(names(5)...)
+		_, _, ok := c.waitLeader(10*T, 0)
+		c.sim.Check(t, ok, "a leader is elected within 10T of the start",
+			"no node became leader within %s (T = %s)", 10*T, T)
+		c.run(5 * time.Second)
+		_, _, ok = c.leader()
+		c.sim.Check(t, ok, "a leader stays elected while the network only loses a few messages", "no leader after 5s")
+	})
+}
+
+func TestNewLeaderAfterCrash(t *testing.T) {
+	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
+		c := newCluster(t, seed, testConfig, lossy)
+		c.addNodes(names(5)...)
+		old, term, ok := c.waitLeader(10*T, 0)
+		c.sim.Check(t, ok, "a leader is elected within 10T of the start", "no node became leader within %s", 10*T)
+		for round := 0; round < 2; round++ {
+			c.run(5 * T)
+			c.net.Crash(old)
+			crashed := c.sim.Elapsed()
+			next, nextTerm, ok := c.waitLeader(10*T, term, old)
+			c.sim.Check(t, ok, "a new leader is elected within 10T after the leader crashes",
+				"%s (leader of term %d) crashed at %s; no other node led a later term by %s", old, term, crashed, c.sim.Elapsed())
+			c.run(3 * T)
+			c.net.Restart(old)
+			c.run(5 * T)
+			old, term = next, nextTerm
+			if name, tm, ok := c.leader(); ok {
+				old, term = name, tm
+			}
+		}
+		_, _, ok = c.waitLeader(10*T, 0)
+		c.sim.Check(t, ok, "a leader is elected within 10T while a majority is connected", "no leader at the end")
+	})
+}
+
+func TestMinorityLeaderStepsDown(t *testing.T) {
+	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
+		c := newCluster(t, seed, testConfig, lossy)
+		all := names(5)
+		c.addNodes(all...)
+		old, term, ok := c.waitLeader(10*T, 0)
+		c.sim.Check(t, ok, "a leader is elected within 10T of the start", "no node became leader within %s", 10*T)
+		c.run(5 * T)
+		var buddy string
+		var majority []string
+		for _, n := range all {
+			switch {
+			case n == old:
+			case buddy == "":
+				buddy = n
+			default:
+				majority = append(majority, n)
+			}
+		}
+		c.net.Partition([]string{old, buddy}, majority)
+		cut := c.sim.Elapsed()
+		c.run(L + H + 10*time.Millisecond)
+		r, tm, _ := c.state(old)
+		c.sim.Check(t, r != le.Leader, "a leader cut off from the majority steps down within L",
+			"%s led term %d; at %s it was partitioned with only %s; at %s it is still %s of term %d (L = %s, H = %s)",
+			old, term, cut, buddy, c.sim.Elapsed(), r, tm, L, H)
+		_, _, ok = c.waitLeader(10*T, term, old, buddy)
+		c.sim.Check(t, ok, "the majority side elects a new leader within 10T",
+			"partitioned at %s; no node of %v led a later term by %s", cut, majority, c.sim.Elapsed())
+		// While cut off, the minority never leads.
+		for range 20 {
+			c.run(T / 2)
+			for _, n := range []string{old, buddy} {
+				r, tm, _ := c.state(n)
+				c.sim.Check(t, r != le.Leader, "a node without a majority never stays leader",
+					"%s is leader of term %d while partitioned with only one other node", n, tm)
+			}
+		}
+		c.net.Heal()
+		_, _, ok = c.waitLeader(10*T, 0)
+		c.sim.Check(t, ok, "a leader is elected within 10T after the partition heals", "no leader by %s", c.sim.Elapsed())
+		c.run(2 * time.Second)
+	})
+}
+
+func TestOneWayPartitions(t *testing.T) {
+	for _, dir := range []string{"leader-cannot-send", "leader-cannot-hear"} {
+		t.Run(dir, func(t *testing.T) {
+			labkit.RunSeeds(t, 3, func(t *testing.T, seed int64) {
+				c := newCluster(t, seed, testConfig, lossy)
+				all := names(5)
+				c.addNodes(all...)
+				old, term, ok := c.waitLeader(10*T, 0)
+				c.sim.Check(t, ok, "a leader is elected within 10T of the start", "no node became leader within %s", 10*T)
+				c.run(5 * T)
+				for _, n := range all {
+					if n == old {
+						continue
+					}
+					if dir == "leader-cannot-send" {
+						c.net.Block(old, n)
+					} else {
+						c.net.Block(n, old)
+					}
+				}
+				cut := c.sim.Elapsed()
+				if dir == "leader-cannot-hear" {
+					c.run(L + H + 10*time.Millisecond)
+					r, tm, _ := c.state(old)
+					c.sim.Check(t, r != le.Leader, "a leader that hears from no majority for L steps down",
+						"%s led term %d; from %s no peer's messages reach it; at %s it is still %s of term %d",
+						old, term, cut, c.sim.Elapsed(), r, tm)
+				}
+				_, _, ok = c.waitLeader(10*T, term, old)
+				c.sim.Check(t, ok, "the connected majority elects a new leader within 10T",
+					"one-way partition at %s; no other node led a later term by %s", cut, c.sim.Elapsed())
+				c.run(L + H + 10*time.Millisecond)
+				r, tm, _ := c.state(old)
+				c.sim.Check(t, r != le.Leader || tm > term, "a deposed leader does not keep leading its old term",
+					"%s still leads term %d at %s although a later term has a leader", old, tm, c.sim.Elapsed())
+				c.net.Heal()
+				c.run(2 * time.Second)
+			})
+		})
+	}
+}
+
+func TestSafetyUnderNemesis(t *testing.T) {
+	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
+		c := newCluster(t, seed, testConfig, labkit.Link{Latency: labkit.Uniform(time.Millisecond, 20*time.Millisecond), Loss: 0.1, Dup: 0.05})
+		c.addNodes(names(5)...)
+		nm := &labkit.Nemesis{Net: c.net, Interval: 4 * T, Partitions: true, OneWay: true, Crashes: true}
+		nm.Start()
+		c.run(20 * time.Second)
+		nm.Stop()
+		_, _, ok := c.waitLeader(10*T, 0)
+		c.sim.Check(t, ok, "a leader is elected within 10T once every fault is repaired", "no leader by %s", c.sim.Elapsed())
+		c.run(time.Second)
+	})
+}

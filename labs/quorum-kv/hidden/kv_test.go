@@ -1,0 +1,160 @@
+package hidden
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"faultline.dev/labkit"
+	kv "faultline.dev/labs/quorumkv"
+)
+
+func TestReadWithContextSupersedes(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 5, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	c.mustPut(co, "cart", "v1", nil)
+	r := c.mustGet(co, "cart")
+	c.mustPut(co, "cart", "v2", r.ctx)
+	r = c.mustGet(co, "cart")
+	c.sim.Check(t, slices.Equal(r.values, []string{"v2"}), "a write with the context of a read supersedes what was read",
+		"after Put(v1), Get, Put(v2, ctx), Get returned %s, want [v2]", show(r.values))
+	// A second client overwrites with its context: still one value.
+	bob := c.client("bob", c.cfg(3, 2, 2))
+	r = c.mustGet(bob, "cart")
+	c.mustPut(bob, "cart", "v3", r.ctx)
+	r = c.mustGet(co, "cart")
+	c.sim.Check(t, slices.Equal(r.values, []string{"v3"}), "a write with the context of a read supersedes what was read",
+		"bob read [v2] and wrote v3 with that context; Get returned %s, want [v3]", show(r.values))
+	c.sim.Check(t, r.ctx["alice"] >= 1 && r.ctx["bob"] >= 1, "the context merges the clocks of the values read",
+		"context %v lacks an entry for alice or bob", r.ctx)
+}
+
+func TestConcurrentWritesBecomeSiblings(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 5, fixed(2))
+	alice := c.client("alice", c.cfg(3, 2, 2))
+	bob := c.client("bob", c.cfg(3, 2, 2))
+	c.mustPut(alice, "cart", "base", nil)
+	r := c.mustGet(alice, "cart")
+	// Both read "base", then both write with that context at the same time.
+	errs := []error{errors.New("pending"), errors.New("pending")}
+	alice.Put("cart", "alice-adds-milk", r.ctx, func(err error) { errs[0] = err })
+	bob.Put("cart", "bob-adds-eggs", r.ctx, func(err error) { errs[1] = err })
+	c.sim.RunFor(time.Second)
+	c.sim.Check(t, errs[0] == nil && errs[1] == nil, "concurrent writes succeed", "Put errors: %v, %v", errs[0], errs[1])
+	got := c.mustGet(alice, "cart")
+	want := []string{"alice-adds-milk", "bob-adds-eggs"}
+	c.sim.Check(t, slices.Equal(sorted(got.values), want), "concurrent writes both survive as siblings",
+		"two concurrent writes with the same context; Get returned %s, want both %s", show(got.values), show(want))
+	// Resolving the siblings with the read's context leaves one value.
+	c.mustPut(bob, "cart", "milk+eggs", got.ctx)
+	got = c.mustGet(alice, "cart")
+	c.sim.Check(t, slices.Equal(got.values, []string{"milk+eggs"}), "a write with the context of a read supersedes every sibling read",
+		"Get returned %s, want [milk+eggs]", show(got.values))
+}
+
+func TestSiblingsFromPartitionedWriters(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	alice := c.client("alice", c.cfg(3, 1, 1))
+	bob := c.client("bob", c.cfg(3, 1, 1))
+	// alice only reaches n1, bob only reaches n2.
+	c.cut("alice", "n2", "n3")
+	c.cut("bob", "n1", "n3")
+	c.mustPut(alice, "k", "from-alice", nil)
+	c.mustPut(bob, "k", "from-bob", nil)
+	c.net.Heal()
+	reader := c.client("reader", c.cfg(3, 3, 1))
+	got := c.mustGet(reader, "k")
+	want := []string{"from-alice", "from-bob"}
+	c.sim.Check(t, slices.Equal(sorted(got.values), want), "concurrent writes both survive as siblings",
+		"writes on opposite sides of a partition; after healing, an R=3 Get returned %s, want %s", show(got.values), show(want))
+}
+
+func TestPutFailsWithoutWriteQuorum(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	c.cut("alice", "n2", "n3")
+	err := c.put(co, "k", "v", nil)
+	c.sim.Check(t, errors.Is(err, kv.ErrQuorum), "a write that reaches fewer than W replicas reports ErrQuorum",
+		"only n1 of 3 replicas was reachable with W=2; Put returned %v", err)
+	c.net.Heal()
+	c.sim.Check(t, c.put(co, "k", "v2", nil) == nil, "a write with W replicas reachable succeeds", "Put after healing failed")
+	// W=3 with one replica crashed must fail too.
+	c.net.Crash("n3")
+	all := c.client("carol", c.cfg(3, 1, 3))
+	err = c.put(all, "k", "v3", nil)
+	c.sim.Check(t, errors.Is(err, kv.ErrQuorum), "a write that reaches fewer than W replicas reports ErrQuorum",
+		"n3 crashed, W=3; Put returned %v", err)
+}
+
+func TestGetFailsWithoutReadQuorum(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	c.mustPut(co, "k", "v", nil)
+	c.net.Crash("n1")
+	c.net.Crash("n2")
+	r := c.get(co, "k")
+	c.sim.Check(t, errors.Is(r.err, kv.ErrQuorum), "a read that hears from fewer than R replicas reports ErrQuorum",
+		"n1 and n2 crashed, R=2; Get returned values %s, error %v", show(r.values), r.err)
+	c.net.Restart("n1")
+	r = c.mustGet(co, "k")
+	c.sim.Check(t, slices.Equal(r.values, []string{"v"}), "an acknowledged write survives a crash (replicas keep it on disk)",
+		"after restarting n1, Get returned %s, want [v]", show(r.values))
+}
+
+func TestDuplicateAcksDoNotMakeAQuorum(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, labkit.Link{Latency: labkit.Uniform(time.Millisecond, 5*time.Millisecond), Dup: 1})
+	co := c.client("alice", c.cfg(3, 2, 2))
+	c.cut("alice", "n2", "n3")
+	err := c.put(co, "k", "v", nil)
+	c.sim.Check(t, errors.Is(err, kv.ErrQuorum), "a quorum counts distinct replicas",
+		"every message is duplicated and only n1 is reachable; with W=2 Put returned %v, want ErrQuorum", err)
+	r := c.get(co, "k")
+	c.sim.Check(t, errors.Is(r.err, kv.ErrQuorum), "a quorum counts distinct replicas",
+		"every message is duplicated and only n1 is reachable; with R=2 Get returned %s, %v, want ErrQuorum", show(r.values), r.err)
+}
+
+func TestReadRepairUpdatesStaleReplica(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	// n3 misses v1 entirely.
+	c.cut("alice", "n3")
+	c.mustPut(co, "k", "v1", nil)
+	c.net.Heal()
+	// Read from n2 and n3 only: n3 is stale and must be repaired.
+	c.cut("alice", "n1")
+	r := c.mustGet(co, "k")
+	c.sim.Check(t, slices.Equal(r.values, []string{"v1"}), "a read sees every acknowledged write",
+		"Get returned %s, want [v1]", show(r.values))
+	c.sim.RunFor(time.Second)
+	got := valuesOf(c.replica("n3").Versions("k"))
+	c.sim.Check(t, slices.Equal(got, []string{"v1"}), "read repair pushes the reconciled versions to stale replicas that replied",
+		"n3 replied without v1; a second after the read it holds %s, want [v1]", show(got))
+	c.net.Heal()
+	// n3 and n1 now hold v1; write v2 on n1 and n2 only, then read n1+n3.
+	c.cut("alice", "n3")
+	r = c.mustGet(co, "k")
+	c.mustPut(co, "k", "v2", r.ctx)
+	c.net.Heal()
+	c.cut("alice", "n2")
+	r = c.mustGet(co, "k")
+	c.sim.RunFor(time.Second)
+	got = valuesOf(c.replica("n3").Versions("k"))
+	c.sim.Check(t, slices.Equal(got, []string{"v2"}), "read repair replaces superseded versions on stale replicas",
+		"n3 held v1 and replied; after repair it holds %s, want [v2] (v2 supersedes v1)", show(got))
+}
+
+func TestAckedWriteSurvivesCrash(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	c.cut("alice", "n3")
+	c.mustPut(co, "k", "precious", nil)
+	c.net.Crash("n1")
+	c.sim.RunFor(100 * time.Millisecond)
+	c.net.Restart("n1")
+	c.net.Heal()
+	c.cut("alice", "n2") // the read quorum is n1 (restarted) and n3 (missed the write)
+	r := c.mustGet(co, "k")
+	c.sim.Check(t, slices.Equal(r.values, []string{"precious"}), "no acknowledged write is lost (replicas keep writes on disk across crashes)",
+		"precious was acked by n1 and n2; n1 crashed and restarted; a read from n1 and n3 returned %s", show(r.values))
+}
