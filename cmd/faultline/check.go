@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	fsys "io/fs"
 	"log/slog"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -91,13 +89,7 @@ func runContentCheck(cfg Config, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usageErr("content check takes [--content-dir DIR] [--labs-dir DIR] and no arguments")
 	}
-	contentFS, labsFS := fsys.FS(content.FS), fsys.FS(labs.FS)
-	if cfg.ContentDir != "" {
-		contentFS = os.DirFS(cfg.ContentDir)
-	}
-	if cfg.LabsDir != "" {
-		labsFS = os.DirFS(cfg.LabsDir)
-	}
+	contentFS, labsFS := catalogFS(cfg)
 	cc, cerr := content.Load(contentFS)
 	lc, lerr := labs.Load(labsFS)
 	var problems []string

@@ -16,8 +16,8 @@ type Config struct {
 	DataDir       string        // SQLite database and other state
 	BaseURL       string        // public URL, for invite links; derived from the listener when empty
 	DockerHost    string        // Docker engine; "" means DOCKER_HOST or the default socket
-	ContentDir    string        // replaces the embedded lessons when set
-	LabsDir       string        // replaces the embedded labs when set
+	ContentDir    string        // lessons that add to or replace the built-in ones
+	LabsDir       string        // labs that add to or replace the built-in ones
 	Workers       int           // grading workers
 	Runtime       string        // OCI runtime for sandboxes and grading ("" = engine default)
 	SecureCookies bool          // Secure cookies (on when BaseURL is https)
@@ -54,8 +54,8 @@ func DefaultConfig(getenv func(string) string) Config {
 
 // registerCatalogFlags adds the flags of every subcommand that loads the catalogs.
 func (c *Config) registerCatalogFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.ContentDir, "content-dir", c.ContentDir, "folder of lessons/ and cases/ to serve instead of the built-in course (env FAULTLINE_CONTENT_DIR)")
-	fs.StringVar(&c.LabsDir, "labs-dir", c.LabsDir, "folder of labs to use instead of the built-in ones (env FAULTLINE_LABS_DIR)")
+	fs.StringVar(&c.ContentDir, "content-dir", c.ContentDir, "folder of lessons/ and cases/ that add to or replace the built-in course, file by file (env FAULTLINE_CONTENT_DIR)")
+	fs.StringVar(&c.LabsDir, "labs-dir", c.LabsDir, "folder of labs that add to or replace the built-in ones, lab by lab (env FAULTLINE_LABS_DIR)")
 }
 
 func (c *Config) registerDockerFlags(fs *flag.FlagSet) {

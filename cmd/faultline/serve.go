@@ -279,15 +279,23 @@ func (m *Main) Close() error {
 	return m.closeErr
 }
 
-// loadCatalogs loads lessons and labs, from the override folders when set.
-func loadCatalogs(cfg Config) (*content.Catalog, *labs.Catalog, error) {
-	var contentFS, labsFS fs.FS = content.FS, labs.FS
+// catalogFS returns the course and lab trees: the built-in ones, with an
+// instructor's folders layered over them when set (a lesson file or a lab
+// folder there adds to the catalog or replaces the built-in one of that name).
+func catalogFS(cfg Config) (contentFS, labsFS fs.FS) {
+	contentFS, labsFS = content.FS, labs.FS
 	if cfg.ContentDir != "" {
-		contentFS = os.DirFS(cfg.ContentDir)
+		contentFS = newOverlay(os.DirFS(cfg.ContentDir), content.FS, 2)
 	}
 	if cfg.LabsDir != "" {
-		labsFS = os.DirFS(cfg.LabsDir)
+		labsFS = newOverlay(os.DirFS(cfg.LabsDir), labs.FS, 1)
 	}
+	return contentFS, labsFS
+}
+
+// loadCatalogs loads lessons and labs (see catalogFS).
+func loadCatalogs(cfg Config) (*content.Catalog, *labs.Catalog, error) {
+	contentFS, labsFS := catalogFS(cfg)
 	cc, err := content.Load(contentFS)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load content: %w", err)
