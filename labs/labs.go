@@ -24,6 +24,7 @@ import (
 //go:embed all:rate-limiter all:retry-backoff
 //go:embed all:pubsub-idempotent all:transactional-outbox
 //go:embed all:quorum-kv all:leader-election
+//go:embed all:bulkhead all:column-family
 var FS embed.FS
 
 // labkitFS holds labkit's sources (its *_test.go files are dropped by Labkit).
