@@ -170,8 +170,9 @@ func TestGradeDocker(t *testing.T) {
 		name   string
 		files  []faultline.File
 		status faultline.ResultStatus
-		score  int   // -1: only assert it is below full marks
-		maxDur int64 // hang guard in seconds (0: none)
+		score  int           // -1: only assert it is below full marks
+		maxDur int64         // hang guard in seconds (0: none)
+		time   time.Duration // lab time limit for this case (0: the lab's 5s)
 		check  func(t *testing.T, r *faultline.Result)
 	}{
 		{name: "solution", files: lab.Solution, status: faultline.StatusGraded, score: 8,
@@ -247,11 +248,15 @@ func TestGradeDocker(t *testing.T) {
 		{name: "memory bomb", files: src("", `var keep [][]byte
 	for {
 		b := make([]byte, 32<<20)
-		for i := range b {
+		for i := 0; i < len(b); i += 4096 {
 			b[i] = 1
 		}
 		keep = append(keep, b)
-	}`, "return a * b", ""), status: faultline.StatusMemoryLimit, score: 0, maxDur: 5 + 40},
+	}`, "return a * b", ""), status: faultline.StatusMemoryLimit, score: 0, maxDur: 60 + 40,
+			// Which limit a bomb meets first depends on how fast it can
+			// allocate; a loaded machine must not turn this into a time
+			// verdict, so the clock here is far longer than the bomb needs.
+			time: 60 * time.Second},
 		{name: "output flood", files: src(`"fmt"`, `for {
 		fmt.Println("flood flood flood flood flood flood flood flood flood flood flood flood")
 	}`, "return a * b", ""), status: faultline.StatusOutputLimit, score: 0, maxDur: 5 + 40},
@@ -273,6 +278,12 @@ func TestGradeDocker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			lab := lab
+			if tt.time > 0 {
+				l := *lab
+				l.Limits.Time = tt.time
+				lab = &l
+			}
 			start := time.Now()
 			r := MustGrade(t, g, lab, tt.files)
 			took := time.Since(start)
