@@ -56,17 +56,36 @@ type Cohort struct {
 	ID         int64
 	Name       string
 	InviteCode string // secret part of the invite link; unique
-	CreatedBy  int64
-	CreatedAt  time.Time
+	// InviteExpiresAt is when the invite link stops working; zero means never.
+	InviteExpiresAt time.Time
+	CreatedBy       int64
+	CreatedAt       time.Time
+}
+
+// InviteExpired reports whether the invite link no longer works at now.
+func (c *Cohort) InviteExpired(now time.Time) bool {
+	return !c.InviteExpiresAt.IsZero() && !now.Before(c.InviteExpiresAt)
 }
 
 // MemberRole is a user's role inside one cohort.
 type MemberRole string
 
 const (
-	MemberInstructor MemberRole = "instructor"
-	MemberLearner    MemberRole = "learner"
+	MemberInstructor   MemberRole = "instructor"    // owns the cohort: settings, roster, dashboards
+	MemberCoInstructor MemberRole = "co_instructor" // teaches alongside: dashboards, regrades, roster
+	MemberLearner      MemberRole = "learner"
 )
+
+// Valid reports whether r is a known member role.
+func (r MemberRole) Valid() bool {
+	return r == MemberInstructor || r == MemberCoInstructor || r == MemberLearner
+}
+
+// Teaches reports whether the role may open the cohort's dashboards and
+// submissions (instructor or co-instructor).
+func (r MemberRole) Teaches() bool {
+	return r == MemberInstructor || r == MemberCoInstructor
+}
 
 // Member is a user's membership of a cohort.
 type Member struct {
@@ -285,7 +304,9 @@ type TestResult struct {
 	Score    int
 	MaxScore int
 	Message  string // why it failed, in plain words
-	Output   string // the test's own output, capped
+	Output   string // the test's own output, capped, attachments lifted out
+	// Attachments are the pictures the test attached, in order.
+	Attachments []Attachment
 }
 
 // CleanPath validates a learner-supplied workspace path and returns it cleaned.
@@ -370,22 +391,36 @@ type SessionService interface {
 
 // CohortService stores cohorts and memberships.
 type CohortService interface {
-	// CreateCohort inserts c (InviteCode set by the caller) and makes
-	// c.CreatedBy its instructor, in one transaction. EINVALID for an empty name.
+	// CreateCohort inserts c (InviteCode and optional InviteExpiresAt set by
+	// the caller) and makes c.CreatedBy its instructor, in one transaction.
+	// EINVALID for an empty name.
 	CreateCohort(ctx context.Context, c *Cohort) error
 	// FindCohortByID returns ENOTFOUND if there is none.
 	FindCohortByID(ctx context.Context, id int64) (*Cohort, error)
-	// FindCohortByInvite returns ENOTFOUND for an unknown code.
+	// FindCohortByInvite returns ENOTFOUND for an unknown code and EFORBIDDEN
+	// (with a message saying so) for an expired one.
 	FindCohortByInvite(ctx context.Context, code string) (*Cohort, error)
+	// SetInvite replaces the cohort's invite code (the old link stops working)
+	// and its expiry (zero: never). EINVALID for an empty code, ECONFLICT if the
+	// code is taken, ENOTFOUND for an unknown cohort.
+	SetInvite(ctx context.Context, cohortID int64, code string, expiresAt time.Time) (*Cohort, error)
 	// ListCohorts lists the cohorts userID belongs to (any role), or every
 	// cohort when userID is 0, newest first.
 	ListCohorts(ctx context.Context, userID int64) ([]*Cohort, error)
 	// Join creates a learner account from u and adds it to the cohort with the
-	// invite code, in one transaction. ENOTFOUND for a bad code, ECONFLICT for
-	// a taken email.
+	// invite code, in one transaction. ENOTFOUND for a bad code, EFORBIDDEN for
+	// an expired one, ECONFLICT for a taken email.
 	Join(ctx context.Context, inviteCode string, u *User) (*Cohort, error)
 	// AddMember adds an existing user; re-adding updates the role.
 	AddMember(ctx context.Context, cohortID, userID int64, role MemberRole) error
+	// RemoveMember takes the user off the cohort's roster; their submissions,
+	// workspace and progress are kept. ENOTFOUND if not a member, ECONFLICT
+	// when it would remove the cohort's last instructor.
+	RemoveMember(ctx context.Context, cohortID, userID int64) error
+	// MoveMember moves a learner from one cohort to another in one
+	// transaction, keeping their work. ENOTFOUND if not a learner of from or
+	// to does not exist, EINVALID when from == to.
+	MoveMember(ctx context.Context, userID, from, to int64) error
 	// MemberRole returns the user's role in the cohort; ENOTFOUND if not a member.
 	MemberRole(ctx context.Context, cohortID, userID int64) (MemberRole, error)
 	// ListMembers lists members ordered by role then name.

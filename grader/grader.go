@@ -118,7 +118,7 @@ func Limits(lab *faultline.Lab) faultline.Limits {
 // as a failed image build or a malformed lab); the caller should retry later.
 func (g *Grader) Grade(ctx context.Context, lab *faultline.Lab, files []faultline.File) (*faultline.Result, error) {
 	start := time.Now()
-	res, err := g.grade(ctx, lab, files)
+	res, err := g.grade(ctx, lab, files, nil)
 	if err != nil {
 		g.log.Warn("grade failed", "lab", lab.Slug, "err", err)
 		return nil, err
@@ -129,7 +129,7 @@ func (g *Grader) Grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	return res, nil
 }
 
-func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultline.File) (*faultline.Result, error) {
+func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultline.File, rp *faultline.Repro) (*faultline.Result, error) {
 	src, err := learnerSources(files)
 	if err != nil {
 		r := notRun(lab, faultline.StatusBuildFailed, "Your submission was not graded: "+faultline.ErrorMessage(err), "Not run: the submission was refused.")
@@ -152,9 +152,14 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	}
 	runLim := lim
 	runLim.Time = g.opt.BuildTime + time.Duration(budget)*time.Second + 5*time.Second
+	var env []string
+	if rp != nil {
+		env = reproEnv(*rp)
+	}
 	out, err := g.eng.Run(ctx, sandbox.RunSpec{
 		Image: image,
 		Cmd:   []string{"/bin/sh", "-c", gradeScript(budget)},
+		Env:   env,
 		Labels: map[string]string{
 			sandbox.LabelKind: sandbox.KindGrade,
 			sandbox.LabelLab:  lab.Slug,
@@ -216,6 +221,7 @@ if [ -e /tmp/bin/hidden.test ]; then sum_hidden=$(sha256sum </tmp/bin/hidden.tes
 echo "##faultline built"
 set -o pipefail
 budget=` + strconv.Itoa(budget) + `
+if [ -n "${FL_RUN:-}" ]; then set -- -test.run="$FL_RUN"; else set --; fi
 t0=$(date +%s)
 for p in visible hidden; do
   eval want=\$sum_$p
@@ -224,7 +230,7 @@ for p in visible hidden; do
   if [ "$left" -lt 1 ]; then echo "##faultline skipped $p"; continue; fi
   if [ "$(sha256sum </tmp/bin/$p.test 2>/dev/null)" != "$want" ]; then echo "##faultline tampered $p"; continue; fi
   ( sleep $((left + 3)); echo "##faultline watchdog"; kill -9 -1; kill -9 -1; kill -9 -1 ) &
-  { printf '\026=== NAME  \n'; /tmp/bin/$p.test -test.v=test2json -test.count=1 -test.paniconexit0 -test.timeout=${left}s </dev/null 2>&1; } | test2json -t -p $p
+  { printf '\026=== NAME  \n'; /tmp/bin/$p.test -test.v=test2json -test.count=1 -test.paniconexit0 -test.timeout=${left}s "$@" </dev/null 2>&1; } | test2json -t -p $p
   echo "##faultline exit $p $?"
   kill -9 -1 2>/dev/null; kill -9 -1 2>/dev/null; kill -9 -1 2>/dev/null
   wait 2>/dev/null

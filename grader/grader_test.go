@@ -254,8 +254,8 @@ func TestGradeDocker(t *testing.T) {
 		keep = append(keep, b)
 	}`, "return a * b", ""), status: faultline.StatusMemoryLimit, score: 0, maxDur: 60 + 40,
 			// Which limit a bomb meets first depends on how fast it can
-			// allocate; a loaded machine must not turn this into a time
-			// verdict, so the clock here is far longer than the bomb needs.
+			// allocate (or fork); a loaded machine must not turn this into a
+			// time verdict, so the bombs get a clock far longer than they need.
 			time: 60 * time.Second},
 		{name: "output flood", files: src(`"fmt"`, `for {
 		fmt.Println("flood flood flood flood flood flood flood flood flood flood flood flood")
@@ -268,12 +268,12 @@ func TestGradeDocker(t *testing.T) {
 		}()
 	}
 	time.Sleep(3 * time.Second)
-	return a + b`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, maxDur: 5 + 40},
+	return a + b`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, maxDur: 60 + 40, time: 60 * time.Second},
 		{name: "fork bomb", files: src(`"os/exec"`, `for {
 		if err := exec.Command("/bin/sleep", "1000").Start(); err != nil {
 			panic(err)
 		}
-	}`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, maxDur: 5 + 40},
+	}`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, maxDur: 60 + 40, time: 60 * time.Second},
 		{name: "solution after the bombs", files: lab.Solution, status: faultline.StatusGraded, score: 8},
 	}
 	for _, tt := range tests {

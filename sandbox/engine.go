@@ -109,6 +109,17 @@ func (e *Engine) Ping(ctx context.Context) error {
 	return nil
 }
 
+// HasRuntime reports whether the engine knows the OCI runtime name (e.g.
+// "runsc" for gVisor). Errors as Ping.
+func (e *Engine) HasRuntime(ctx context.Context, name string) (bool, error) {
+	info, err := e.cli.Info(ctx)
+	if err != nil {
+		return false, e.fail("engine info", err)
+	}
+	_, ok := info.Runtimes[name]
+	return ok, nil
+}
+
 // Close releases the client's connections.
 func (e *Engine) Close() error {
 	return e.cli.Close()

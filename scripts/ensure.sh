@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # ensure.sh brings up what Faultline needs on this machine, or says clearly what
-# is missing. Usage: scripts/ensure.sh docker [chromium]
+# is missing. Usage: scripts/ensure.sh [gvisor] docker [chromium]
+#   gvisor   (before docker) gVisor's runsc, registered as the runtime "runsc"
+#            when this script starts the engine; optional: a machine without it
+#            still runs everything on the default runtime
 #   docker   a Docker engine that answers, plus a static busybox for lab images
 #   chromium a headless Chromium for the browser tests
 # On Debian as root it installs and starts what is missing; elsewhere it stops
@@ -56,8 +59,12 @@ ensure_docker() {
 			rm -f /var/run/docker.pid /run/docker/containerd/containerd.pid
 		fi
 		local logf=/var/log/faultline-dockerd.log
-		log "starting dockerd in the background (log: $logf)"
-		nohup dockerd >"$logf" 2>&1 &
+		local args=()
+		if [ -n "$runsc_wrapper" ]; then
+			args+=(--add-runtime "runsc=$runsc_wrapper")
+		fi
+		log "starting dockerd ${args[*]} in the background (log: $logf)"
+		nohup dockerd "${args[@]}" >"$logf" 2>&1 &
 	fi
 	for _ in $(seq 1 60); do
 		docker_answers && { log "docker engine is up"; return 0; }
@@ -87,11 +94,36 @@ ensure_chromium() {
 	apt_install chromium
 }
 
-[ $# -gt 0 ] || die "usage: scripts/ensure.sh docker [chromium]"
+# ensure_gvisor installs runsc where it can and writes the wrapper dockerd
+# registers as the runtime "runsc": gVisor's own network stack is off
+# (--network=none), as every Faultline container runs without a network and
+# runsc cannot set one up inside some hosts' network namespaces.
+runsc_wrapper=
+ensure_gvisor() {
+	if ! command -v runsc >/dev/null; then
+		if ! can_install; then
+			log "gVisor (runsc) is not installed: the runsc runtime and its tests are unavailable (Debian: apt-get install runsc)"
+			return 0
+		fi
+		apt_install runsc || { log "could not install runsc; going on without gVisor"; return 0; }
+	fi
+	[ "$(id -u)" = 0 ] || return 0
+	runsc_wrapper=/usr/local/libexec/faultline-runsc
+	mkdir -p "$(dirname "$runsc_wrapper")"
+	printf '#!/bin/sh\nexec %s --network=none "$@"\n' "$(command -v runsc)" >"$runsc_wrapper.tmp"
+	chmod 755 "$runsc_wrapper.tmp"
+	mv "$runsc_wrapper.tmp" "$runsc_wrapper"
+	if docker_answers && ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+		log "the running Docker engine has no runsc runtime; restart it with: dockerd --add-runtime runsc=$runsc_wrapper"
+	fi
+}
+
+[ $# -gt 0 ] || die "usage: scripts/ensure.sh [gvisor] docker [chromium]"
 for what in "$@"; do
 	case "$what" in
+	gvisor) ensure_gvisor ;;
 	docker) ensure_docker ;;
 	chromium) ensure_chromium ;;
-	*) die "unknown: $what (want docker or chromium)" ;;
+	*) die "unknown: $what (want gvisor, docker or chromium)" ;;
 	esac
 done

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -29,8 +30,8 @@ func (db *DB) CreateCohort(ctx context.Context, c *faultline.Cohort) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO cohorts (name, invite_code, created_by, created_at) VALUES (?, ?, ?, ?)`,
-		c.Name, c.InviteCode, c.CreatedBy, encodeTime(tx.now))
+	res, err := tx.ExecContext(ctx, `INSERT INTO cohorts (name, invite_code, invite_expires_at, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+		c.Name, c.InviteCode, encodeTime(c.InviteExpiresAt), c.CreatedBy, encodeTime(tx.now))
 	switch {
 	case isForeignKey(err):
 		return faultline.Errorf(faultline.ENOTFOUND, "User not found.")
@@ -65,7 +66,8 @@ func (db *DB) FindCohortByID(ctx context.Context, id int64) (*faultline.Cohort, 
 }
 
 // FindCohortByInvite returns the cohort with that invite code; ENOTFOUND for
-// an unknown code.
+// an unknown code, EFORBIDDEN for an expired one (the message says the link
+// expired and to ask the instructor for a new one).
 func (db *DB) FindCohortByInvite(ctx context.Context, code string) (*faultline.Cohort, error) {
 	if code == "" {
 		return nil, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
@@ -75,7 +77,143 @@ func (db *DB) FindCohortByInvite(ctx context.Context, code string) (*faultline.C
 		return nil, err
 	}
 	defer tx.Rollback()
-	return findCohort(ctx, tx, "invite_code = ?", code)
+	return findInvite(ctx, tx, code)
+}
+
+// findInvite returns the cohort of a live invite code.
+func findInvite(ctx context.Context, tx *dbTx, code string) (*faultline.Cohort, error) {
+	c, err := findCohort(ctx, tx, "invite_code = ?", code)
+	if err != nil {
+		return nil, err
+	}
+	if c.InviteExpired(tx.now) {
+		return nil, faultline.Errorf(faultline.EFORBIDDEN, "This invite link expired on %s. Ask your instructor for a new one.",
+			c.InviteExpiresAt.UTC().Format("2 Jan 2006 15:04 MST"))
+	}
+	return c, nil
+}
+
+// SetInvite replaces the cohort's invite code (the old link stops working at
+// once) and sets when the new one expires (zero: never), returning the
+// updated cohort. EINVALID for an empty code, ECONFLICT if another cohort
+// uses the code, ENOTFOUND for an unknown cohort.
+func (db *DB) SetInvite(ctx context.Context, cohortID int64, code string, expiresAt time.Time) (*faultline.Cohort, error) {
+	if code == "" {
+		return nil, faultline.Errorf(faultline.EINVALID, "Invite code is required.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE cohorts SET invite_code = ?, invite_expires_at = ? WHERE id = ?`,
+		code, encodeTime(expiresAt), cohortID)
+	if isUnique(err) {
+		return nil, faultline.Errorf(faultline.ECONFLICT, "That invite code is already in use.")
+	} else if err != nil {
+		return nil, fmt.Errorf("set invite of cohort %d: %w", cohortID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, fmt.Errorf("set invite of cohort %d: %w", cohortID, err)
+	} else if n == 0 {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	}
+	c, err := findCohort(ctx, tx, "id = ?", cohortID)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("set invite of cohort %d: commit: %w", cohortID, err)
+	}
+	return c, nil
+}
+
+// RemoveMember takes the user off the cohort's roster. Their account,
+// submissions, workspace files, sandbox and lesson progress are kept (none
+// of them hang off the membership), so re-adding them restores everything.
+// ENOTFOUND if the user is not a member, ECONFLICT when it would leave the
+// cohort without an instructor.
+func (db *DB) RemoveMember(ctx context.Context, cohortID, userID int64) error {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	role, err := memberRole(ctx, tx, cohortID, userID)
+	if err != nil {
+		return err
+	}
+	if role == faultline.MemberInstructor {
+		var others int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships
+			WHERE cohort_id = ? AND role = 'instructor' AND user_id <> ?`, cohortID, userID).Scan(&others); err != nil {
+			return fmt.Errorf("remove member %d from cohort %d: %w", userID, cohortID, err)
+		}
+		if others == 0 {
+			return faultline.Errorf(faultline.ECONFLICT, "A cohort needs an instructor; add another before removing this one.")
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE cohort_id = ? AND user_id = ?`, cohortID, userID); err != nil {
+		return fmt.Errorf("remove member %d from cohort %d: %w", userID, cohortID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("remove member %d from cohort %d: commit: %w", userID, cohortID, err)
+	}
+	return nil
+}
+
+// MoveMember moves a learner from one cohort to another in one transaction:
+// the learner membership of from is removed and one of to is added (joined
+// now). Their work is untouched, so it shows in the new cohort's dashboards.
+// EINVALID when from == to; ENOTFOUND if the user is not a learner of from or
+// to does not exist; ECONFLICT if the user teaches in to.
+func (db *DB) MoveMember(ctx context.Context, userID, from, to int64) error {
+	if from == to {
+		return faultline.Errorf(faultline.EINVALID, "Choose a different cohort to move to.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	role, err := memberRole(ctx, tx, from, userID)
+	if err != nil {
+		return err
+	}
+	if role != faultline.MemberLearner {
+		return faultline.Errorf(faultline.ENOTFOUND, "Only learners can be moved between cohorts.")
+	}
+	if _, err := findCohort(ctx, tx, "id = ?", to); err != nil {
+		return err
+	}
+	if r, err := memberRole(ctx, tx, to, userID); err == nil && r.Teaches() {
+		return faultline.Errorf(faultline.ECONFLICT, "That user teaches the other cohort.")
+	} else if err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE cohort_id = ? AND user_id = ?`, from, userID); err != nil {
+		return fmt.Errorf("move member %d from cohort %d to %d: %w", userID, from, to, err)
+	}
+	if err := addMember(ctx, tx, to, userID, faultline.MemberLearner); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("move member %d from cohort %d to %d: commit: %w", userID, from, to, err)
+	}
+	return nil
+}
+
+// memberRole returns the user's role in the cohort inside tx; ENOTFOUND if
+// not a member.
+func memberRole(ctx context.Context, tx *dbTx, cohortID, userID int64) (faultline.MemberRole, error) {
+	var role string
+	err := tx.QueryRowContext(ctx, `SELECT role FROM memberships WHERE cohort_id = ? AND user_id = ?`, cohortID, userID).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", faultline.Errorf(faultline.ENOTFOUND, "Not a member of this cohort.")
+	} else if err != nil {
+		return "", fmt.Errorf("member role of user %d in cohort %d: %w", userID, cohortID, err)
+	}
+	return faultline.MemberRole(role), nil
 }
 
 // ListCohorts lists the cohorts userID belongs to in any role, or every
@@ -115,8 +253,9 @@ func (db *DB) ListCohorts(ctx context.Context, userID int64) ([]*faultline.Cohor
 
 // Join creates a learner account from u (its Role is set to learner) and adds
 // it to the cohort with the invite code, in one transaction: a bad code
-// creates no account. It returns ENOTFOUND for a bad code, ECONFLICT for a
-// taken email and EINVALID for what CreateUser rejects.
+// creates no account. It returns ENOTFOUND for a bad code, EFORBIDDEN for
+// an expired one, ECONFLICT for a taken email and EINVALID for what
+// CreateUser rejects.
 func (db *DB) Join(ctx context.Context, inviteCode string, u *faultline.User) (*faultline.Cohort, error) {
 	if inviteCode == "" {
 		return nil, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
@@ -126,7 +265,7 @@ func (db *DB) Join(ctx context.Context, inviteCode string, u *faultline.User) (*
 		return nil, err
 	}
 	defer tx.Rollback()
-	c, err := findCohort(ctx, tx, "invite_code = ?", inviteCode)
+	c, err := findInvite(ctx, tx, inviteCode)
 	if err != nil {
 		return nil, err
 	}
@@ -171,17 +310,11 @@ func (db *DB) MemberRole(ctx context.Context, cohortID, userID int64) (faultline
 		return "", err
 	}
 	defer tx.Rollback()
-	var role string
-	err = tx.QueryRowContext(ctx, `SELECT role FROM memberships WHERE cohort_id = ? AND user_id = ?`, cohortID, userID).Scan(&role)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", faultline.Errorf(faultline.ENOTFOUND, "Not a member of this cohort.")
-	} else if err != nil {
-		return "", fmt.Errorf("member role of user %d in cohort %d: %w", userID, cohortID, err)
-	}
-	return faultline.MemberRole(role), nil
+	return memberRole(ctx, tx, cohortID, userID)
 }
 
-// ListMembers lists the cohort's members, instructors first, then by name
+// ListMembers lists the cohort's members, instructors first, then
+// co-instructors, then learners, each by name
 // and id. An unknown cohort has no members (an empty slice).
 func (db *DB) ListMembers(ctx context.Context, cohortID int64) ([]*faultline.Member, error) {
 	tx, err := db.beginRead(ctx)
@@ -194,7 +327,7 @@ func (db *DB) ListMembers(ctx context.Context, cohortID int64) ([]*faultline.Mem
 		       u.id, u.email, u.name, u.role, u.password_hash, u.created_at
 		FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.cohort_id = ?
-		ORDER BY CASE m.role WHEN 'instructor' THEN 0 ELSE 1 END, u.name, u.id`, cohortID)
+		ORDER BY CASE m.role WHEN 'instructor' THEN 0 WHEN 'co_instructor' THEN 1 ELSE 2 END, u.name, u.id`, cohortID)
 	if err != nil {
 		return nil, fmt.Errorf("list members of cohort %d: %w", cohortID, err)
 	}
@@ -217,10 +350,10 @@ func (db *DB) ListMembers(ctx context.Context, cohortID int64) ([]*faultline.Mem
 	return out, nil
 }
 
-const cohortColumns = `id, name, invite_code, created_by, created_at`
+const cohortColumns = `id, name, invite_code, invite_expires_at, created_by, created_at`
 
 func scanCohort(sc interface{ Scan(...any) error }, c *faultline.Cohort) error {
-	return sc.Scan(&c.ID, &c.Name, &c.InviteCode, &c.CreatedBy, timeText{&c.CreatedAt})
+	return sc.Scan(&c.ID, &c.Name, &c.InviteCode, timeText{&c.InviteExpiresAt}, &c.CreatedBy, timeText{&c.CreatedAt})
 }
 
 // findCohort returns the one cohort matching where (a trusted SQL fragment).
@@ -237,8 +370,8 @@ func findCohort(ctx context.Context, tx *dbTx, where string, arg any) (*faultlin
 
 // addMember inserts or updates a membership inside tx.
 func addMember(ctx context.Context, tx *dbTx, cohortID, userID int64, role faultline.MemberRole) error {
-	if role != faultline.MemberInstructor && role != faultline.MemberLearner {
-		return faultline.Errorf(faultline.EINVALID, "Member role must be instructor or learner.")
+	if !role.Valid() {
+		return faultline.Errorf(faultline.EINVALID, "Member role must be instructor, co_instructor or learner.")
 	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO memberships (cohort_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)

@@ -39,6 +39,9 @@ func (db *DB) CreateSubmission(ctx context.Context, s *faultline.Submission) err
 	if err != nil {
 		return fmt.Errorf("create submission of user %d lab %q: last id: %w", s.UserID, s.Lab, err)
 	}
+	if err := refreshProgress(ctx, tx, s.UserID, s.Lab); err != nil {
+		return err
+	}
 	for _, f := range s.Files {
 		content := f.Content
 		if content == nil {
@@ -162,7 +165,7 @@ func (db *DB) ListSubmissions(ctx context.Context, f faultline.SubmissionFilter)
 }
 
 // ClaimSubmission takes the oldest queued submission (by creation time, then
-// id) for worker: it marks it running, leases it until now+lease, increments
+// id; learners' submissions before regrades) for worker: it marks it running, leases it until now+lease, increments
 // Attempts and sets StartedAt, atomically. The returned submission includes
 // its files. It returns ENOTFOUND if nothing is queued and EINVALID for an
 // empty worker name or a lease that is not positive.
@@ -182,7 +185,7 @@ func (db *DB) ClaimSubmission(ctx context.Context, worker string, lease time.Dur
 	err = tx.QueryRowContext(ctx, `
 		UPDATE submissions
 		SET state = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1, started_at = ?
-		WHERE id = (SELECT id FROM submissions WHERE state = 'queued' ORDER BY created_at, id LIMIT 1)
+		WHERE id = (SELECT id FROM submissions WHERE state = 'queued' ORDER BY priority, created_at, id LIMIT 1)
 		RETURNING id`, worker, encodeTime(tx.now.Add(lease)), encodeTime(tx.now)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, faultline.Errorf(faultline.ENOTFOUND, "No submission is queued.")
@@ -225,13 +228,16 @@ func (db *DB) ExtendLease(ctx context.Context, id int64, worker string, lease ti
 	return nil
 }
 
-// CompleteSubmission stores r as the submission's result with its per-test
-// rows and marks it done, or failed when r.Status is StatusError; FinishedAt
-// is set and the lease cleared (LeaseOwner is kept as a record of who graded
-// it). It returns ECONFLICT unless worker holds a live lease on the running
-// submission, so each submission gets exactly one result; ENOTFOUND if there
-// is no such submission; EINVALID for a nil result, an unknown status or test
-// status, or a result for another lab.
+// CompleteSubmission stores r as a new result of the submission with its
+// per-test rows and marks it done, or failed when r.Status is StatusError;
+// FinishedAt is set and the lease cleared (LeaseOwner is kept as a record of
+// who graded it). Older results are kept as history (see ResultHistory). For
+// a regrade, the new result becomes the one shown unless it is StatusError:
+// then the previous result stays shown and the submission keeps its state;
+// either way the regrade job counts it done. It returns ECONFLICT unless
+// worker holds a live lease on the running submission; ENOTFOUND if there
+// is no such submission; EINVALID for a nil result, an unknown status or
+// test status, or a result for another lab.
 func (db *DB) CompleteSubmission(ctx context.Context, id int64, worker string, r *faultline.Result) error {
 	if err := checkResult(r); err != nil {
 		return err
@@ -244,21 +250,46 @@ func (db *DB) CompleteSubmission(ctx context.Context, id int64, worker string, r
 	if err := checkLease(ctx, tx, id, worker, true); err != nil {
 		return err
 	}
-	state := faultline.SubmissionDone
-	if r.Status == faultline.StatusError {
-		state = faultline.SubmissionFailed
-	}
 	var lab string
-	err = tx.QueryRowContext(ctx, `UPDATE submissions SET state = ?, lease_expires = NULL, finished_at = ?
-		WHERE id = ? RETURNING lab`, string(state), encodeTime(tx.now), id).Scan(&lab)
-	if err != nil {
+	var userID int64
+	var jobID sql.NullInt64
+	var prev sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT user_id, lab, regrade_job_id, result_id FROM submissions WHERE id = ?`, id).
+		Scan(&userID, &lab, &jobID, &prev); err != nil {
 		return fmt.Errorf("complete submission %d for %q: %w", id, worker, err)
 	}
 	if r.Lab != "" && r.Lab != lab {
 		return faultline.Errorf(faultline.EINVALID, "Result is for lab %q, submission for %q.", r.Lab, lab)
 	}
-	if err := insertResult(ctx, tx, id, r); err != nil {
+	rid, err := insertResult(ctx, tx, id, jobID.Int64, r)
+	if err != nil {
 		return err
+	}
+	failed := r.Status == faultline.StatusError
+	state, shown := faultline.SubmissionDone, rid
+	switch {
+	case failed && jobID.Valid && prev.Valid:
+		// A regrade that could not run keeps the result the learner had.
+		if err := tx.QueryRowContext(ctx, `SELECT CASE status WHEN 'error' THEN 'failed' ELSE 'done' END
+			FROM results WHERE id = ?`, prev.Int64).Scan(&state); err != nil {
+			return fmt.Errorf("complete submission %d for %q: previous result: %w", id, worker, err)
+		}
+		shown = prev.Int64
+	case failed:
+		state = faultline.SubmissionFailed
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE submissions SET state = ?, lease_expires = NULL, finished_at = ?,
+		result_id = ?, regrade_job_id = NULL, priority = 0 WHERE id = ?`,
+		string(state), encodeTime(tx.now), shown, id); err != nil {
+		return fmt.Errorf("complete submission %d for %q: %w", id, worker, err)
+	}
+	if err := refreshProgress(ctx, tx, userID, lab); err != nil {
+		return err
+	}
+	if jobID.Valid {
+		if err := advanceRegrade(ctx, tx, jobID.Int64, failed); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("complete submission %d for %q: commit: %w", id, worker, err)
@@ -314,7 +345,9 @@ func (db *DB) RequeueExpired(ctx context.Context) (int, error) {
 }
 
 // LabScores returns, for every learner member of the cohort and every lab
-// they submitted to: the best score among graded (done) submissions, that
+// they submitted to: the best score among graded submissions (those whose
+// shown result is not StatusError; a submission queued for regrade still
+// counts with its current result), that
 // submission's max score and id (the earliest among equal scores), the number
 // of graded submissions and the time of the last submission of any state.
 // Labs with no graded submission yet have zero best, max, attempts and BestID.
@@ -330,18 +363,19 @@ func (db *DB) LabScores(ctx context.Context, cohortID int64) ([]*faultline.LabSc
 	}
 	rows, err := tx.QueryContext(ctx, `
 		WITH subs AS (
-			SELECT s.id, s.user_id, s.lab, s.state, s.created_at, r.score, r.max_score
+			SELECT s.id, s.user_id, s.lab, s.created_at, r.score, r.max_score,
+			       COALESCE(r.status <> 'error', 0) AS graded
 			FROM submissions s
 			JOIN memberships m ON m.user_id = s.user_id AND m.cohort_id = ? AND m.role = 'learner'
-			LEFT JOIN results r ON r.submission_id = s.id
+			LEFT JOIN results r ON r.id = s.result_id
 		),
 		best AS (
 			SELECT user_id, lab, id, score, max_score,
 			       ROW_NUMBER() OVER (PARTITION BY user_id, lab ORDER BY score DESC, created_at, id) AS rn
-			FROM subs WHERE state = 'done'
+			FROM subs WHERE graded
 		),
 		agg AS (
-			SELECT user_id, lab, SUM(state = 'done') AS attempts, MAX(created_at) AS last_at
+			SELECT user_id, lab, SUM(graded) AS attempts, MAX(created_at) AS last_at
 			FROM subs GROUP BY user_id, lab
 		)
 		SELECT a.user_id, a.lab, COALESCE(b.score, 0), COALESCE(b.max_score, 0), a.attempts,
@@ -463,38 +497,55 @@ func checkResult(r *faultline.Result) error {
 	return nil
 }
 
-// insertResult stores r and its tests for submission id.
-func insertResult(ctx context.Context, tx *dbTx, id int64, r *faultline.Result) error {
+// insertResult stores r and its tests as a new result of submission id
+// (jobID 0 unless a regrade) and returns the result's id. Each test's failure
+// report is scanned for fault kinds (faultline.FaultKinds).
+func insertResult(ctx context.Context, tx *dbTx, id, jobID int64, r *faultline.Result) (int64, error) {
 	flags := r.Flags
 	if flags == nil {
 		flags = []string{}
 	}
 	fj, err := json.Marshal(flags)
 	if err != nil {
-		return fmt.Errorf("store result of submission %d: flags: %w", id, err)
+		return 0, fmt.Errorf("store result of submission %d: flags: %w", id, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO results
-		(submission_id, status, score, max_score, message, output, flags, duration_ns, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, string(r.Status), r.Score, r.MaxScore, r.Message, r.Output, string(fj), int64(r.Duration), encodeTime(tx.now))
-	if isUnique(err) {
-		return faultline.Errorf(faultline.ECONFLICT, "Submission %d already has a result.", id)
-	} else if err != nil {
-		return fmt.Errorf("store result of submission %d: %w", id, err)
+	var job any
+	if jobID != 0 {
+		job = jobID
+	}
+	var rid int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO results
+		(submission_id, regrade_job_id, status, score, max_score, message, output, flags, duration_ns, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		id, job, string(r.Status), r.Score, r.MaxScore, r.Message, r.Output, string(fj), int64(r.Duration), encodeTime(tx.now)).Scan(&rid)
+	if err != nil {
+		return 0, fmt.Errorf("store result of submission %d: %w", id, err)
 	}
 	for i, t := range r.Tests {
+		faults := ""
+		if t.Status != faultline.TestPass {
+			faults = strings.Join(faultline.FaultKinds(t.Output+"\n"+t.Message), ",")
+		}
+		atts := t.Attachments
+		if atts == nil {
+			atts = []faultline.Attachment{}
+		}
+		aj, err := json.Marshal(atts)
+		if err != nil {
+			return 0, fmt.Errorf("store result of submission %d: test %q: attachments: %w", id, t.Name, err)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO test_results
-			(submission_id, seq, name, hidden, status, score, max_score, message, output)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output); err != nil {
-			return fmt.Errorf("store result of submission %d: test %q: %w", id, t.Name, err)
+			(result_id, seq, name, hidden, status, score, max_score, message, output, faults, attachments)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rid, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output, faults, string(aj)); err != nil {
+			return 0, fmt.Errorf("store result of submission %d: test %q: %w", id, t.Name, err)
 		}
 	}
-	return nil
+	return rid, nil
 }
 
-// attachResults loads the results (with tests, in reported order) of subs
-// and sets each submission's Result; submissions without one keep nil.
+// attachResults loads the shown results (with tests, in reported order) of
+// subs and sets each submission's Result; submissions without one keep nil.
 func attachResults(ctx context.Context, tx *dbTx, subs []*faultline.Submission) error {
 	if len(subs) == 0 {
 		return nil
@@ -505,58 +556,90 @@ func attachResults(ctx context.Context, tx *dbTx, subs []*faultline.Submission) 
 		byID[s.ID] = s
 		args = append(args, s.ID)
 	}
-	in := placeholders(len(args))
-
-	rows, err := tx.QueryContext(ctx, `SELECT submission_id, status, score, max_score, message, output, flags, duration_ns
-		FROM results WHERE submission_id IN (`+in+`)`, args...)
+	recs, err := loadResults(ctx, tx, `r.id IN (SELECT result_id FROM submissions WHERE id IN (`+placeholders(len(args))+`))`, args...)
 	if err != nil {
-		return fmt.Errorf("load results: %w", err)
+		return err
+	}
+	for _, rec := range recs {
+		if s := byID[rec.SubmissionID]; s != nil {
+			rec.Result.Lab = s.Lab
+			s.Result = rec.Result
+		}
+	}
+	return nil
+}
+
+// loadResults returns the results matching where (a trusted SQL fragment on
+// results r), newest first, each with its tests in reported order.
+func loadResults(ctx context.Context, tx *dbTx, where string, args ...any) ([]*faultline.ResultRecord, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT r.id, r.submission_id, COALESCE(r.regrade_job_id, 0), r.created_at,
+		r.status, r.score, r.max_score, r.message, r.output, r.flags, r.duration_ns,
+		COALESCE(r.id = (SELECT result_id FROM submissions WHERE id = r.submission_id), 0)
+		FROM results r WHERE `+where+` ORDER BY r.id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load results: %w", err)
 	}
 	defer rows.Close()
+	var out []*faultline.ResultRecord
+	byID := map[int64]*faultline.ResultRecord{}
 	for rows.Next() {
-		var id, dur int64
+		var dur int64
 		var status, flags string
-		r := &faultline.Result{}
-		if err := rows.Scan(&id, &status, &r.Score, &r.MaxScore, &r.Message, &r.Output, &flags, &dur); err != nil {
-			return fmt.Errorf("load results: %w", err)
+		rec := &faultline.ResultRecord{Result: &faultline.Result{}}
+		r := rec.Result
+		if err := rows.Scan(&rec.ID, &rec.SubmissionID, &rec.RegradeJobID, timeText{&rec.CreatedAt},
+			&status, &r.Score, &r.MaxScore, &r.Message, &r.Output, &flags, &dur, &rec.Current); err != nil {
+			return nil, fmt.Errorf("load results: %w", err)
 		}
 		r.Status = faultline.ResultStatus(status)
 		r.Duration = time.Duration(dur)
 		if err := json.Unmarshal([]byte(flags), &r.Flags); err != nil {
-			return fmt.Errorf("load result of submission %d: flags: %w", id, err)
+			return nil, fmt.Errorf("load result %d: flags: %w", rec.ID, err)
 		}
 		if len(r.Flags) == 0 {
 			r.Flags = nil
 		}
-		s := byID[id]
-		r.Lab = s.Lab
-		s.Result = r
+		out = append(out, rec)
+		byID[rec.ID] = rec
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load results: %w", err)
+		return nil, fmt.Errorf("load results: %w", err)
 	}
 	rows.Close()
-
-	trows, err := tx.QueryContext(ctx, `SELECT submission_id, name, hidden, status, score, max_score, message, output
-		FROM test_results WHERE submission_id IN (`+in+`) ORDER BY submission_id, seq`, args...)
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]any, 0, len(out))
+	for _, rec := range out {
+		ids = append(ids, rec.ID)
+	}
+	trows, err := tx.QueryContext(ctx, `SELECT result_id, name, hidden, status, score, max_score, message, output, attachments
+		FROM test_results WHERE result_id IN (`+placeholders(len(ids))+`) ORDER BY result_id, seq`, ids...)
 	if err != nil {
-		return fmt.Errorf("load test results: %w", err)
+		return nil, fmt.Errorf("load test results: %w", err)
 	}
 	defer trows.Close()
 	for trows.Next() {
 		var id int64
 		var status string
 		var t faultline.TestResult
-		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output); err != nil {
-			return fmt.Errorf("load test results: %w", err)
+		var atts string
+		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output, &atts); err != nil {
+			return nil, fmt.Errorf("load test results: %w", err)
 		}
 		t.Status = faultline.TestStatus(status)
-		if s := byID[id]; s.Result != nil {
-			s.Result.Tests = append(s.Result.Tests, t)
+		if err := json.Unmarshal([]byte(atts), &t.Attachments); err != nil {
+			return nil, fmt.Errorf("load test results of result %d: attachments: %w", id, err)
+		}
+		if len(t.Attachments) == 0 {
+			t.Attachments = nil
+		}
+		if rec := byID[id]; rec != nil {
+			rec.Result.Tests = append(rec.Result.Tests, t)
 		}
 	}
 	if err := trows.Err(); err != nil {
-		return fmt.Errorf("load test results: %w", err)
+		return nil, fmt.Errorf("load test results: %w", err)
 	}
-	return nil
+	return out, nil
 }

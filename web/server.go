@@ -35,8 +35,14 @@ type Deps struct {
 	// Sandboxes may be nil, or fail with EUNAVAILABLE: labs then say that
 	// sandboxes are unavailable; lessons, saving and submitting still work.
 	Sandboxes faultline.Sandboxes
+	// Terminals opens shells into running sandboxes; may be nil (the
+	// terminal WebSocket then closes with "unavailable").
+	Terminals faultline.Terminals
 	Content   *content.Catalog
 	Labs      *labs.Catalog
+	// Replayer replays one failing run of a grade (its seed) on request;
+	// may be nil, and replays then say they are unavailable.
+	Replayer faultline.Replayer
 	// Kick wakes the grading worker after a submission; may be nil.
 	Kick   func()
 	Logger *slog.Logger
@@ -84,6 +90,8 @@ type Server struct {
 	readmes  map[string]string
 
 	search *content.Index
+
+	replays chan struct{} // replays running now (maxReplays at most)
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency
@@ -103,6 +111,7 @@ func New(d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{
+		replays:      make(chan struct{}, maxReplays),
 		d:            d,
 		log:          d.Logger,
 		now:          d.Now,
@@ -152,6 +161,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/logout", s.h(s.serveLogout))
 		r.Get("/join/{code}", s.h(s.serveJoin))
 		r.Post("/join/{code}", s.h(s.serveJoinPost))
+		r.Get("/labs/{slug}/terminal", s.h(s.serveTerminal)) // WebSocket; answers a visitor with close code 4401
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -172,6 +182,8 @@ func (s *Server) routes() chi.Router {
 
 			r.Get("/submissions/{id}", s.h(s.serveSubmission))
 			r.Get("/submissions/{id}/events", s.h(s.serveSubmissionEvents))
+			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
+			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)

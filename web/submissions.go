@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -107,9 +109,18 @@ func resultView(sub *faultline.Submission, viewer *faultline.User) views.ResultV
 	}
 	v.Score, v.MaxScore, v.Message, v.Output = res.Score, res.MaxScore, res.Message, res.Output
 	v.Tests = testRows(res.Tests)
+	for i, t := range res.Tests {
+		for n, a := range t.Attachments {
+			v.Pictures = append(v.Pictures, views.PictureView{
+				Test: t.Name, Name: a.Name,
+				URL: fmt.Sprintf("/submissions/%d/pictures/%d/%d/%s", sub.ID, i, n, url.PathEscape(a.Name)),
+			})
+		}
+	}
 	if viewer.CanTeach() {
 		v.Flags = res.Flags
 	}
+	v.Replays = replayLinks(sub)
 	if res.Duration > 0 {
 		v.Duration = res.Duration.Round(100 * time.Millisecond).String()
 	}
@@ -224,5 +235,36 @@ func writeEvent(w http.ResponseWriter, event, data string) error {
 	}
 	b.WriteByte('\n')
 	_, err := w.Write([]byte(b.String()))
+	return err
+}
+
+// pictureCSP lets an attached SVG draw and nothing else: no scripts, no
+// fetches, no forms, in a sandbox of its own even when opened directly.
+const pictureCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+// servePicture serves one SVG a test attached to a submission's result, to
+// whoever may see the submission. The SVG came out of a run of learner code,
+// so it is served as an image under pictureCSP; pages only show it in <img>.
+func (s *Server) servePicture(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.submission(r)
+	if err != nil {
+		return err
+	}
+	ti, err1 := strconv.Atoi(chi.URLParam(r, "test"))
+	ni, err2 := strconv.Atoi(chi.URLParam(r, "n"))
+	res := sub.Result
+	if err1 != nil || err2 != nil || res == nil || ti < 0 || ti >= len(res.Tests) || ni < 0 || ni >= len(res.Tests[ti].Attachments) {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
+	}
+	a := res.Tests[ti].Attachments[ni]
+	if name := chi.URLParam(r, "name"); name != a.Name {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Content-Security-Policy", pictureCSP)
+	h.Set("Content-Disposition", "inline")
+	h.Set("Cache-Control", "private, max-age=3600")
+	_, err = io.WriteString(w, a.SVG)
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -25,6 +26,8 @@ func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 	fs.SetOutput(stderr)
 	slug := fs.String("lab", "", "slug of the lab to grade against (required)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	run := fs.String("run", "", "replay: run only the tests this go test -run pattern matches (with --seed), as a failure's Reproduce line says")
+	seed := fs.String("seed", "", "replay: the LABKIT_SEED of the run to replay (with --run)")
 	cfg.registerCatalogFlags(fs)
 	cfg.registerDockerFlags(fs)
 	// Flags may come before or after DIR.
@@ -40,6 +43,17 @@ func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 	}
 	if *slug == "" || len(dirs) != 1 {
 		return usageErr("grade needs --lab SLUG and exactly one DIR, e.g. faultline grade --lab circuit-breaker ./mywork")
+	}
+	var rp *faultline.Repro
+	if *run != "" || *seed != "" {
+		n, err := strconv.ParseInt(*seed, 10, 64)
+		if err != nil || *run == "" {
+			return usageErr("a replay needs both --run PATTERN and --seed N (an integer), e.g. --run '^TestX$/^seed=42$' --seed 42")
+		}
+		rp = &faultline.Repro{Run: *run, Seed: n}
+		if err := rp.Validate(); err != nil {
+			return usageErr("%s", faultline.ErrorMessage(err))
+		}
 	}
 	_, catalog, err := loadCatalogs(cfg)
 	if err != nil {
@@ -58,7 +72,12 @@ func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 		return err
 	}
 	defer closeEngine()
-	res, err := g.Grade(ctx, lab, files)
+	var res *faultline.Result
+	if rp != nil {
+		res, err = g.Replay(ctx, lab, files, *rp)
+	} else {
+		res, err = g.Grade(ctx, lab, files)
+	}
 	if err != nil {
 		return fmt.Errorf("could not grade: %s", describe(err))
 	}

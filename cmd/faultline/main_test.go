@@ -160,6 +160,10 @@ func TestGradeUsageAndErrors(t *testing.T) {
 		{"missing dir", []string{"grade", "--lab", "circuit-breaker", "/does/not/exist"}, 1, "is not a folder"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"labs check bad runs", []string{"labs", "check", "--runs", "0"}, 2, "--runs"},
+		{"replay without seed", []string{"grade", "--lab", "circuit-breaker", "--run", "^TestX$", sol}, 2, "--seed N"},
+		{"replay bad seed", []string{"grade", "--lab", "circuit-breaker", "--run", "^TestX$", "--seed", "x", sol}, 2, "--seed N"},
+		{"replay bad pattern", []string{"grade", "--lab", "circuit-breaker", "--run", "^Test(X$", "--seed", "3", sol}, 2, "not a valid regular expression"},
+		{"replay matches nothing", []string{"grade", "--lab", "circuit-breaker", "--run", "^TestNoSuch$", "--seed", "3", sol}, 1, "matches none of the tests"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

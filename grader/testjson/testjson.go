@@ -56,6 +56,7 @@ const (
 type testState struct {
 	sawPass, sawFail, sawSkip bool
 	out                       capped
+	lift                      *lifter // in front of out
 }
 
 // Score reads `go test -json` / test2json events from r and returns a Result
@@ -72,25 +73,32 @@ func Score(r io.Reader, tests []faultline.LabTest) *faultline.Result {
 	states := make(map[string]*testState, len(tests))
 	for _, t := range tests {
 		hiddenOf[t.Name] = t.Hidden
-		states[t.Name] = &testState{out: capped{max: MaxTestOutput}}
+		st := &testState{out: capped{max: MaxTestOutput}}
+		st.lift = &lifter{emit: st.out.WriteString, keep: true}
+		states[t.Name] = st
 	}
 	tail := &tailBuf{max: MaxRunOutput}
+	// The run's output names pictures but does not keep them: they are kept
+	// once, with their test.
+	tailLift := &lifter{emit: tail.WriteString}
 
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := readLine(br)
 		if len(line) > 0 {
-			handleLine(line, states, hiddenOf, tail)
+			handleLine(line, states, hiddenOf, tailLift)
 		}
 		if err != nil {
 			break
 		}
 	}
 
+	tailLift.Close()
 	res := &faultline.Result{Status: faultline.StatusGraded, Output: tail.String()}
 	for _, t := range tests {
 		st := states[t.Name]
-		tr := faultline.TestResult{Name: t.Name, Hidden: t.Hidden, MaxScore: t.Points, Output: st.out.String()}
+		st.lift.Close()
+		tr := faultline.TestResult{Name: t.Name, Hidden: t.Hidden, MaxScore: t.Points, Output: st.out.String(), Attachments: st.lift.found}
 		switch {
 		case st.sawFail:
 			tr.Status = faultline.TestFail
@@ -109,15 +117,16 @@ func Score(r io.Reader, tests []faultline.LabTest) *faultline.Result {
 		res.MaxScore += tr.MaxScore
 		res.Tests = append(res.Tests, tr)
 	}
+	capAttachments(res.Tests)
 	return res
 }
 
-func handleLine(line []byte, states map[string]*testState, hiddenOf map[string]bool, tail *tailBuf) {
+func handleLine(line []byte, states map[string]*testState, hiddenOf map[string]bool, tail *lifter) {
 	trimmed := bytes.TrimSpace(line)
 	var ev Event
 	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &ev) != nil || ev.Action == "" {
 		// Not an event: plain output (e.g. a build log or a crash message).
-		tail.Write(line)
+		tail.Write(string(line))
 		return
 	}
 	top := ev.Test
@@ -132,9 +141,9 @@ func handleLine(line []byte, states map[string]*testState, hiddenOf map[string]b
 	}
 	switch ev.Action {
 	case "output", "build-output", "bench":
-		tail.WriteString(ev.Output)
+		tail.Write(ev.Output)
 		if st != nil {
-			st.out.WriteString(ev.Output)
+			st.lift.Write(ev.Output)
 		}
 	case "pass":
 		// Only the top-level test's own pass counts; subtest passes do not
@@ -168,10 +177,13 @@ func packageMatches(pkg string, hidden bool) bool {
 // FailureMessage picks the first failure lines (the t.Error/t.Fatal text, or a
 // panic) from a test's output, trimmed to a few lines.
 func FailureMessage(out string) string {
+	if msg := propertyMessage(out); msg != "" {
+		return msg
+	}
 	var located, other []string
 	for _, l := range strings.Split(out, "\n") {
 		s := strings.TrimSpace(l)
-		if s == "" || isFraming(s) {
+		if s == "" || isFraming(s) || isEmptyLocated(s) || strings.HasPrefix(s, "[picture ") {
 			continue
 		}
 		if isLocated(s) {
@@ -195,6 +207,44 @@ func FailureMessage(out string) string {
 		msg = truncateUTF8(msg, 500) + "…"
 	}
 	return msg
+}
+
+// propertyMessage is the headline of a labkit failure report, when out has
+// one: the property that broke, what happened (up to two lines) and the seed.
+func propertyMessage(out string) string {
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		s := strings.TrimSpace(l)
+		if !strings.HasPrefix(s, "PROPERTY BROKEN:") {
+			continue
+		}
+		pick := []string{s}
+		for _, d := range lines[i+1:] {
+			d = strings.TrimSpace(d)
+			if d == "" || len(pick) == 3 {
+				break
+			}
+			pick = append(pick, d)
+		}
+		for _, d := range lines[i+1:] {
+			if d = strings.TrimSpace(d); strings.HasPrefix(d, "Seed: ") {
+				pick = append(pick, d)
+				break
+			}
+		}
+		msg := strings.Join(pick, "\n")
+		if len(msg) > 500 {
+			msg = truncateUTF8(msg, 500) + "…"
+		}
+		return msg
+	}
+	return ""
+}
+
+// isEmptyLocated reports a bare "file_test.go:12:" prefix, what t.Log prints
+// before a message that starts on the next line.
+func isEmptyLocated(s string) bool {
+	return strings.HasSuffix(s, ":") && isLocated(s+" ") && strings.Count(s, ":") == 2
 }
 
 func isFraming(s string) bool {

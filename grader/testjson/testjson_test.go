@@ -205,6 +205,13 @@ func TestFailureMessage(t *testing.T) {
 		{"=== RUN   TestX\nsome print\n    x_test.go:1: a\n    x_test.go:2: b\n    x_test.go:3: c\n    x_test.go:4: d\n", "x_test.go:1: a\nx_test.go:2: b\nx_test.go:3: c"},
 		{"=== RUN   TestX\npanic: boom\n--- FAIL: TestX (0.00s)\n", "panic: boom"},
 		{"=== RUN   TestX\n--- FAIL: TestX (0.00s)\n", testjson.MsgFailed},
+		// A bare "file:line:" (t.Log of text that starts on a new line) is no message.
+		{"=== RUN   TestX\n    x_test.go:9: \n        lost\n", "lost"},
+		// A labkit report: the property, what happened and the seed, not
+		// the log lines before it.
+		{"=== RUN   TestX/seed=7\n    x_test.go:101: 244 writes\n    x_test.go:124: \n        PROPERTY BROKEN: no acknowledged write is lost\n" +
+			"          read of \"k\": gone\n        \n        Faults injected:\n          at 1s: crash n1\n        Seed: 7\n        Reproduce: LABKIT_SEED=7 go test\n",
+			"PROPERTY BROKEN: no acknowledged write is lost\nread of \"k\": gone\nSeed: 7"},
 	}
 	for _, tt := range tests {
 		if got := testjson.FailureMessage(tt.out); got != tt.want {

@@ -293,6 +293,39 @@ type ResultView struct {
 	Tests      []TestRow
 	Flags      []string // shown to instructors only
 	Duration   string
+	Pictures   []PictureView // what the tests attached
+	Replays    []ReplayLink  // failing runs that name a seed
+}
+
+// ReplayLink is a button that replays one failing test's run by its seed.
+type ReplayLink struct {
+	Action string // form action
+	Index  string // the test's index in the result
+	Test   string
+	Hidden bool
+	Seed   string
+	Run    string // -run pattern
+}
+
+// ReplayPage is the result of replaying one failing run.
+type ReplayPage struct {
+	Page
+	SubmissionURL string
+	SubmissionID  int64
+	Test, Seed    string
+	Run           string
+	Against       string // which files were replayed
+	Result        ResultView
+}
+
+// PictureView is one picture a test attached, served as an image.
+type PictureView struct {
+	Test string // the test that attached it
+	Name string // e.g. timeline.svg
+	URL  string
+	// Inline marks a data: URL (a replay's pictures, never stored): shown,
+	// not linked.
+	Inline bool
 }
 
 // FileView is one file of a submission snapshot.

@@ -1,0 +1,246 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// termTouchEvery is how often, at most, terminal input is recorded as sandbox
+// activity (so the idle reaper spares a sandbox someone is typing in, without
+// a database write per keystroke).
+const termTouchEvery = 30 * time.Second
+
+// termShell starts the learner's shell. The wrapper prints its PID (which
+// exec keeps for the login shell) as the first line, so Close can end the
+// shell's whole session: the engine has no call to kill an exec.
+var termShell = []string{"sh", "-c", `echo "$$"; exec sh -l`}
+
+// killSessionScript SIGKILLs every process of the session whose ID is $1 (a
+// TTY exec is a session leader, so this is the shell and everything it
+// started that did not call setsid itself), repeating while it finds some, so
+// a process forked mid-sweep is caught too. Zombies are left to init.
+const killSessionScript = `s=$1
+for pass in 1 2 3 4 5 6 7 8; do
+	found=
+	for f in /proc/[0-9]*/stat; do
+		read -r l < "$f" 2>/dev/null || continue
+		set -- ${l##*) }
+		[ "$4" = "$s" ] || continue
+		[ "$1" = Z ] && continue
+		p=${f#/proc/}
+		kill -9 "${p%/stat}" 2>/dev/null && found=1
+	done
+	[ -n "$found" ] || exit 0
+done
+exit 1`
+
+var _ faultline.Terminals = (*Manager)(nil)
+
+// Terminal starts a new login shell (busybox `sh -l`) on a TTY of size
+// (clamped) in the learner's running sandbox for lab, as the sandbox user, in
+// WorkDir, with the sandbox's environment plus TERM=xterm-256color. The
+// sandbox is looked up by userID and lab only. Opening the terminal, and
+// typing into it (at most every 30 seconds), count as sandbox activity.
+// ENOTFOUND when no sandbox is running, EUNAVAILABLE when the engine is down.
+func (m *Manager) Terminal(ctx context.Context, userID int64, lab string, size faultline.TermSize) (faultline.Terminal, error) {
+	sb, err := m.running(ctx, userID, lab)
+	if err != nil {
+		return nil, err
+	}
+	size = size.Clamp()
+	console := &[2]uint{uint(size.Rows), uint(size.Cols)}
+	op := fmt.Sprintf("terminal user %d lab %q in %s", userID, lab, short(sb.ContainerID))
+	created, err := m.e.cli.ContainerExecCreate(ctx, sb.ContainerID, container.ExecOptions{
+		User:         "65534:65534",
+		Tty:          true,
+		ConsoleSize:  console,
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		Env:          []string{"TERM=xterm-256color"},
+		WorkingDir:   WorkDir,
+		Cmd:          termShell,
+	})
+	if err != nil {
+		if isNotFound(err) || isConflict(err) {
+			return nil, faultline.Errorf(faultline.ENOTFOUND, "This lab's sandbox is not running; start it first.")
+		}
+		return nil, m.e.fail("create "+op, err)
+	}
+	att, err := m.e.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: true, ConsoleSize: console})
+	if err != nil {
+		return nil, m.e.fail("attach "+op, err)
+	}
+	t := &tty{m: m, sandboxID: sb.ID, containerID: sb.ContainerID, execID: created.ID, att: att, touched: m.opt.Now()}
+	// Until the shell has said who it is, ctx bounds the wait.
+	stop := context.AfterFunc(ctx, func() { att.Close() })
+	pid, err := t.readPID()
+	if !stop() || err != nil {
+		att.Close()
+		if err == nil {
+			err = ctx.Err()
+		}
+		// The shell may have started: end it if its PID is known.
+		if pid > 0 {
+			t.pid = pid
+			_ = t.kill()
+		}
+		return nil, fmt.Errorf("start %s: %w", op, err)
+	}
+	t.pid = pid
+	// Engines before API 1.42 ignore ConsoleSize: size the TTY explicitly.
+	if err := t.Resize(ctx, size); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// tty is a faultline.Terminal: one TTY exec and its hijacked connection.
+type tty struct {
+	m           *Manager
+	sandboxID   int64
+	containerID string
+	execID      string
+	att         types.HijackedResponse
+	pid         int // the shell's PID inside the container
+
+	pending []byte // output read along with the PID line
+
+	mu      sync.Mutex
+	touched time.Time
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+}
+
+// readPID reads the wrapper's first output line, the shell's PID.
+func (t *tty) readPID() (int, error) {
+	var line []byte
+	buf := make([]byte, 512)
+	for {
+		n, err := t.att.Reader.Read(buf)
+		line = append(line, buf[:n]...)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			t.pending = append([]byte(nil), line[i+1:]...)
+			pid, perr := strconv.Atoi(string(bytes.TrimSpace(line[:i])))
+			if perr != nil || pid <= 0 {
+				return 0, fmt.Errorf("shell's first line %q is not its PID", line[:i])
+			}
+			return pid, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read shell PID: %w", err)
+		}
+		if len(line) > 64 {
+			return 0, fmt.Errorf("shell's first output %q is not its PID", line)
+		}
+	}
+}
+
+// Read returns TTY output; io.EOF once the shell has exited or the terminal
+// is closed.
+func (t *tty) Read(p []byte) (int, error) {
+	if len(t.pending) > 0 {
+		n := copy(p, t.pending)
+		t.pending = t.pending[n:]
+		return n, nil
+	}
+	n, err := t.att.Reader.Read(p)
+	if err != nil && (errors.Is(err, net.ErrClosed) || t.isClosed()) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Write sends keystrokes to the shell and records activity now and then.
+func (t *tty) Write(p []byte) (int, error) {
+	n, err := t.att.Conn.Write(p)
+	if err != nil {
+		if t.isClosed() {
+			return n, fmt.Errorf("write to terminal: %w", net.ErrClosed)
+		}
+		return n, fmt.Errorf("write to terminal: %w", err)
+	}
+	t.activity()
+	return n, nil
+}
+
+// activity touches the sandbox at most every termTouchEvery.
+func (t *tty) activity() {
+	now := t.m.opt.Now()
+	t.mu.Lock()
+	due := now.Sub(t.touched) >= termTouchEvery
+	if due {
+		t.touched = now
+	}
+	t.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := t.m.st.TouchSandbox(ctx, t.sandboxID); err != nil {
+		t.m.log.Warn("touch sandbox from terminal", "id", t.sandboxID, "err", err)
+	}
+}
+
+// Resize changes the TTY's size (clamped).
+func (t *tty) Resize(ctx context.Context, size faultline.TermSize) error {
+	size = size.Clamp()
+	err := t.m.e.cli.ContainerExecResize(ctx, t.execID, container.ResizeOptions{Height: uint(size.Rows), Width: uint(size.Cols)})
+	if err != nil {
+		return t.m.e.fail(fmt.Sprintf("resize terminal in %s to %dx%d", short(t.containerID), size.Cols, size.Rows), err)
+	}
+	return nil
+}
+
+// Close kills the shell's session (the shell and whatever it started), then
+// closes the connection. It returns the first call's result every time; a
+// sandbox that is already gone is not an error.
+func (t *tty) Close() error {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		t.closeErr = t.kill()
+		t.att.Close()
+	})
+	return t.closeErr
+}
+
+func (t *tty) isClosed() bool { return t.closed.Load() }
+
+// kill SIGKILLs the shell's session inside the container.
+func (t *tty) kill() error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	out := &capWriter{limit: 1 << 10}
+	code, err := t.m.e.exec(ctx, t.containerID, execSpec{
+		Cmd:    []string{"sh", "-c", killSessionScript, "faultline-kill-session", strconv.Itoa(t.pid)},
+		Output: out,
+	})
+	switch {
+	case err != nil && (isNotFound(err) || isConflict(err)):
+		return nil // the sandbox is gone, and the shell with it
+	case err != nil:
+		return fmt.Errorf("end terminal session %d in %s: %w", t.pid, short(t.containerID), err)
+	case code != 0:
+		return fmt.Errorf("end terminal session %d in %s: exit %d: %s", t.pid, short(t.containerID), code, bytes.TrimSpace(out.bytes()))
+	}
+	return nil
+}
+
+var _ io.ReadWriteCloser = (*tty)(nil)

@@ -1,0 +1,226 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// The terminal WebSocket, GET /labs/{slug}/terminal?cols=N&rows=M:
+//
+//   - The query sets the initial size (default 80x24; integers outside the
+//     faultline.Min/MaxTerm bounds are clamped; anything else is a 400 before
+//     the upgrade).
+//   - Only same-origin upgrades are accepted (a foreign Origin gets 403 before
+//     the upgrade); the session cookie names the learner, and the sandbox is
+//     looked up by that learner and the slug, never by anything the client
+//     sends.
+//   - Browser to server: binary messages are keystrokes, raw bytes for the
+//     TTY; text messages are JSON control messages, of which
+//     {"type":"resize","cols":N,"rows":M} is the only one; others, and
+//     malformed ones, are ignored.
+//   - Server to browser: binary messages of raw TTY output.
+//   - The server closes with one of the codes below and a short reason. When
+//     the socket drops, the shell and everything it started are killed; each
+//     connection gets a new shell.
+const (
+	closeShellExited  = websocket.StatusNormalClosure // 1000: the shell exited (or the sandbox stopped under it)
+	closeUnavailable  = websocket.StatusTryAgainLater // 1013: the container engine is down
+	closeInternal     = websocket.StatusInternalError // 1011: a bug or an outage; logged
+	closeNotSignedIn  = websocket.StatusCode(4401)    // no valid session
+	closeNoSandbox    = websocket.StatusCode(4404)    // no such lab, or no running sandbox of this learner
+	termReadLimit     = 1 << 20                       // largest message from the browser (a big paste)
+	termOpenTimeout   = time.Minute                   // bounds starting the shell
+	termWriteTimeout  = time.Minute                   // a browser that takes no output for this long is dropped
+	termPingInterval  = 30 * time.Second              // keepalive, so a dead peer is noticed and its shell killed
+	termPingTimeout   = 20 * time.Second
+	maxTermQueryDigit = 6
+)
+
+// Close reasons (at most 123 bytes each, as WebSocket requires).
+const (
+	reasonShellExited = "shell exited"
+	reasonNotSignedIn = "not signed in: sign in again"
+	reasonNoSandbox   = "no running sandbox: press Start lab"
+	reasonNoLab       = "no such lab"
+	reasonUnavailable = "sandboxes are unavailable right now: try again later"
+	reasonInternal    = "internal error"
+)
+
+// termControl is a JSON control message from the browser.
+type termControl struct {
+	Type string `json:"type"`
+	Cols int    `json:"cols"`
+	Rows int    `json:"rows"`
+}
+
+// termSizeQuery reads the initial size from the query: absent means the
+// default, an integer is clamped, anything else is EINVALID.
+func termSizeQuery(r *http.Request) (faultline.TermSize, error) {
+	q := r.URL.Query()
+	size := faultline.TermSize{Cols: faultline.DefaultTermCols, Rows: faultline.DefaultTermRows}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"cols", &size.Cols}, {"rows", &size.Rows}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || len(v) > maxTermQueryDigit {
+			return size, faultline.Errorf(faultline.EINVALID, "The terminal size %s=%q is not a whole number.", f.name, v)
+		}
+		*f.dst = n
+	}
+	return size.Clamp(), nil
+}
+
+// serveTerminal upgrades to the terminal WebSocket described above and
+// bridges it to a new shell in the learner's running sandbox.
+func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request) error {
+	size, err := termSizeQuery(r)
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, titles[faultline.EINVALID], faultline.ErrorMessage(err), false)
+		return nil
+	}
+	// No OriginPatterns: only an Origin naming this very host is accepted.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
+	if err != nil {
+		// Accept has answered (403 for a foreign Origin, 426 without an upgrade).
+		s.log.WarnContext(r.Context(), "terminal upgrade refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "err", err)
+		return nil
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(termReadLimit)
+
+	ctx := r.Context()
+	code, reason := s.bridgeTerminal(ctx, conn, UserFromContext(ctx), chi.URLParam(r, "slug"), size)
+	if code != 0 {
+		_ = conn.Close(code, reason)
+	}
+	return nil
+}
+
+// bridgeTerminal opens the shell and copies between it and conn until either
+// ends. It returns the close code and reason to send, or 0 when the socket is
+// gone or already closed.
+func (s *Server) bridgeTerminal(ctx context.Context, conn *websocket.Conn, u *faultline.User, slug string, size faultline.TermSize) (websocket.StatusCode, string) {
+	if u == nil {
+		return closeNotSignedIn, reasonNotSignedIn
+	}
+	if s.d.Terminals == nil {
+		return closeUnavailable, reasonUnavailable
+	}
+	l, err := s.d.Labs.Lab(slug)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return closeNoSandbox, reasonNoLab
+	} else if err != nil {
+		s.log.ErrorContext(ctx, "terminal: lab", "lab", slug, "err", err)
+		return closeInternal, reasonInternal
+	}
+
+	octx, cancel := context.WithTimeout(ctx, termOpenTimeout)
+	term, err := s.d.Terminals.Terminal(octx, u.ID, l.Slug, size)
+	cancel()
+	switch faultline.ErrorCode(err) {
+	case "":
+	case faultline.ENOTFOUND:
+		return closeNoSandbox, reasonNoSandbox
+	case faultline.EUNAVAILABLE:
+		return closeUnavailable, reasonUnavailable
+	default:
+		s.log.ErrorContext(ctx, "terminal: open", "user", u.ID, "lab", l.Slug, "err", err)
+		return closeInternal, reasonInternal
+	}
+	closeTerm := func() {
+		if err := term.Close(); err != nil {
+			s.log.ErrorContext(ctx, "terminal: close", "user", u.ID, "lab", l.Slug, "err", err)
+		}
+	}
+	defer closeTerm()
+
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+
+	// Shell to browser. It ends when the shell does (EOF) or the browser
+	// stops taking output.
+	shellDone := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := term.Read(buf)
+			if n > 0 {
+				wctx, wcancel := context.WithTimeout(ctx, termWriteTimeout)
+				werr := conn.Write(wctx, websocket.MessageBinary, buf[:n])
+				wcancel()
+				if werr != nil {
+					shellDone <- werr
+					return
+				}
+			}
+			if err != nil {
+				shellDone <- err
+				return
+			}
+		}
+	}()
+
+	// Browser to shell. It ends when the socket does.
+	peerDone := make(chan error, 1)
+	go func() {
+		for {
+			typ, data, err := conn.Read(ctx)
+			if err != nil {
+				peerDone <- err
+				return
+			}
+			if typ == websocket.MessageBinary {
+				// A failed write means the shell is gone: its output
+				// side ends the session.
+				_, _ = term.Write(data)
+				continue
+			}
+			var c termControl
+			if json.Unmarshal(data, &c) != nil || c.Type != "resize" {
+				continue
+			}
+			if err := term.Resize(ctx, faultline.TermSize{Cols: c.Cols, Rows: c.Rows}); err != nil {
+				s.log.DebugContext(ctx, "terminal: resize", "user", u.ID, "lab", l.Slug, "err", err)
+			}
+		}
+	}()
+
+	ping := time.NewTicker(termPingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case err := <-shellDone:
+			if errors.Is(err, io.EOF) {
+				closeTerm() // stragglers the shell left behind
+				// Close before ctx ends: cancelling a pending Read would
+				// drop the socket without the close frame.
+				_ = conn.Close(closeShellExited, reasonShellExited)
+			}
+			return 0, "" // the browser stopped taking output
+		case <-peerDone:
+			return 0, "" // the socket dropped or the browser closed it
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, termPingTimeout)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return 0, ""
+			}
+		}
+	}
+}
