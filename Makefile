@@ -4,10 +4,30 @@ BIN      := bin/faultline
 ARGS     ?=
 TESTARGS ?=
 
-.PHONY: run test bench build generate check-generated vet labs-check content-check clean
+.PHONY: run test bench build ui generate check-generated vet labs-check content-check clean
 
-build:
+build: ui
 	$(GO) build -o $(BIN) ./cmd/faultline
+
+## ui: build the lab page's browser bundle (CodeMirror, xterm.js) from web/ui
+## with npm and esbuild into web/static/dist, which the server embeds. Pages
+## work without it; `make build/run/test` build it first. npm ci runs only
+## when package-lock.json changed; esbuild only when a source changed.
+UI_DIR  := web/ui
+UI_OUT  := web/static/dist/lab.js web/static/dist/lab.css web/static/dist/terminal.js
+UI_MODS := $(UI_DIR)/node_modules/.package-lock.json
+UI_SRC  := $(wildcard $(UI_DIR)/src/*) $(UI_DIR)/build.mjs $(UI_DIR)/package.json
+
+ui: $(UI_OUT)
+
+$(UI_MODS): $(UI_DIR)/package.json $(UI_DIR)/package-lock.json
+	./scripts/ensure.sh node
+	cd $(UI_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(UI_OUT) &: $(UI_MODS) $(UI_SRC)
+	cd $(UI_DIR) && node build.mjs
+	@touch $(UI_OUT)
 
 ## run: start the portal on http://localhost:8080 (Docker found or set up first)
 run: build
@@ -15,8 +35,8 @@ run: build
 	./$(BIN) serve $(ARGS)
 
 ## test: bring up Docker and Chromium if missing, then run every test
-test: check-generated vet
-	./scripts/ensure.sh docker chromium
+test: ui check-generated vet
+	./scripts/ensure.sh gvisor docker chromium
 	$(GO) test -count=1 -timeout 40m $(TESTARGS) ./...
 	$(GO) run ./cmd/faultline content check
 	$(GO) run ./cmd/faultline labs check
@@ -51,4 +71,4 @@ content-check:
 	$(GO) run ./cmd/faultline content check
 
 clean:
-	rm -rf bin
+	rm -rf bin $(UI_OUT)

@@ -6,6 +6,7 @@
 #            still runs everything on the default runtime
 #   docker   a Docker engine that answers, plus a static busybox for lab images
 #   chromium a headless Chromium for the browser tests
+#   node     Node.js and npm, to build the lab page's bundle (web/ui)
 # On Debian as root it installs and starts what is missing; elsewhere it stops
 # with the command to run.
 set -euo pipefail
@@ -86,6 +87,12 @@ busybox_ok() {
 	fi
 }
 
+ensure_node() {
+	command -v npm >/dev/null && command -v node >/dev/null && return 0
+	can_install || die "missing: Node.js and npm, to build the lab page's editor and terminal (web/ui). Install them (Debian: apt-get install nodejs npm) and re-run."
+	apt_install nodejs npm
+}
+
 ensure_chromium() {
 	for c in chromium chromium-browser google-chrome; do
 		command -v "$c" >/dev/null && return 0
@@ -118,12 +125,13 @@ ensure_gvisor() {
 	fi
 }
 
-[ $# -gt 0 ] || die "usage: scripts/ensure.sh [gvisor] docker [chromium]"
+[ $# -gt 0 ] || die "usage: scripts/ensure.sh [gvisor] [docker] [chromium] [node]"
 for what in "$@"; do
 	case "$what" in
 	gvisor) ensure_gvisor ;;
 	docker) ensure_docker ;;
 	chromium) ensure_chromium ;;
-	*) die "unknown: $what (want gvisor, docker or chromium)" ;;
+	node) ensure_node ;;
+	*) die "unknown: $what (want gvisor, docker, chromium or node)" ;;
 	esac
 done

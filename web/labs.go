@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -198,6 +199,7 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		sel = defaultFile(files)
 	}
 	found := false
+	ui := views.LabUI{Bundle: s.assets.bundle}
 	add := func(f faultline.File, readOnly bool) {
 		link := views.FileLink{
 			Path: f.Path, URL: labURL(l.Slug) + "?file=" + url.QueryEscape(f.Path),
@@ -208,6 +210,9 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 			m.Editor = views.Editor{Path: f.Path, Content: string(f.Content), ReadOnly: readOnly}
 		}
 		m.Files = append(m.Files, link)
+		if ui.Bundle.Present() {
+			ui.Files = append(ui.Files, views.EditorFile{Path: f.Path, Content: string(f.Content), ReadOnly: readOnly, Saved: isSaved[f.Path]})
+		}
 	}
 	for _, f := range files {
 		add(f, false)
@@ -236,7 +241,7 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return s.render(w, r, status, views.Lab(m))
+	return s.render(w, r, status, views.Lab(m, ui))
 }
 
 // defaultFile picks the file to open first: the first Go file, else the first.
@@ -325,49 +330,107 @@ func (s *Server) serveStartSandbox(w http.ResponseWriter, r *http.Request) error
 
 // serveSaveFile saves a new version of one workspace file and writes it into
 // the running sandbox. Bad paths and oversized files re-render the page with
-// the input kept.
+// the input kept. A request that accepts application/json (the lab page's
+// editor autosave) gets a saveReply instead of a page or a redirect.
 func (s *Server) serveSaveFile(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lab(r)
 	if err != nil {
 		return err
 	}
+	asJSON := wantsJSON(r)
 	if err := s.parseForm(r); err != nil {
+		if asJSON {
+			return s.saveFailedJSON(w, err)
+		}
 		return s.labFailed(w, r, l, labView{}, err)
 	}
 	u := UserFromContext(r.Context())
 	raw := r.PostFormValue("path")
 	text := strings.ReplaceAll(r.PostFormValue("content"), "\r\n", "\n")
 	keep := labView{editor: &views.Editor{Path: raw, Content: text}}
-	p, err := faultline.CleanPath(raw)
-	if err != nil {
+	failed := func(err error) error {
+		if asJSON {
+			return s.saveFailedJSON(w, err)
+		}
 		return s.labFailed(w, r, l, keep, err)
 	}
+	p, err := faultline.CleanPath(raw)
+	if err != nil {
+		return failed(err)
+	}
 	if isVisibleTest(l, p) {
-		return s.labFailed(w, r, l, keep, faultline.Errorf(faultline.EINVALID,
+		return failed(faultline.Errorf(faultline.EINVALID,
 			"%s is one of the lab's tests and cannot be changed. Save your code under another name.", p))
 	}
 	if len(text) > faultline.MaxFileSize {
-		return s.labFailed(w, r, l, keep, faultline.Errorf(faultline.ETOOLARGE,
+		return failed(faultline.Errorf(faultline.ETOOLARGE,
 			"The file is %s; a file may be at most %s. Nothing was saved.", sizeText(int64(len(text))), sizeText(faultline.MaxFileSize)))
 	}
 	if _, err := s.d.Workspace.SaveFile(r.Context(), u.ID, l.Slug, p, []byte(text)); err != nil {
-		return s.labFailed(w, r, l, keep, err)
+		return failed(err)
 	}
+	notice := ""
 	if s.d.Sandboxes != nil {
 		sb := s.sandboxView(r.Context(), u.ID, l.Slug)
 		if sb.Running() {
 			if err := s.d.Sandboxes.WriteFile(r.Context(), u.ID, l.Slug, faultline.File{Path: p, Content: []byte(text)}); err != nil {
-				msg := "Saved, but the file could not be written into your sandbox. Restart the lab to copy your files in."
+				notice = "Saved, but the file could not be written into your sandbox. Restart the lab to copy your files in."
 				if _, m, ok := userError(err); ok {
-					msg = "Saved, but not written into your sandbox: " + m
+					notice = "Saved, but not written into your sandbox: " + m
 				} else {
 					s.log.ErrorContext(r.Context(), "write file into sandbox", "user", u.ID, "lab", l.Slug, "path", p, "err", err)
 				}
-				return s.renderLab(w, r, l, labView{file: p, notice: msg})
 			}
 		}
 	}
+	if asJSON {
+		return writeJSON(w, http.StatusOK, saveReply{Saved: true, Path: p, Notice: notice})
+	}
+	if notice != "" {
+		return s.renderLab(w, r, l, labView{file: p, notice: notice})
+	}
 	return redirect(w, r, labURL(l.Slug)+"?saved=1&file="+url.QueryEscape(p))
+}
+
+// saveReply is the JSON answer to an editor save.
+type saveReply struct {
+	Saved  bool   `json:"saved"`
+	Path   string `json:"path,omitempty"`
+	Notice string `json:"notice,omitempty"` // saved, but something to tell
+	Error  string `json:"error,omitempty"`  // user-safe; nothing was saved
+}
+
+// wantsJSON reports whether the client asked for a JSON answer.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// saveFailedJSON answers a failed JSON save: a user error with its message
+// and status; an internal error goes to the generic error mapping.
+func (s *Server) saveFailedJSON(w http.ResponseWriter, err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = tooLarge(mbe.Limit)
+	}
+	code, msg, ok := userError(err)
+	if !ok {
+		return err
+	}
+	return writeJSON(w, statusOf(code), saveReply{Error: msg})
+}
+
+// writeJSON writes v as a JSON response that is never cached.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode JSON reply: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
 }
 
 // serveRunTests runs the visible tests in the learner's sandbox and shows the

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -12,8 +14,20 @@ import (
 	"github.com/faultline-dev/faultline/web/views"
 )
 
-//go:embed static/app.css static/app.js
+// static/dist holds the lab page's bundle built from web/ui by `make ui`
+// (gitignored). Only its README is committed, so the embed always has
+// something and the portal builds without the bundle; pages then work with
+// plain forms.
+//
+//go:embed static/app.css static/app.js static/dist
 var staticFS embed.FS
+
+// bundleFiles are the bundle's output files, served flat as /static/{name}.
+var bundleFiles = []struct{ name, ctype string }{
+	{"lab.js", "text/javascript; charset=utf-8"},
+	{"lab.css", "text/css; charset=utf-8"},
+	{"terminal.js", "text/javascript; charset=utf-8"},
+}
 
 // asset is one static file served from memory.
 type asset struct {
@@ -24,11 +38,17 @@ type asset struct {
 
 // assets are the static files and their versioned URLs.
 type assets struct {
-	files map[string]*asset
-	urls  views.Assets
+	files  map[string]*asset
+	urls   views.Assets
+	bundle views.Bundle // zero when the bundle was not built
 }
 
 func newAssets(highlightCSS string) (*assets, error) {
+	return newAssetsFrom(staticFS, highlightCSS)
+}
+
+// newAssetsFrom reads the assets from fsys, laid out like staticFS.
+func newAssetsFrom(fsys fs.FS, highlightCSS string) (*assets, error) {
 	a := &assets{files: map[string]*asset{}}
 	add := func(name, ctype string, body []byte) string {
 		sum := sha256.Sum256(body)
@@ -36,11 +56,11 @@ func newAssets(highlightCSS string) (*assets, error) {
 		a.files[name] = &asset{body: body, ctype: ctype, etag: `"` + v + `"`}
 		return "/static/" + name + "?v=" + v
 	}
-	css, err := staticFS.ReadFile("static/app.css")
+	css, err := fs.ReadFile(fsys, "static/app.css")
 	if err != nil {
 		return nil, fmt.Errorf("read embedded app.css: %w", err)
 	}
-	js, err := staticFS.ReadFile("static/app.js")
+	js, err := fs.ReadFile(fsys, "static/app.js")
 	if err != nil {
 		return nil, fmt.Errorf("read embedded app.js: %w", err)
 	}
@@ -49,6 +69,22 @@ func newAssets(highlightCSS string) (*assets, error) {
 		JS:        add("app.js", "text/javascript; charset=utf-8", js),
 		Highlight: add("highlight.css", "text/css; charset=utf-8", []byte(highlightCSS)),
 	}
+	// The bundle is used only when all of it is there.
+	bodies := make([][]byte, len(bundleFiles))
+	for i, f := range bundleFiles {
+		body, err := fs.ReadFile(fsys, "static/dist/"+f.name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return a, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("read embedded bundle file %s: %w", f.name, err)
+		}
+		bodies[i] = body
+	}
+	urls := map[string]string{}
+	for i, f := range bundleFiles {
+		urls[f.name] = add(f.name, f.ctype, bodies[i])
+	}
+	a.bundle = views.Bundle{JS: urls["lab.js"], CSS: urls["lab.css"], Terminal: urls["terminal.js"]}
 	return a, nil
 }
 
