@@ -12,128 +12,129 @@ import (
 )
 
 func TestPassesResultThrough(t *testing.T) {
-	b := cb.New(cb.Settings{FailureThreshold: 10, Now: newClock().Now})
+	r := newRig(t, cb.Settings{FailureThreshold: 10})
 	calls := 0
 	custom := fmt.Errorf("wrapped: %w", errDown)
-	if err := b.Call(func() error { calls++; return custom }); err != custom {
-		t.Errorf("Call returned %v, want the function's own error value", err)
-	}
-	if err := b.Call(func() error { calls++; return nil }); err != nil {
-		t.Errorf("Call returned %v for a successful function, want nil", err)
-	}
-	if calls != 2 {
-		t.Errorf("the function ran %d times for 2 calls, want 2", calls)
-	}
+	err := r.call("custom error", func() error { calls++; return custom })
+	r.check(err == custom, "Call returns the function's error unchanged",
+		"Call returned %v, want the function's own error value", err)
+	err = r.call("success", func() error { calls++; return nil })
+	r.check(err == nil, "Call returns the function's error unchanged",
+		"Call returned %v for a successful function, want nil", err)
+	r.check(calls == 2, "an admitted call runs the function exactly once",
+		"the function ran %d times for 2 calls, want 2", calls)
 }
 
 func TestCountsConsecutiveFailuresOnly(t *testing.T) {
-	b := cb.New(cb.Settings{FailureThreshold: 3, OpenTimeout: time.Minute, Now: newClock().Now})
+	r := newRig(t, cb.Settings{FailureThreshold: 3, OpenTimeout: time.Minute})
 	// Two failures, a success, two failures, a success, two failures: never
 	// three in a row, so the breaker must stay closed.
 	for round := 0; round < 3; round++ {
-		b.Call(failing)
-		b.Call(failing)
-		mustState(t, b, cb.Closed, fmt.Sprintf("round %d, after 2 consecutive failures", round))
+		r.call("fail", failing)
+		r.call("fail", failing)
+		r.mustState(cb.Closed, fmt.Sprintf("round %d, after 2 consecutive failures (a success came before them)", round))
 		if round < 2 {
-			b.Call(ok)
+			r.call("ok", ok)
 		}
+		r.advance(time.Second)
 	}
-	b.Call(failing)
-	mustState(t, b, cb.Open, "after the third consecutive failure")
+	r.call("fail", failing)
+	r.mustState(cb.Open, "after the third consecutive failure")
 }
 
 func TestOpenFailsFast(t *testing.T) {
-	clk := newClock()
-	b := cb.New(cb.Settings{FailureThreshold: 2, OpenTimeout: 5 * time.Second, Now: clk.Now})
-	b.Call(failing)
-	b.Call(failing)
-	mustState(t, b, cb.Open, "after 2 failures")
+	r := newRig(t, cb.Settings{FailureThreshold: 2, OpenTimeout: 5 * time.Second})
+	r.call("fail", failing)
+	r.call("fail", failing)
+	r.mustState(cb.Open, "after 2 failures")
 	calls := 0
 	for i := 0; i < 5; i++ {
-		clk.Advance(time.Second - time.Millisecond)
-		err := b.Call(func() error { calls++; return nil })
-		if !errors.Is(err, cb.ErrOpen) {
-			t.Fatalf("call %d while open returned %v, want ErrOpen", i, err)
-		}
+		r.advance(time.Second - time.Millisecond)
+		err := r.call("while open", func() error { calls++; return nil })
+		r.check(errors.Is(err, cb.ErrOpen), "an open breaker rejects with ErrOpen",
+			"call %d while open returned %v, want ErrOpen", i, err)
 	}
-	if calls != 0 {
-		t.Fatalf("an open breaker ran the function %d times", calls)
-	}
+	r.check(calls == 0, "an open breaker never runs the function", "an open breaker ran the function %d times", calls)
 	// Rejected calls do not extend the open period: 5s after opening it admits.
-	clk.Advance(5 * time.Millisecond)
-	if err := b.Call(func() error { calls++; return nil }); err != nil {
-		t.Fatalf("the first call after the open timeout returned %v, want nil", err)
-	}
-	if calls != 1 {
-		t.Fatalf("the trial call ran the function %d times, want 1", calls)
-	}
+	r.advance(5 * time.Millisecond)
+	err := r.call("after the timeout", func() error { calls++; return nil })
+	r.check(err == nil, "rejected calls do not extend the open period",
+		"the first call %s after the breaker opened (OpenTimeout 5s) returned %v, want nil", 5*time.Second, err)
+	r.check(calls == 1, "an admitted call runs the function exactly once", "the trial call ran the function %d times, want 1", calls)
 }
 
 func TestOpenTimeoutBoundary(t *testing.T) {
-	clk := newClock()
-	b := cb.New(cb.Settings{FailureThreshold: 1, OpenTimeout: 8 * time.Second, Now: clk.Now})
-	b.Call(failing)
-	clk.Advance(8*time.Second - time.Nanosecond)
-	mustState(t, b, cb.Open, "1ns before the open timeout")
-	if err := b.Call(ok); !errors.Is(err, cb.ErrOpen) {
-		t.Fatalf("Call 1ns before the open timeout returned %v, want ErrOpen", err)
-	}
-	clk.Advance(time.Nanosecond)
+	r := newRig(t, cb.Settings{FailureThreshold: 1, OpenTimeout: 8 * time.Second})
+	r.advance(3 * time.Second) // the breaker opens at a time other than zero
+	r.call("fail", failing)
+	r.advance(8*time.Second - time.Nanosecond)
+	r.mustState(cb.Open, "1ns before the open timeout")
+	err := r.call("1ns early", ok)
+	r.check(errors.Is(err, cb.ErrOpen), "an open breaker rejects until OpenTimeout has passed",
+		"Call 1ns before the open timeout returned %v, want ErrOpen", err)
+	r.advance(time.Nanosecond)
 	// State alone (no Call) must notice the timeout.
-	mustState(t, b, cb.HalfOpen, "exactly at the open timeout")
+	r.mustState(cb.HalfOpen, "exactly at the open timeout (no call made since)")
 }
 
 func TestTrialFailureReopens(t *testing.T) {
-	clk := newClock()
-	b := cb.New(cb.Settings{FailureThreshold: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 2, Now: clk.Now})
-	b.Call(failing)
-	clk.Advance(30 * time.Second) // well past the timeout
-	mustState(t, b, cb.HalfOpen, "after the open timeout")
-	if err := b.Call(failing); err != errDown {
-		t.Fatalf("trial call returned %v, want the function's error", err)
-	}
-	mustState(t, b, cb.Open, "after a failed trial")
+	r := newRig(t, cb.Settings{FailureThreshold: 1, OpenTimeout: 10 * time.Second, SuccessThreshold: 2})
+	r.call("fail", failing)
+	r.advance(30 * time.Second) // well past the timeout
+	r.mustState(cb.HalfOpen, "after the open timeout")
+	err := r.call("failing trial", failing)
+	r.check(err == errDown, "Call returns the function's error unchanged", "trial call returned %v, want the function's error", err)
+	r.mustState(cb.Open, "after a failed trial")
 	// The new open period starts at the failed trial, not at the first opening.
-	clk.Advance(10*time.Second - time.Nanosecond)
-	mustState(t, b, cb.Open, "1ns before the new open period ends")
-	if err := b.Call(ok); !errors.Is(err, cb.ErrOpen) {
-		t.Fatalf("Call during the new open period returned %v, want ErrOpen", err)
-	}
-	clk.Advance(time.Nanosecond)
-	mustState(t, b, cb.HalfOpen, "when the new open period ends")
+	r.advance(10*time.Second - time.Nanosecond)
+	r.mustState(cb.Open, "1ns before the new open period ends")
+	err = r.call("during the new open period", ok)
+	r.check(errors.Is(err, cb.ErrOpen), "a failed trial starts a fresh open period",
+		"Call during the new open period returned %v, want ErrOpen", err)
+	r.advance(time.Nanosecond)
+	r.mustState(cb.HalfOpen, "when the new open period ends")
 	// A success then a failure: the failure reopens even after a success.
-	b.Call(ok)
-	mustState(t, b, cb.HalfOpen, "after 1 of 2 successful trials")
-	b.Call(failing)
-	mustState(t, b, cb.Open, "after a failed trial that followed a success")
+	r.call("ok trial", ok)
+	r.mustState(cb.HalfOpen, "after 1 of 2 successful trials")
+	r.call("failing trial", failing)
+	r.mustState(cb.Open, "after a failed trial that followed a success")
 }
 
 func TestSuccessThresholdCloses(t *testing.T) {
-	clk := newClock()
-	b := cb.New(cb.Settings{FailureThreshold: 2, OpenTimeout: time.Second, SuccessThreshold: 3, Now: clk.Now})
-	b.Call(failing)
-	b.Call(failing)
-	clk.Advance(time.Second)
+	r := newRig(t, cb.Settings{FailureThreshold: 2, OpenTimeout: time.Second, SuccessThreshold: 3})
+	r.call("fail", failing)
+	r.call("fail", failing)
+	r.advance(time.Second)
 	for i := 1; i <= 2; i++ {
-		if err := b.Call(ok); err != nil {
-			t.Fatalf("trial %d returned %v, want nil", i, err)
-		}
-		mustState(t, b, cb.HalfOpen, fmt.Sprintf("after %d of 3 successful trials", i))
+		err := r.call("ok trial", ok)
+		r.check(err == nil, "a half-open breaker admits a trial", "trial %d returned %v, want nil", i, err)
+		r.mustState(cb.HalfOpen, fmt.Sprintf("after %d of 3 successful trials", i))
 	}
-	b.Call(ok)
-	mustState(t, b, cb.Closed, "after 3 successful trials")
+	r.call("ok trial", ok)
+	r.mustState(cb.Closed, "after 3 successful trials")
 	// Closing starts a fresh failure count.
-	b.Call(failing)
-	mustState(t, b, cb.Closed, "after 1 failure in the new closed period")
-	b.Call(failing)
-	mustState(t, b, cb.Open, "after 2 failures in the new closed period")
+	r.call("fail", failing)
+	r.mustState(cb.Closed, "after 1 failure in the new closed period")
+	r.call("fail", failing)
+	r.mustState(cb.Open, "after 2 failures in the new closed period")
+}
+
+// waitFor polls cond (in real time) until it holds or patience runs out.
+func waitFor(r *rig, property, what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.fail(property, "gave up waiting: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestHalfOpenLimitsConcurrentTrials(t *testing.T) {
-	clk := newClock()
-	b := cb.New(cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, HalfOpenMaxCalls: 3, SuccessThreshold: 3, Now: clk.Now})
-	b.Call(failing)
-	clk.Advance(time.Second)
+	r := newRig(t, cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, HalfOpenMaxCalls: 3, SuccessThreshold: 3})
+	r.call("fail", failing)
+	r.advance(time.Second)
 
 	const callers = 40
 	var entered, rejected, other atomic.Int32
@@ -145,7 +146,7 @@ func TestHalfOpenLimitsConcurrentTrials(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := b.Call(func() error {
+			err := r.b.Call(func() error {
 				entered.Add(1)
 				<-release
 				return nil
@@ -158,23 +159,24 @@ func TestHalfOpenLimitsConcurrentTrials(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "every caller to be admitted or rejected", func() bool {
+	r.sim.Logf("%d callers call at once while half-open", callers)
+	waitFor(r, "extra callers in half-open get ErrOpen at once", "every caller to be admitted or rejected", func() bool {
 		return entered.Load()+rejected.Load()+other.Load() == callers
 	})
-	if n := entered.Load(); n != 3 {
-		t.Fatalf("%d trial calls ran at once in half-open, want exactly HalfOpenMaxCalls = 3", n)
-	}
-	if n := rejected.Load(); n != callers-3 {
-		t.Fatalf("%d callers got ErrOpen, want %d", n, callers-3)
-	}
-	mustState(t, b, cb.HalfOpen, "while 3 trials are in flight")
+	r.sim.Logf("%d trials running, %d rejected", entered.Load(), rejected.Load())
+	r.check(entered.Load() == 3, "at most HalfOpenMaxCalls trials run at once",
+		"%d trial calls ran at once in half-open, want exactly HalfOpenMaxCalls = 3", entered.Load())
+	r.check(rejected.Load() == callers-3, "extra callers in half-open get ErrOpen",
+		"%d callers got ErrOpen, want %d", rejected.Load(), callers-3)
+	r.mustState(cb.HalfOpen, "while 3 trials are in flight")
 	once.Do(func() { close(release) })
 	wg.Wait()
-	mustState(t, b, cb.Closed, "after 3 successful trials")
+	r.sim.Logf("the 3 trials succeeded")
+	r.mustState(cb.Closed, "after 3 successful trials")
 }
 
 func TestClosedCallsRunConcurrently(t *testing.T) {
-	b := cb.New(cb.Settings{FailureThreshold: 5, Now: newClock().Now})
+	r := newRig(t, cb.Settings{FailureThreshold: 5})
 	const callers = 8
 	var entered atomic.Int32
 	release := make(chan struct{})
@@ -185,88 +187,89 @@ func TestClosedCallsRunConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.Call(func() error {
+			r.b.Call(func() error {
 				entered.Add(1)
 				<-release
 				return errDown
 			})
 		}()
 	}
+	r.sim.Logf("%d callers call at once while closed", callers)
 	// A breaker that holds its lock while the function runs lets only one in.
-	waitFor(t, "all closed-state calls to run at the same time", func() bool {
+	waitFor(r, "calls in the closed state run concurrently", "all closed-state calls to run at the same time", func() bool {
 		return entered.Load() == callers
 	})
 	once.Do(func() { close(release) })
 	wg.Wait()
-	mustState(t, b, cb.Open, "after 8 concurrent failures with threshold 5")
+	r.sim.Logf("all %d calls failed", callers)
+	r.mustState(cb.Open, "after 8 concurrent failures with threshold 5")
 }
 
 func TestStaleResultsIgnored(t *testing.T) {
 	passed := t.Run("late success does not close", func(t *testing.T) {
-		clk := newClock()
-		b := cb.New(cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, Now: clk.Now})
+		r := newRig(t, cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second})
 		slow := newGate()
 		defer slow.open()
-		late := async(b, slow.fn(nil)) // admitted while closed
-		slow.waitEntered(t, "slow call while closed")
-		if err := await(t, "failing call", async(b, failing)); err != errDown {
-			t.Fatalf("failing call returned %v", err)
-		}
-		mustState(t, b, cb.Open, "after the failure")
-		clk.Advance(time.Second)
-		mustState(t, b, cb.HalfOpen, "after the open timeout")
+		late := r.async(slow.fn(nil)) // admitted while closed
+		r.waitEntered(slow, "slow call while closed")
+		r.sim.Logf("a slow call was admitted while closed")
+		err := r.call("fail", failing)
+		r.check(err == errDown, "Call returns the function's error unchanged", "failing call returned %v", err)
+		r.mustState(cb.Open, "after the failure")
+		r.advance(time.Second)
+		r.mustState(cb.HalfOpen, "after the open timeout")
 		slow.open()
-		if err := await(t, "slow call", late); err != nil {
-			t.Fatalf("slow call returned %v, want nil", err)
-		}
-		mustState(t, b, cb.HalfOpen, "after a success from a call admitted while closed")
+		err = r.await("slow call", late)
+		r.sim.Logf("the slow call (admitted while closed) returned %s", describe(err))
+		r.check(err == nil, "Call returns the function's error unchanged", "slow call returned %v, want nil", err)
+		r.mustState(cb.HalfOpen, "after a success from a call admitted while closed (a stale result)")
 		// The stale result did not use up the half-open trial slot either.
-		if err := await(t, "trial", async(b, ok)); err != nil {
-			t.Fatalf("trial call returned %v, want nil", err)
-		}
-		mustState(t, b, cb.Closed, "after a real trial succeeded")
+		err = r.call("ok trial", ok)
+		r.check(err == nil, "a stale result does not take a half-open trial slot",
+			"the first real trial returned %v, want nil", err)
+		r.mustState(cb.Closed, "after a real trial succeeded")
 	})
 	if !passed {
 		return // the second case would only wait on the same bug again
 	}
 	t.Run("late failure does not reopen", func(t *testing.T) {
-		clk := newClock()
-		b := cb.New(cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, Now: clk.Now})
+		r := newRig(t, cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second})
 		slow := newGate()
 		defer slow.open()
-		late := async(b, slow.fn(errDown)) // admitted while closed
-		slow.waitEntered(t, "slow call while closed")
-		await(t, "failing call", async(b, failing))
-		clk.Advance(time.Second)
-		mustState(t, b, cb.HalfOpen, "after the open timeout")
+		late := r.async(slow.fn(errDown)) // admitted while closed
+		r.waitEntered(slow, "slow call while closed")
+		r.sim.Logf("a slow call was admitted while closed")
+		r.call("fail", failing)
+		r.advance(time.Second)
+		r.mustState(cb.HalfOpen, "after the open timeout")
 		slow.open()
-		await(t, "slow call", late)
-		mustState(t, b, cb.HalfOpen, "after a failure from a call admitted while closed")
+		err := r.await("slow call", late)
+		r.sim.Logf("the slow call (admitted while closed) returned %s", describe(err))
+		r.mustState(cb.HalfOpen, "after a failure from a call admitted while closed (a stale result)")
 	})
 }
 
 func TestDefaults(t *testing.T) {
-	clk := newClock()
-	b := cb.New(cb.Settings{Now: clk.Now})
+	r := newRig(t, cb.Settings{})
 	for i := 1; i <= 4; i++ {
-		b.Call(failing)
+		r.call("fail", failing)
 	}
-	mustState(t, b, cb.Closed, "after 4 failures with the default threshold")
-	b.Call(failing)
-	mustState(t, b, cb.Open, "after 5 failures with the default threshold")
-	clk.Advance(30*time.Second - time.Nanosecond)
-	mustState(t, b, cb.Open, "1ns before the default 30s timeout")
-	clk.Advance(time.Nanosecond)
-	mustState(t, b, cb.HalfOpen, "at the default 30s timeout")
+	r.mustState(cb.Closed, "after 4 failures with the default threshold (5)")
+	r.call("fail", failing)
+	r.mustState(cb.Open, "after 5 failures with the default threshold (5)")
+	r.advance(30*time.Second - time.Nanosecond)
+	r.mustState(cb.Open, "1ns before the default 30s timeout")
+	r.advance(time.Nanosecond)
+	r.mustState(cb.HalfOpen, "at the default 30s timeout")
 
 	trial := newGate()
 	defer trial.open()
-	first := async(b, trial.fn(nil))
-	trial.waitEntered(t, "first trial")
-	if err := await(t, "second trial", async(b, ok)); !errors.Is(err, cb.ErrOpen) {
-		t.Fatalf("a second trial while one is in flight returned %v, want ErrOpen (default HalfOpenMaxCalls is 1)", err)
-	}
+	first := r.async(trial.fn(nil))
+	r.waitEntered(trial, "first trial")
+	err := r.call("second trial", ok)
+	r.check(errors.Is(err, cb.ErrOpen), "the default HalfOpenMaxCalls is 1",
+		"a second trial while one is in flight returned %v, want ErrOpen", err)
 	trial.open()
-	await(t, "first trial", first)
-	mustState(t, b, cb.Closed, "after one successful trial (default SuccessThreshold is 1)")
+	r.await("first trial", first)
+	r.mustState(cb.Closed, "after one successful trial (default SuccessThreshold is 1)")
 }

@@ -7,6 +7,8 @@ package circuitbreaker
 import (
 	"errors"
 	"time"
+
+	"faultline.dev/labkit"
 )
 
 // State is the position of a breaker.
@@ -30,11 +32,13 @@ var ErrOpen = errors.New("circuit breaker is open")
 
 // Settings configure a Breaker. Zero values take the defaults.
 type Settings struct {
-	FailureThreshold int              // consecutive failures that open the breaker (default 5)
-	OpenTimeout      time.Duration    // time spent open before trials start (default 30s)
-	HalfOpenMaxCalls int              // trial calls in flight at once while half-open (default 1)
-	SuccessThreshold int              // successful trials that close the breaker (default 1)
-	Now              func() time.Time // the clock (default time.Now)
+	FailureThreshold int           // consecutive failures that open the breaker (default 5)
+	OpenTimeout      time.Duration // time spent open before trials start (default 30s)
+	HalfOpenMaxCalls int           // trial calls in flight at once while half-open (default 1)
+	SuccessThreshold int           // successful trials that close the breaker (default 1)
+	// Clock is the only time source the breaker may read: a *labkit.Sim in
+	// tests, labkit.RealClock{} in production (the default when nil).
+	Clock labkit.Clock
 }
 
 // Breaker is a circuit breaker. It must be safe for concurrent use.

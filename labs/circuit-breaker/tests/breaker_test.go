@@ -2,32 +2,15 @@ package circuitbreaker
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"faultline.dev/labkit"
 )
 
-// testClock is a clock the test moves by hand; no real time passes.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// The visible tests drive the breaker with labkit's virtual clock: a
+// *labkit.Sim is a labkit.Clock, and sim.RunFor(d) moves its time forward by
+// d. Nothing here sleeps, so a breaker that reads time.Now directly fails.
 
 var errBoom = errors.New("boom")
 
@@ -43,8 +26,8 @@ func TestStateString(t *testing.T) {
 }
 
 func TestOpensAfterThreshold(t *testing.T) {
-	clk := newTestClock()
-	b := New(Settings{FailureThreshold: 3, OpenTimeout: time.Minute, Now: clk.Now})
+	sim := labkit.NewSim(labkit.Seed(t))
+	b := New(Settings{FailureThreshold: 3, OpenTimeout: time.Minute, Clock: sim})
 	for i := 1; i <= 2; i++ {
 		if err := b.Call(fail); err != errBoom {
 			t.Fatalf("failure %d: Call returned %v, want the function's error", i, err)
@@ -68,15 +51,15 @@ func TestOpensAfterThreshold(t *testing.T) {
 }
 
 func TestClosesAfterTrialSuccess(t *testing.T) {
-	clk := newTestClock()
-	b := New(Settings{FailureThreshold: 1, OpenTimeout: 10 * time.Second, Now: clk.Now})
+	sim := labkit.NewSim(labkit.Seed(t))
+	b := New(Settings{FailureThreshold: 1, OpenTimeout: 10 * time.Second, Clock: sim})
 	b.Call(fail)
 	if s := b.State(); s != Open {
 		t.Fatalf("state is %v, want open", s)
 	}
-	clk.Advance(10 * time.Second)
+	sim.RunFor(10 * time.Second)
 	if s := b.State(); s != HalfOpen {
-		t.Fatalf("after the open timeout state is %v, want half-open", s)
+		t.Fatalf("after the open timeout (virtual time %s) state is %v, want half-open", sim.Elapsed(), s)
 	}
 	if err := b.Call(succeed); err != nil {
 		t.Fatalf("trial call returned %v, want nil", err)

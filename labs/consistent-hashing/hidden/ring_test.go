@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"faultline.dev/labkit"
 	ch "faultline.dev/labs/consistenthash"
 )
 
@@ -30,20 +31,25 @@ func TestHashAndVnodeNames(t *testing.T) {
 
 func TestGetMatchesReference(t *testing.T) {
 	nodes := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"}
+	sim := labkit.NewSim(labkit.Seed(t))
 	r := ch.New(50)
 	r.Add(nodes...)
+	sim.Logf("New(50), Add(%q)", nodes)
 	model := newRef(50, nodes...)
-	bad := 0
-	for _, k := range keys("user", 3000) {
-		if got, want := mustGet(t, r, k), model.owner(k); got != want {
+	ks := keys("user", 3000)
+	got := owners(t, r, ks)
+	bad, first := 0, ""
+	for _, k := range ks {
+		if got[k] != model.owner(k) {
 			bad++
-			if bad <= 5 {
-				t.Errorf("Get(%q) = %q, want %q", k, got, want)
+			if first == "" {
+				first = fmt.Sprintf("Get(%q) = %q, want %q", k, got[k], model.owner(k))
 			}
 		}
 	}
 	if bad > 0 {
-		t.Errorf("%d of 3000 keys went to the wrong node", bad)
+		failRing(t, sim, model, got, "every key belongs to the first point at or after its hash",
+			"%d of 3000 keys went to the wrong node; the first: %s", bad, first)
 	}
 }
 
@@ -65,16 +71,24 @@ func TestDefaultVnodes(t *testing.T) {
 }
 
 func TestKeyOnVnodePointBelongsToIt(t *testing.T) {
+	sim := labkit.NewSim(labkit.Seed(t))
 	nodes := nodeNames(5)
 	r := ch.New(40)
 	r.Add(nodes...)
+	sim.Logf("New(40), Add(%q)", nodes)
+	model := newRef(40, nodes...)
+	var ks []string
 	for _, n := range nodes {
 		for i := 0; i < 40; i++ {
 			// This key hashes exactly to the point of virtual node i of n.
-			key := fmt.Sprintf("%s#%d", n, i)
-			if got := mustGet(t, r, key); got != n {
-				t.Fatalf("Get(%q) = %q; a key whose hash equals a point belongs to that point's node %q", key, got, n)
-			}
+			ks = append(ks, fmt.Sprintf("%s#%d", n, i))
+		}
+	}
+	got := owners(t, r, ks)
+	for _, key := range ks {
+		if want := model.owner(key); got[key] != want {
+			failRing(t, sim, model, got, "a key whose hash equals a point belongs to that point's node",
+				"Get(%q) = %q; its hash is exactly the position of a point of %q", key, got[key], want)
 		}
 	}
 }
@@ -185,10 +199,13 @@ func TestBalance(t *testing.T) {
 }
 
 func TestAddMovesKeysOnlyToNewNode(t *testing.T) {
+	sim := labkit.NewSim(labkit.Seed(t))
 	ks := keys("item", 5000)
 	r := ch.New(64)
 	r.Add(nodeNames(5)...)
+	sim.Logf("New(64), Add(%q), %d keys", nodeNames(5), len(ks))
 	before := owners(t, r, ks)
+	sim.NoteFault("node-new joins")
 	r.Add("node-new")
 	after := owners(t, r, ks)
 	moved := 0
@@ -198,7 +215,8 @@ func TestAddMovesKeysOnlyToNewNode(t *testing.T) {
 		}
 		moved++
 		if after[k] != "node-new" {
-			t.Fatalf("adding node-new moved %q from %s to %s; keys may only move to the new node", k, before[k], after[k])
+			failRing(t, sim, newRef(64, append(nodeNames(5), "node-new")...), after, "a joining node only takes keys; no other key moves",
+				"adding node-new moved %q from %s to %s; keys may only move to the new node", k, before[k], after[k])
 		}
 	}
 	if moved == 0 {
@@ -218,26 +236,32 @@ func TestAddMovesKeysOnlyToNewNode(t *testing.T) {
 }
 
 func TestRemoveMovesOnlyItsKeys(t *testing.T) {
+	sim := labkit.NewSim(labkit.Seed(t))
 	ks := keys("item", 5000)
 	nodes := nodeNames(6)
 	r := ch.New(100)
 	r.Add(nodes...)
+	sim.Logf("New(100), Add(%q), %d keys", nodes, len(ks))
 	before := owners(t, r, ks)
+	sim.NoteFault("node-3 leaves")
 	r.Remove("node-3")
+	sim.Logf("Remove(\"no-such-node\"): not on the ring")
 	r.Remove("no-such-node")
 	after := owners(t, r, ks)
+	model := newRef(100, "node-0", "node-1", "node-2", "node-4", "node-5")
 	for _, k := range ks {
 		switch {
 		case after[k] == "node-3":
-			t.Fatalf("Get(%q) = node-3 after node-3 was removed", k)
+			failRing(t, sim, model, after, "a node that left owns nothing", "Get(%q) = node-3 after node-3 was removed", k)
 		case before[k] != "node-3" && after[k] != before[k]:
-			t.Fatalf("removing node-3 moved %q from %s to %s; only node-3's keys may move", k, before[k], after[k])
+			failRing(t, sim, model, after, "a leaving node only hands on its own keys; no other key moves",
+				"removing node-3 moved %q from %s to %s; only node-3's keys may move", k, before[k], after[k])
 		}
 	}
-	model := newRef(100, "node-0", "node-1", "node-2", "node-4", "node-5")
 	for _, k := range ks[:1000] {
 		if got, want := after[k], model.owner(k); got != want {
-			t.Fatalf("after removing node-3, Get(%q) = %q, want %q", k, got, want)
+			failRing(t, sim, model, after, "every key belongs to the first point at or after its hash",
+				"after removing node-3, Get(%q) = %q, want %q", k, got, want)
 		}
 	}
 	if got, want := r.Nodes(), []string{"node-0", "node-1", "node-2", "node-4", "node-5"}; !reflect.DeepEqual(got, want) {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"faultline.dev/labkit"
 )
 
 // State is the position of a breaker.
@@ -37,11 +39,13 @@ var ErrOpen = errors.New("circuit breaker is open")
 
 // Settings configure a Breaker. Zero values take the defaults.
 type Settings struct {
-	FailureThreshold int              // consecutive failures that open the breaker (default 5)
-	OpenTimeout      time.Duration    // time spent open before trials start (default 30s)
-	HalfOpenMaxCalls int              // trial calls in flight at once while half-open (default 1)
-	SuccessThreshold int              // successful trials that close the breaker (default 1)
-	Now              func() time.Time // the clock (default time.Now)
+	FailureThreshold int           // consecutive failures that open the breaker (default 5)
+	OpenTimeout      time.Duration // time spent open before trials start (default 30s)
+	HalfOpenMaxCalls int           // trial calls in flight at once while half-open (default 1)
+	SuccessThreshold int           // successful trials that close the breaker (default 1)
+	// Clock is the only time source the breaker may read: a *labkit.Sim in
+	// tests, labkit.RealClock{} in production (the default when nil).
+	Clock labkit.Clock
 }
 
 // Breaker is a circuit breaker. It is safe for concurrent use.
@@ -71,8 +75,8 @@ func New(s Settings) *Breaker {
 	if s.SuccessThreshold <= 0 {
 		s.SuccessThreshold = 1
 	}
-	if s.Now == nil {
-		s.Now = time.Now
+	if s.Clock == nil {
+		s.Clock = labkit.RealClock{}
 	}
 	return &Breaker{s: s, state: Closed}
 }
@@ -82,7 +86,7 @@ func New(s Settings) *Breaker {
 func (b *Breaker) State() State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.refresh(b.s.Now())
+	b.refresh(b.s.Clock.Now())
 	return b.state
 }
 
@@ -102,7 +106,7 @@ func (b *Breaker) Call(fn func() error) error {
 func (b *Breaker) admit() (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.refresh(b.s.Now())
+	b.refresh(b.s.Clock.Now())
 	switch b.state {
 	case Open:
 		return 0, ErrOpen
@@ -129,17 +133,17 @@ func (b *Breaker) record(gen uint64, err error) {
 		}
 		b.failures++
 		if b.failures >= b.s.FailureThreshold {
-			b.setState(Open, b.s.Now())
+			b.setState(Open, b.s.Clock.Now())
 		}
 	case HalfOpen:
 		b.inFlight--
 		if err != nil {
-			b.setState(Open, b.s.Now())
+			b.setState(Open, b.s.Clock.Now())
 			return
 		}
 		b.successes++
 		if b.successes >= b.s.SuccessThreshold {
-			b.setState(Closed, b.s.Now())
+			b.setState(Closed, b.s.Clock.Now())
 		}
 	}
 }
