@@ -42,6 +42,8 @@ type ManagerOptions struct {
 	// and Reconcile and Stop touch only sandboxes of this scope: several
 	// portals (or test runs) can then share one engine.
 	Scope string
+	// PoolSize is how many warm containers RunPool keeps ready (0: none).
+	PoolSize int
 }
 
 // Manager runs learners' lab sandboxes and keeps the SandboxStore in step
@@ -54,6 +56,10 @@ type Manager struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per (user, lab): one start/stop at a time
+
+	poolMu   sync.Mutex
+	pool     []string      // warm container IDs, oldest first
+	poolKick chan struct{} // wakes RunPool after a claim
 }
 
 var _ faultline.Sandboxes = (*Manager)(nil)
@@ -72,7 +78,7 @@ func NewManager(e *Engine, st faultline.SandboxStore, opt ManagerOptions) *Manag
 	if opt.Scope == "" {
 		opt.Scope = e.Scope()
 	}
-	return &Manager{e: e, st: st, opt: opt, log: opt.Logger, locks: map[string]*sync.Mutex{}}
+	return &Manager{e: e, st: st, opt: opt, log: opt.Logger, locks: map[string]*sync.Mutex{}, poolKick: make(chan struct{}, 1)}
 }
 
 func (m *Manager) lock(userID int64, lab string) func() {
@@ -178,8 +184,23 @@ func sandboxWorkspace(lab *faultline.Lab, files []faultline.File) ([]faultline.F
 }
 
 // create runs the image, create, start and files phases and returns the
-// running container's ID. On failure nothing is left behind.
+// running container's ID: a warm container from the pool when there is one
+// (then image, create and start are already done), else a new one. On
+// failure nothing is left behind.
 func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, files []faultline.File, report func(faultline.SandboxPhase)) (string, error) {
+	if err := m.removeContainers(ctx, userID, lab.Slug); err != nil {
+		return "", err
+	}
+	if id, ok := m.claim(ctx, userID, lab); ok {
+		report(faultline.PhaseFiles)
+		err := m.e.writeFiles(ctx, id, WorkDir, files)
+		if err == nil {
+			m.log.Info("sandbox from the warm pool", "user", userID, "lab", lab.Slug, "id", short(id))
+			return id, nil
+		}
+		m.log.Warn("warm pool: copying files failed; starting cold", "id", short(id), "err", err)
+		m.e.removeContainer(id)
+	}
 	report(faultline.PhaseImage)
 	image := lab.Image
 	if image == "" {
@@ -190,29 +211,11 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 	}
 
 	report(faultline.PhaseCreate)
-	if err := m.removeContainers(ctx, userID, lab.Slug); err != nil {
-		return "", err
-	}
-	lim := faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids}
-	lim = withDefaults(lim)
-	init := true
-	host := hardenedHostConfig(lim, map[string]string{
-		"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", sandboxTmpMB),
-		WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=0755,uid=65534,gid=65534", sandboxWorkMB),
-	}, m.opt.Runtime)
-	host.Init = &init
-	cfg := &container.Config{
-		Image:           image,
-		Cmd:             []string{"sleep", strconv.Itoa(sandboxMaxLife)},
-		User:            "65534:65534",
-		WorkingDir:      WorkDir,
-		Hostname:        "lab",
-		NetworkDisabled: true,
-		Labels: m.e.labels(m.match(map[string]string{
-			LabelUser: strconv.FormatInt(userID, 10),
-			LabelLab:  lab.Slug,
-		})),
-	}
+	lim := withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids})
+	cfg, host := m.sandboxConfig(image, lim, map[string]string{
+		LabelUser: strconv.FormatInt(userID, 10),
+		LabelLab:  lab.Slug,
+	})
 	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, containerName(m.opt.Scope, userID, lab.Slug))
 	if err != nil {
 		return "", m.e.fail(fmt.Sprintf("create sandbox user %d lab %q", userID, lab.Slug), err)
@@ -268,8 +271,13 @@ func (m *Manager) match(labels map[string]string) map[string]string {
 	return out
 }
 
-// removeContainers removes every sandbox container of (user, lab).
+// removeContainers removes every sandbox container of (user, lab): those
+// labelled for it and the one holding its name (a claimed warm container).
 func (m *Manager) removeContainers(ctx context.Context, userID int64, lab string) error {
+	err := m.e.cli.ContainerRemove(ctx, containerName(m.opt.Scope, userID, lab), container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !isNotFound(err) {
+		return m.e.fail("remove sandbox "+containerName(m.opt.Scope, userID, lab), err)
+	}
 	cs, err := m.e.listContainers(ctx, m.match(map[string]string{
 		LabelUser: strconv.FormatInt(userID, 10),
 		LabelLab:  lab,
@@ -537,7 +545,7 @@ func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err erro
 		stopped++
 	}
 	for _, c := range cs {
-		if keep[c.ID] {
+		if keep[c.ID] || m.inPool(c.ID) {
 			continue
 		}
 		err := m.e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,7 +246,8 @@ func (e *Engine) removeContainer(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !isNotFound(err) {
+	// "already in progress": someone else (Stop, a drain) is removing it.
+	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "is already in progress") {
 		e.log.Error("remove container", "id", short(id), "err", err)
 	}
 }

@@ -22,6 +22,10 @@ type Config struct {
 	Runtime       string        // OCI runtime for sandboxes and grading ("" = engine default)
 	SecureCookies bool          // Secure cookies (on when BaseURL is https)
 	ShutdownGrace time.Duration // how long SIGTERM waits for requests and grading
+	PoolSize      int           // warm sandbox containers kept ready
+	IdleTimeout   time.Duration // a sandbox with no activity this long is stopped
+
+	envErrs []string // FAULTLINE_* values that did not parse, reported by Validate
 }
 
 // DefaultConfig returns the defaults, overridden by FAULTLINE_* variables in env.
@@ -31,6 +35,8 @@ func DefaultConfig(getenv func(string) string) Config {
 		DataDir:       "data",
 		Workers:       1,
 		ShutdownGrace: 30 * time.Second,
+		PoolSize:      2,
+		IdleTimeout:   10 * time.Minute,
 	}
 	str := func(dst *string, key string) {
 		if v := getenv(key); v != "" {
@@ -44,9 +50,24 @@ func DefaultConfig(getenv func(string) string) Config {
 	str(&c.ContentDir, "FAULTLINE_CONTENT_DIR")
 	str(&c.LabsDir, "FAULTLINE_LABS_DIR")
 	str(&c.Runtime, "FAULTLINE_RUNTIME")
-	if v := getenv("FAULTLINE_WORKERS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			c.Workers = n
+	num := func(dst *int, key string) {
+		if v := getenv(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q is not a whole number", key, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	num(&c.Workers, "FAULTLINE_WORKERS")
+	num(&c.PoolSize, "FAULTLINE_POOL")
+	if v := getenv("FAULTLINE_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			c.envErrs = append(c.envErrs, fmt.Sprintf("FAULTLINE_IDLE_TIMEOUT=%q is not a duration such as 10m", v))
+		} else {
+			c.IdleTimeout = d
 		}
 	}
 	return c
@@ -69,12 +90,23 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for the database (env FAULTLINE_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the portal, for invite links (env FAULTLINE_BASE_URL)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "grading workers (env FAULTLINE_WORKERS)")
+	fs.IntVar(&c.PoolSize, "pool", c.PoolSize, "warm sandbox containers kept ready for a fast \"Start lab\" (env FAULTLINE_POOL; 0 turns the pool off)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop a sandbox after this long without editor, terminal or test activity; saved files stay (env FAULTLINE_IDLE_TIMEOUT)")
 	c.registerCatalogFlags(fs)
 	c.registerDockerFlags(fs)
 }
 
 // Validate checks the config and fills derived fields.
 func (c *Config) Validate() error {
+	if len(c.envErrs) > 0 {
+		return fmt.Errorf("%s", strings.Join(c.envErrs, "; "))
+	}
+	if c.PoolSize < 0 || c.PoolSize > 100 {
+		return fmt.Errorf("-pool must be between 0 and 100, got %d", c.PoolSize)
+	}
+	if c.IdleTimeout < time.Minute {
+		return fmt.Errorf("-idle-timeout must be at least 1m, got %s", c.IdleTimeout)
+	}
 	if c.Addr == "" {
 		return fmt.Errorf("-addr must not be empty")
 	}

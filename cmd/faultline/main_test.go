@@ -213,15 +213,41 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil || !c.SecureCookies || c.BaseURL != "https://faultline.example.org" {
 		t.Fatalf("https base URL: %+v, %v; want Secure cookies and no trailing slash", c, err)
 	}
+	if c.PoolSize != 2 || c.IdleTimeout != 10*time.Minute {
+		t.Errorf("pool %d, idle timeout %s; want the defaults 2 and 10m", c.PoolSize, c.IdleTimeout)
+	}
+	ok := Config{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute}
 	for _, bad := range []Config{
-		{Addr: "", DataDir: "d", Workers: 1},
-		{Addr: ":1", DataDir: "d", Workers: 0},
-		{Addr: ":1", DataDir: "d", Workers: 1, BaseURL: "ftp://x"},
-		{Addr: ":1", DataDir: "d", Workers: 1, LabsDir: "/does/not/exist"},
+		{Addr: "", DataDir: "d", Workers: 1, IdleTimeout: time.Minute},
+		{Addr: ":1", DataDir: "d", Workers: 0, IdleTimeout: time.Minute},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, BaseURL: "ftp://x"},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, LabsDir: "/does/not/exist"},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, PoolSize: -1},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Second},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", bad)
 		}
+	}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("Validate(%+v) = %v", ok, err)
+	}
+	// Environment values that do not parse are reported, not ignored.
+	for k, v := range map[string]string{"FAULTLINE_WORKERS": "two", "FAULTLINE_POOL": "x", "FAULTLINE_IDLE_TIMEOUT": "10"} {
+		c := DefaultConfig(func(key string) string {
+			if key == k {
+				return v
+			}
+			return ""
+		})
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: Validate() = %v, want an error naming it", k, v, err)
+		}
+	}
+	env = map[string]string{"FAULTLINE_POOL": "0", "FAULTLINE_IDLE_TIMEOUT": "25m"}
+	c = DefaultConfig(func(k string) string { return env[k] })
+	if err := c.Validate(); err != nil || c.PoolSize != 0 || c.IdleTimeout != 25*time.Minute {
+		t.Errorf("pool and idle timeout from env: %d, %s, %v", c.PoolSize, c.IdleTimeout, err)
 	}
 }
 

@@ -106,7 +106,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	warm := m.Labs.StdImports()
 	manager := sandbox.NewManager(m.Engine, m.DB, sandbox.ManagerOptions{
-		Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger,
+		Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger, PoolSize: m.Config.PoolSize,
 	})
 	g := grader.New(m.Engine, grader.Options{Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger})
 	m.Worker = grader.NewWorker(m.DB, m.Labs.Lab, g, grader.WorkerOptions{
@@ -167,6 +167,17 @@ func (m *Main) Run(ctx context.Context) error {
 			m.buildImage(bg, warm)
 		}()
 	}
+	// The warm pool (it builds the image itself if needed, and retries while
+	// the engine is down) and idle reaping.
+	m.background.Add(2)
+	go func() {
+		defer m.background.Done()
+		_ = manager.RunPool(bg)
+	}()
+	go func() {
+		defer m.background.Done()
+		m.reapIdle(bg, manager)
+	}()
 	go func() {
 		if err := m.http.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("http server stopped", "err", err)
@@ -212,6 +223,27 @@ func (m *Main) cleanUp(ctx context.Context, manager *sandbox.Manager) bool {
 		m.Logger.Info("reconciled sandboxes with the engine", "removed_containers", removed, "marked_stopped", stopped)
 	}
 	return true
+}
+
+// reapIdle stops sandboxes idle longer than Config.IdleTimeout, checking
+// every minute until ctx ends. Saved files live in the database, so a reaped
+// sandbox comes back with them at the next start.
+func (m *Main) reapIdle(ctx context.Context, manager *sandbox.Manager) {
+	t := time.NewTicker(min(time.Minute, m.Config.IdleTimeout/2))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := manager.Reap(ctx, m.Config.IdleTimeout)
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("reap idle sandboxes", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("stopped idle sandboxes", "count", n, "idle_timeout", m.Config.IdleTimeout)
+		}
+	}
 }
 
 // buildImage builds the lab image ahead of time, so the first "Start lab"

@@ -1,0 +1,234 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// The warm pool: containers of the lab image created and started ahead of
+// time, with the sandbox limits and an empty workspace, so "Start lab" only
+// has to claim one and copy the files in. Every lab shares the lab image, so
+// one pool serves them all. A pool container carries LabelPool; once claimed
+// it is renamed to the learner's sandbox name and recorded in the store by
+// ID, which is how Stop, Reconcile and everything else find it from then on.
+
+// LabelPool marks a warm-pool container ("1").
+const LabelPool = "faultline.pool"
+
+// poolRetry is how long the pool waits after a failed fill (engine down).
+const poolRetry = 10 * time.Second
+
+// RunPool keeps ManagerOptions.PoolSize warm containers ready until ctx ends,
+// refilling in the background after each claim. Warm containers left by an
+// earlier run are removed first (they may be from an older image). It
+// returns nil when ctx ends; with PoolSize 0 it returns at once.
+func (m *Manager) RunPool(ctx context.Context) error {
+	if m.opt.PoolSize <= 0 {
+		return nil
+	}
+	m.removeStalePool(ctx)
+	for {
+		if err := m.fillPool(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("warm pool: fill failed; retrying", "err", err, "in", poolRetry)
+			select {
+			case <-ctx.Done():
+			case <-time.After(poolRetry):
+			}
+		}
+		select {
+		case <-ctx.Done():
+			m.drainPool()
+			return nil
+		case <-m.poolKick:
+		case <-time.After(time.Minute): // replace pool containers that died
+		}
+	}
+}
+
+// PoolReady returns how many warm containers are ready now.
+func (m *Manager) PoolReady() int {
+	m.poolMu.Lock()
+	defer m.poolMu.Unlock()
+	return len(m.pool)
+}
+
+// fillPool creates warm containers until the pool is full, dropping ones
+// that stopped running.
+func (m *Manager) fillPool(ctx context.Context) error {
+	m.poolMu.Lock()
+	ids := append([]string(nil), m.pool...)
+	m.poolMu.Unlock()
+	for _, id := range ids {
+		if ok, err := m.e.containerRunning(ctx, id); err != nil {
+			return err
+		} else if !ok {
+			m.dropFromPool(id)
+			m.e.removeContainer(id)
+		}
+	}
+	for m.PoolReady() < m.opt.PoolSize {
+		if ctx.Err() != nil {
+			return nil
+		}
+		id, err := m.createWarm(ctx)
+		if err != nil {
+			return err
+		}
+		m.poolMu.Lock()
+		m.pool = append(m.pool, id)
+		m.poolMu.Unlock()
+	}
+	return nil
+}
+
+// poolLimits are the limits warm containers are made with; a lab whose
+// limits differ starts cold.
+func (m *Manager) poolLimits() faultline.Limits {
+	return withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB})
+}
+
+// createWarm creates and starts one warm container.
+func (m *Manager) createWarm(ctx context.Context) (string, error) {
+	image, err := m.e.LabImage(ctx, m.opt.Warm)
+	if err != nil {
+		return "", err
+	}
+	cfg, host := m.sandboxConfig(image, m.poolLimits(), map[string]string{LabelPool: "1"})
+	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	if err != nil {
+		return "", m.e.fail("create warm sandbox", err)
+	}
+	if err := m.e.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		m.e.removeContainer(created.ID)
+		return "", m.e.fail("start warm sandbox "+short(created.ID), err)
+	}
+	return created.ID, nil
+}
+
+// claim takes a warm container for (userID, lab), if the pool has one that
+// fits and still runs: it is renamed to the learner's sandbox name. ok is
+// false when the caller must start cold.
+func (m *Manager) claim(ctx context.Context, userID int64, lab *faultline.Lab) (id string, ok bool) {
+	if m.opt.PoolSize <= 0 || lab.Image != "" || withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids}) != m.poolLimits() {
+		return "", false
+	}
+	for {
+		m.poolMu.Lock()
+		if len(m.pool) == 0 {
+			m.poolMu.Unlock()
+			return "", false
+		}
+		id = m.pool[0]
+		m.pool = m.pool[1:]
+		m.poolMu.Unlock()
+		m.kickPool()
+		if running, err := m.e.containerRunning(ctx, id); err != nil || !running {
+			m.e.removeContainer(id)
+			continue
+		}
+		if err := m.e.cli.ContainerRename(ctx, id, containerName(m.opt.Scope, userID, lab.Slug)); err != nil {
+			m.log.Warn("warm pool: rename failed; starting cold", "id", short(id), "err", err)
+			m.e.removeContainer(id)
+			return "", false
+		}
+		return id, true
+	}
+}
+
+func (m *Manager) kickPool() {
+	select {
+	case m.poolKick <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) dropFromPool(id string) {
+	m.poolMu.Lock()
+	defer m.poolMu.Unlock()
+	for i, p := range m.pool {
+		if p == id {
+			m.pool = append(m.pool[:i], m.pool[i+1:]...)
+			return
+		}
+	}
+}
+
+// inPool reports whether id is a warm container this Manager holds.
+func (m *Manager) inPool(id string) bool {
+	m.poolMu.Lock()
+	defer m.poolMu.Unlock()
+	for _, p := range m.pool {
+		if p == id {
+			return true
+		}
+	}
+	return false
+}
+
+// drainPool removes the warm containers (at shutdown).
+func (m *Manager) drainPool() {
+	m.poolMu.Lock()
+	ids := m.pool
+	m.pool = nil
+	m.poolMu.Unlock()
+	for _, id := range ids {
+		m.e.removeContainer(id)
+	}
+}
+
+// removeStalePool removes unclaimed warm containers of this scope left by an
+// earlier run (a claimed one was renamed and is recorded in the store, and
+// Reconcile handles it).
+func (m *Manager) removeStalePool(ctx context.Context) {
+	cs, err := m.e.listContainers(ctx, m.match(map[string]string{LabelPool: "1"}))
+	if err != nil {
+		m.log.Warn("warm pool: list stale", "err", err)
+		return
+	}
+	rows, err := m.st.ListSandboxes(ctx, faultline.SandboxRunning, faultline.SandboxStarting)
+	if err != nil {
+		m.log.Warn("warm pool: list sandboxes", "err", err)
+		return
+	}
+	claimed := map[string]bool{}
+	for _, sb := range rows {
+		claimed[sb.ContainerID] = true
+	}
+	for _, c := range cs {
+		if !claimed[c.ID] && !m.inPool(c.ID) {
+			m.e.removeContainer(c.ID)
+		}
+	}
+}
+
+// sandboxConfig is the container config every sandbox gets, warm or cold.
+func (m *Manager) sandboxConfig(image string, lim faultline.Limits, labels map[string]string) (*container.Config, *container.HostConfig) {
+	init := true
+	host := hardenedHostConfig(lim, map[string]string{
+		"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", sandboxTmpMB),
+		WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=0755,uid=65534,gid=65534", sandboxWorkMB),
+	}, m.opt.Runtime)
+	host.Init = &init
+	cfg := &container.Config{
+		Image:           image,
+		Cmd:             []string{"sleep", strconv.Itoa(sandboxMaxLife)},
+		User:            "65534:65534",
+		WorkingDir:      WorkDir,
+		Hostname:        "lab",
+		NetworkDisabled: true,
+		Labels:          m.e.labels(m.match(labels)),
+	}
+	return cfg, host
+}
+
+// Engine returns the engine the Manager runs sandboxes on.
+func (m *Manager) Engine() *Engine { return m.e }
+
+// Scope returns the scope the Manager's sandboxes carry ("" for none).
+func (m *Manager) Scope() string { return m.opt.Scope }

@@ -1,0 +1,135 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// waitPool waits until m has n warm containers ready.
+func waitPool(t *testing.T, m *Manager, n int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute) // hang guard only
+	for m.PoolReady() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the warm pool has %d containers, want %d", m.PoolReady(), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWarmPool: "Start lab" claims a warm container (no image, create or
+// start phase), the learner's files are in it, tests run, the pool refills,
+// Stop removes the claimed container, and after a portal restart Reconcile
+// keeps the claimed sandbox and the new pool replaces the old warm ones.
+func TestWarmPool(t *testing.T) {
+	MustLabImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	st := newMemStore()
+	m := MustManager(t, st)
+	m.opt.PoolSize = 2
+	poolCtx, stopPool := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.RunPool(poolCtx) }()
+	waitPool(t, m, 2)
+	m.poolMu.Lock()
+	warm := slices.Clone(m.pool)
+	m.poolMu.Unlock()
+
+	lab := testLab()
+	var phases []faultline.SandboxPhase
+	sb, err := m.Start(ctx, 41, lab, learnerFiles, func(p faultline.SandboxPhase) { phases = append(phases, p) })
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if !slices.Contains(warm, sb.ContainerID) {
+		t.Fatalf("sandbox %s is not one of the warm containers %v", short(sb.ContainerID), warm)
+	}
+	if slices.Contains(phases, faultline.PhaseCreate) || slices.Contains(phases, faultline.PhaseImage) || !slices.Contains(phases, faultline.PhaseReady) {
+		t.Errorf("phases of a warm start: %v", phases)
+	}
+	var out bytes.Buffer
+	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"cat", "/work/tiny.go"}, Output: &out}); err != nil || code != 0 || !strings.Contains(out.String(), "func Add") {
+		t.Fatalf("files in the claimed container: code %d, %v, %q", code, err, out.String())
+	}
+	res, err := m.RunTests(ctx, 41, lab, nil)
+	if err != nil || res.Score != 2 {
+		t.Fatalf("run tests in a warm sandbox: %v, %+v", err, res)
+	}
+	waitPool(t, m, 2) // refilled in the background
+
+	// A second start of the same sandbox returns it; another learner gets
+	// another warm container.
+	if again, err := m.Start(ctx, 41, lab, learnerFiles, nil); err != nil || again.ContainerID != sb.ContainerID {
+		t.Fatalf("restart of a running sandbox: %v, %s vs %s", err, again.ContainerID, sb.ContainerID)
+	}
+	other, err := m.Start(ctx, 42, lab, learnerFiles, nil)
+	if err != nil || other.ContainerID == sb.ContainerID {
+		t.Fatalf("second learner: %v", err)
+	}
+	if err := m.Stop(ctx, 42, lab.Slug); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := testEngine.containerRunning(ctx, other.ContainerID); ok {
+		t.Errorf("Stop left the claimed container running")
+	}
+
+	// The portal goes away without draining; a new Manager on the same
+	// store reconciles: learner 41's sandbox is kept, stale warm ones go.
+	stopPool()
+	<-done
+	waitPool(t, m, 0)
+	m.poolMu.Lock()
+	m.pool = nil
+	m.poolMu.Unlock()
+	stale, err := m.createWarm(ctx) // as if left by the earlier run
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := MustManager(t, st)
+	m2.opt.PoolSize = 1
+	if _, _, err := m2.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pool2, stop2 := context.WithCancel(ctx)
+	defer stop2()
+	go func() { _ = m2.RunPool(pool2) }()
+	waitPool(t, m2, 1)
+	if ok, _ := testEngine.containerRunning(ctx, stale); ok {
+		t.Errorf("a stale warm container survived the restart")
+	}
+	if ok, _ := testEngine.containerRunning(ctx, sb.ContainerID); !ok {
+		t.Errorf("the claimed sandbox did not survive the restart")
+	}
+	if got, err := m2.Find(ctx, 41, lab.Slug); err != nil || got.State != faultline.SandboxRunning || got.ContainerID != sb.ContainerID {
+		t.Errorf("after restart the store has %+v, %v", got, err)
+	}
+}
+
+// TestWarmPoolSkipsOddLimits: a lab with its own process limit starts cold.
+func TestWarmPoolSkipsOddLimits(t *testing.T) {
+	MustLabImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	m := MustManager(t, newMemStore())
+	m.opt.PoolSize = 1
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = m.RunPool(pctx) }()
+	waitPool(t, m, 1)
+	lab := testLab()
+	lab.Limits.Pids = 77
+	var phases []faultline.SandboxPhase
+	if _, err := m.Start(ctx, 43, lab, learnerFiles, func(p faultline.SandboxPhase) { phases = append(phases, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(phases, faultline.PhaseCreate) || m.PoolReady() != 1 {
+		t.Errorf("a lab with other limits took a warm container: phases %v, pool %d", phases, m.PoolReady())
+	}
+}
