@@ -43,11 +43,13 @@ test: ui check-generated vet
 
 ## bench: each reported as a ratio against a baseline measured in the same run:
 ##   lesson pages rendered vs the same bytes served as a static file;
+##   the cohort dashboard (200 learners x 13 labs x 20 submissions) vs a lesson page;
 ##   grading latency (submission to stored result) vs bare `go test` on the host;
 ##   sandbox start p50/p95 (warm pool and cold) vs a bare create+start of the same image;
 ##   memory of 50 idle sandboxes vs one bare container
 bench:
 	$(GO) test -run '^$$' -bench LessonPage -benchtime 2000x ./web/
+	$(GO) test -run '^$$' -bench CohortDashboard -benchtime 50x ./web/
 	./scripts/ensure.sh docker
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./cmd/faultline/
 	$(GO) test -run '^$$' -bench SandboxStart -benchtime 20x -timeout 20m ./sandbox/

@@ -7,6 +7,7 @@ require (
 	github.com/a-h/templ v0.3.977
 	github.com/alecthomas/chroma/v2 v2.27.0
 	github.com/anishathalye/porcupine v1.3.1
+	github.com/aymanbagabas/go-udiff v0.4.1
 	github.com/bep/goat v0.5.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15

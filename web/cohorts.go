@@ -29,7 +29,7 @@ func (s *Server) teaches(r *http.Request, cohortID int64) (bool, error) {
 	role, err := s.d.Cohorts.MemberRole(r.Context(), cohortID, u.ID)
 	switch faultline.ErrorCode(err) {
 	case "":
-		return role == faultline.MemberInstructor && u.CanTeach(), nil
+		return role.Teaches() && u.CanTeach(), nil
 	case faultline.ENOTFOUND:
 		return false, nil
 	}
@@ -124,50 +124,22 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list members of cohort %d: %w", id, err)
 	}
-	scores, err := s.d.Submissions.LabScores(r.Context(), id)
-	if err != nil {
-		return fmt.Errorf("lab scores of cohort %d: %w", id, err)
-	}
-	type key struct {
-		user int64
-		lab  string
-	}
-	byKey := make(map[key]*faultline.LabScore, len(scores))
-	for _, sc := range scores {
-		byKey[key{sc.UserID, sc.Lab}] = sc
-	}
-
 	m := views.CohortPage{
 		Page:      s.page(r, c.Name, "cohorts"),
 		Name:      c.Name,
 		InviteURL: strings.TrimRight(s.d.BaseURL, "/") + "/join/" + url.PathEscape(c.InviteCode),
 	}
-	all := s.d.Labs.All()
-	for _, l := range all {
-		m.Labs = append(m.Labs, views.LabColumn{Slug: l.Slug, Title: l.Title, Max: l.MaxScore()})
-	}
 	for _, mem := range members {
 		m.Members = append(m.Members, views.MemberRow{
 			Name: mem.User.Name, Email: mem.User.Email, Role: string(mem.Role), Joined: fmtDate(mem.JoinedAt),
 		})
-		if mem.Role != faultline.MemberLearner {
-			continue
-		}
-		row := views.MatrixRow{Name: mem.User.Name, Email: mem.User.Email}
-		for _, l := range all {
-			cell := views.MatrixCell{Max: l.MaxScore()}
-			if sc := byKey[key{mem.User.ID, l.Slug}]; sc != nil && (sc.Attempts == 0 || sc.BestID == 0) {
-				cell.Pending = true // submitted, nothing graded yet
-			} else if sc != nil {
-				cell.Has, cell.Best, cell.Attempts, cell.URL = true, sc.BestScore, sc.Attempts, submissionURL(sc.BestID)
-				if sc.MaxScore > 0 {
-					cell.Max = sc.MaxScore
-				}
-				cell.Full = cell.Max > 0 && cell.Best >= cell.Max
-			}
-			row.Cells = append(row.Cells, cell)
-		}
-		m.Rows = append(m.Rows, row)
+	}
+	if m.Progress, err = s.progressView(r, id); err != nil {
+		return err
+	}
+	m.Invite = s.inviteView(c) // roster.go
+	if m.Roster, err = s.rosterView(r, c, members); err != nil {
+		return err
 	}
 	return s.render(w, r, http.StatusOK, views.Cohort(m))
 }

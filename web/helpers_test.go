@@ -95,7 +95,7 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 	db.Now = e.clock.Now
 	d := Deps{
 		Users: db, Sessions: db, Cohorts: db, Progress: db, Workspace: db, Submissions: db,
-		Sandboxes: e.sb, Content: cc, Labs: lc,
+		Sandboxes: e.sb, Content: cc, Labs: lc, Instructor: db, Tokens: db,
 		Kick:    func() { e.kicks.Add(1) },
 		Logger:  slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil)),
 		Now:     e.clock.Now,

@@ -237,6 +237,10 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		}
 		m.Submissions = append(m.Submissions, row)
 	}
+	if m.History, err = s.labHistory(ctx, u.ID, l, m.Submissions); err != nil { // history.go
+		return err
+	}
+	m.Rules = s.labRulesLine(ctx, u.ID, l.Slug) // labsettings.go
 	status := v.status
 	if status == 0 {
 		status = http.StatusOK
@@ -283,6 +287,9 @@ func (s *Server) serveLab(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("saved") == "1" && v.file != "" {
 		// Display only: the save itself was the POST that redirected here.
 		v.notice = "Saved " + v.file + ". Every saved version is kept."
+	}
+	if q.Get("replaced") == "1" { // display only, after a reset or restore (history.go)
+		v.notice = replacedNotice
 	}
 	return s.renderLab(w, r, l, v)
 }
@@ -486,6 +493,9 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u := UserFromContext(r.Context())
+	if err := s.admitSubmission(w, r, u.ID, l.Slug); err != nil { // labsettings.go; saved files stay as they are
+		return s.labFailed(w, r, l, labView{}, err)
+	}
 	saved, err := s.savedFiles(r.Context(), u.ID, l.Slug)
 	if err != nil {
 		return err

@@ -63,6 +63,11 @@ func (s *Server) serveReplay(w http.ResponseWriter, r *http.Request) error {
 		return faultline.Errorf(faultline.EINVALID, "Choose a failing test of this submission to replay.")
 	}
 	t := sub.Result.Tests[i]
+	if hide, err := s.hidesTests(r.Context(), sub, viewer); err != nil { // labsettings.go
+		return err
+	} else if hide && t.Hidden {
+		return faultline.Errorf(faultline.EINVALID, "Choose a failing test of this submission to replay.")
+	}
 	rp, ok := faultline.ParseRepro(t.Output)
 	if !ok {
 		if rp, ok = faultline.ParseRepro(t.Message); !ok {

@@ -43,6 +43,14 @@ type Deps struct {
 	// Replayer replays one failing run of a grade (its seed) on request;
 	// may be nil, and replays then say they are unavailable.
 	Replayer faultline.Replayer
+	// Instructor serves the dashboards, lab statistics and gradebook, and
+	// Tokens the personal access tokens of the JSON API; either may be nil,
+	// and those pages then say they are unavailable.
+	Instructor faultline.InstructorService
+	Tokens     faultline.TokenService
+	// Records gates submissions by the cohort's limits; may be nil, and
+	// Submissions is used when it implements SubmissionRecords.
+	Records faultline.SubmissionRecords
 	// Kick wakes the grading worker after a submission; may be nil.
 	Kick   func()
 	Logger *slog.Logger
@@ -150,6 +158,7 @@ func (s *Server) routes() chi.Router {
 		s.renderError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.", false)
 	})
 	r.Get("/static/{name}", s.serveStatic)
+	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
@@ -179,17 +188,24 @@ func (s *Server) routes() chi.Router {
 			r.Post("/labs/{slug}/files", s.h(s.serveSaveFile))
 			r.Post("/labs/{slug}/run", s.h(s.serveRunTests))
 			r.Post("/labs/{slug}/submissions", s.h(s.serveSubmit))
+			r.Get("/labs/{slug}/diff", s.h(s.serveLabDiff))     // history.go
+			r.Post("/labs/{slug}/reset", s.h(s.serveReset))     // history.go
+			r.Post("/labs/{slug}/restore", s.h(s.serveRestore)) // history.go
 
 			r.Get("/submissions/{id}", s.h(s.serveSubmission))
 			r.Get("/submissions/{id}/events", s.h(s.serveSubmissionEvents))
+			r.Get("/submissions/{id}/diff", s.h(s.serveSubmissionDiff)) // history.go
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
+			s.tokenRoutes(r)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)
 				r.Get("/cohorts", s.h(s.serveCohorts))
 				r.Post("/cohorts", s.h(s.serveCreateCohort))
 				r.Get("/cohorts/{id}", s.h(s.serveCohort))
+				s.dashboardRoutes(r)
+				s.rosterRoutes(r) // roster.go
 			})
 		})
 	})

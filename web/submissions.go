@@ -64,7 +64,7 @@ func (s *Server) canSeeWorkOf(ctx context.Context, viewer *faultline.User, owner
 		if err != nil {
 			return false, fmt.Errorf("role of user %d in cohort %d: %w", viewer.ID, c.ID, err)
 		}
-		if role != faultline.MemberInstructor {
+		if !role.Teaches() {
 			continue
 		}
 		_, err = s.d.Cohorts.MemberRole(ctx, c.ID, ownerID)
@@ -139,7 +139,9 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 		ID:       sub.ID,
 		LabTitle: sub.Lab, LabURL: labURL(sub.Lab),
 		Created: fmtTime(sub.CreatedAt),
-		Result:  resultView(sub, viewer),
+	}
+	if m.Result, err = s.displayResult(r.Context(), sub, viewer); err != nil { // labsettings.go
+		return err
 	}
 	if l, err := s.d.Labs.Lab(sub.Lab); err == nil {
 		m.LabTitle = l.Title
@@ -194,7 +196,11 @@ func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) e
 		}
 		if sub.State == faultline.SubmissionDone || sub.State == faultline.SubmissionFailed {
 			var buf bytes.Buffer
-			if err := views.Result(resultView(sub, viewer)).Render(ctx, &buf); err != nil {
+			rv, err := s.displayResult(ctx, sub, viewer) // labsettings.go
+			if err != nil {
+				return err
+			}
+			if err := views.Result(rv).Render(ctx, &buf); err != nil {
 				return fmt.Errorf("render result of submission %d: %w", sub.ID, err)
 			}
 			_ = writeEvent(w, "result", buf.String())
@@ -255,6 +261,13 @@ func (s *Server) servePicture(w http.ResponseWriter, r *http.Request) error {
 	res := sub.Result
 	if err1 != nil || err2 != nil || res == nil || ti < 0 || ti >= len(res.Tests) || ni < 0 || ni >= len(res.Tests[ti].Attachments) {
 		return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
+	}
+	if res.Tests[ti].Hidden {
+		if hide, err := s.hidesTests(r.Context(), sub, UserFromContext(r.Context())); err != nil { // labsettings.go
+			return err
+		} else if hide {
+			return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
+		}
 	}
 	a := res.Tests[ti].Attachments[ni]
 	if name := chi.URLParam(r, "name"); name != a.Name {

@@ -288,6 +288,8 @@ func TestWalkthrough(t *testing.T) {
 	}
 	b.do("open submission", 30*time.Second,
 		chromedp.Click(chromedp.CSS(`[data-testid="matrix-cell"] a`)),
+		chromedp.WaitVisible(tid("learner-submissions")),
+		chromedp.Click(chromedp.CSS(`[data-testid="learner-submission"] a`)),
 		chromedp.WaitVisible(in(tid("result"), "score")),
 	)
 	instructorScore := get(b, "instructor score", chromedp.Text(in(tid("result"), "score")))

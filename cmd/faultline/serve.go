@@ -128,6 +128,9 @@ func (m *Main) Run(ctx context.Context) error {
 	handler, err := web.New(web.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
 		Workspace: m.DB, Submissions: m.DB,
+		Records:       m.DB, // submission limits of cohort lab settings
+		Instructor:    m.DB,
+		Tokens:        m.DB,
 		Sandboxes:     manager,
 		Terminals:     manager,
 		Content:       m.Content,

@@ -274,8 +274,10 @@ type LabPage struct {
 	Editor      Editor
 	Run         *RunView
 	Submissions []SubmissionRow
+	History     LabHistory // submissions with diff links, restore points (history_models.go)
 	Notice      string
 	Error       string
+	Rules       string // cohort settings that apply: due date, submissions left (labsettings.go)
 }
 
 // ResultView is the state and, when finished, the result of a submission.
@@ -295,6 +297,10 @@ type ResultView struct {
 	Duration   string
 	Pictures   []PictureView // what the tests attached
 	Replays    []ReplayLink  // failing runs that name a seed
+	// HiddenSummary replaces the hidden tests when the learner's cohort hides
+	// them; LateNote explains a late penalty applied to Score (labsettings.go).
+	HiddenSummary string
+	LateNote      string
 }
 
 // ReplayLink is a button that replays one failing test's run by its seed.
@@ -396,6 +402,9 @@ type CohortPage struct {
 	Members   []MemberRow
 	Labs      []LabColumn
 	Rows      []MatrixRow
+	Progress  ProgressMatrix // the sortable heat map (dashboard_models.go)
+	Invite    InviteView     // expiry and regenerate forms (roster_models.go)
+	Roster    RosterView     // members with roles and actions (roster_models.go)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

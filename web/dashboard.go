@@ -1,0 +1,485 @@
+package web
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/web/views"
+)
+
+// The instructor dashboards: the cohort page's progress heat map, per-lab
+// statistics with server-rendered charts, one learner's submissions for a
+// lab, and the gradebook as CSV. Every route answers 404 to anyone who does
+// not teach the cohort (admins always may), like the cohort page itself.
+
+func (s *Server) dashboardRoutes(r chi.Router) {
+	r.Get("/cohorts/{id}/labs/{slug}", s.h(s.serveLabStats))
+	r.Get("/cohorts/{id}/learners/{uid}/labs/{slug}", s.h(s.serveLearnerLab))
+	r.Get("/cohorts/{id}/gradebook.csv", s.h(s.serveGradebookCSV))
+}
+
+var errNoCohort = faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
+
+// taughtCohort returns the cohort in the URL if the user teaches it (or is an
+// admin); ENOTFOUND for anyone else, as for a cohort that does not exist.
+func (s *Server) taughtCohort(r *http.Request) (*faultline.Cohort, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errNoCohort
+	}
+	ok, err := s.teaches(r, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errNoCohort
+	}
+	c, err := s.d.Cohorts.FindCohortByID(r.Context(), id)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return nil, errNoCohort
+	} else if err != nil {
+		return nil, fmt.Errorf("find cohort %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// dashService returns Deps.Instructor, else Cohorts when it implements
+// InstructorService too (as *store.DB does); EUNAVAILABLE if neither.
+func (s *Server) dashService() (faultline.InstructorService, error) {
+	if s.d.Instructor != nil {
+		return s.d.Instructor, nil
+	}
+	if is, ok := s.d.Cohorts.(faultline.InstructorService); ok {
+		return is, nil
+	}
+	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Instructor dashboards are unavailable right now.")
+}
+
+// tokens returns Deps.Tokens, else Users when it implements TokenService
+// too (as *store.DB does); nil if neither.
+func (s *Server) tokens() faultline.TokenService {
+	if s.d.Tokens != nil {
+		return s.d.Tokens
+	}
+	ts, _ := s.d.Users.(faultline.TokenService)
+	return ts
+}
+
+func learnerLabURL(cohortID, userID int64, lab string) string {
+	return cohortURL(cohortID) + "/learners/" + strconv.FormatInt(userID, 10) + "/labs/" + url.PathEscape(lab)
+}
+
+func labStatsURL(cohortID int64, lab string) string {
+	return cohortURL(cohortID) + "/labs/" + url.PathEscape(lab)
+}
+
+// heatClass is the CSS class of a cell by its score fraction.
+func heatClass(best, max int) string {
+	switch {
+	case max <= 0:
+		return "heat-0"
+	case best >= max:
+		return "heat-full"
+	case best*4 >= max*3:
+		return "heat-3"
+	case best*2 >= max:
+		return "heat-2"
+	case best*4 >= max:
+		return "heat-1"
+	}
+	return "heat-0"
+}
+
+// matrixSort is how the heat map is ordered: by "name", "total" or
+// "lab:<slug>", ascending or descending.
+type matrixSort struct {
+	key  string
+	desc bool
+}
+
+func parseMatrixSort(q url.Values, labs []*faultline.Lab) matrixSort {
+	ms := matrixSort{key: "name"}
+	switch k := q.Get("sort"); {
+	case k == "total":
+		ms.key = k
+	case strings.HasPrefix(k, "lab:"):
+		if slices.ContainsFunc(labs, func(l *faultline.Lab) bool { return "lab:"+l.Slug == k }) {
+			ms.key = k
+		}
+	}
+	ms.desc = q.Get("dir") == "desc"
+	return ms
+}
+
+// link returns the sort link of column key on the cohort page: clicking the
+// active column flips its direction; another column starts ascending for
+// names and descending for numbers.
+func (ms matrixSort) link(cohortID int64, key, label string) views.SortLink {
+	l := views.SortLink{Label: label, Active: ms.key == key}
+	dir := "desc"
+	if key == "name" {
+		dir = "asc"
+	}
+	if l.Active {
+		l.Dir = "asc"
+		if ms.desc {
+			l.Dir = "desc"
+		}
+		dir = "desc"
+		if ms.desc {
+			dir = "asc"
+		}
+	}
+	q := url.Values{"sort": {key}, "dir": {dir}}
+	l.URL = cohortURL(cohortID) + "?" + q.Encode()
+	return l
+}
+
+// progressView builds the cohort page's heat map from ProgressMatrix, sorted
+// as the request's ?sort=&dir= asks.
+func (s *Server) progressView(r *http.Request, cohortID int64) (views.ProgressMatrix, error) {
+	svc, err := s.dashService()
+	if err != nil {
+		return views.ProgressMatrix{Unavailable: true}, nil
+	}
+	rows, err := svc.ProgressMatrix(r.Context(), cohortID)
+	if err != nil {
+		return views.ProgressMatrix{}, fmt.Errorf("progress matrix of cohort %d: %w", cohortID, err)
+	}
+	all := s.d.Labs.All()
+	ms := parseMatrixSort(r.URL.Query(), all)
+	m := views.ProgressMatrix{
+		Lessons:      len(s.d.Content.Lessons()),
+		NameSort:     ms.link(cohortID, "name", "Learner"),
+		TotalSort:    ms.link(cohortID, "total", "Total"),
+		GradebookURL: cohortURL(cohortID) + "/gradebook.csv",
+	}
+	for _, l := range all {
+		sl := ms.link(cohortID, "lab:"+l.Slug, l.Title)
+		sl.Label = l.Title + " /" + strconv.Itoa(l.MaxScore())
+		sl.Stats = labStatsURL(cohortID, l.Slug)
+		m.Labs = append(m.Labs, sl)
+		m.MaxTotal += l.MaxScore()
+	}
+	sortVal := make([]int, 0, len(rows)) // the sort key of each row, parallel to m.Rows
+	for _, row := range rows {
+		hr := views.HeatRow{Name: row.Name, Email: row.Email, LessonsRead: row.LessonsRead}
+		key := -1
+		for _, l := range all {
+			cell := views.HeatCell{Max: l.MaxScore()}
+			c := row.Cells[l.Slug]
+			switch {
+			case c == nil:
+			case c.Attempts == 0 || c.BestID == 0:
+				cell.Pending, cell.Heat = true, "heat-pending"
+			default:
+				if c.MaxScore > 0 {
+					cell.Max = c.MaxScore
+				}
+				cell.Has, cell.Best, cell.Attempts = true, c.BestScore, c.Attempts
+				cell.Heat = heatClass(cell.Best, cell.Max)
+				cell.URL = learnerLabURL(cohortID, row.UserID, l.Slug)
+				hr.Total += c.BestScore
+				if ms.key == "lab:"+l.Slug {
+					key = c.BestScore
+				}
+			}
+			hr.Cells = append(hr.Cells, cell)
+		}
+		if ms.key == "total" {
+			key = hr.Total
+		}
+		m.Rows = append(m.Rows, hr)
+		sortVal = append(sortVal, key)
+	}
+	// Rows come by name; a stable sort keeps that order among equal keys.
+	idx := make([]int, len(m.Rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	if ms.key != "name" {
+		sort.SliceStable(idx, func(a, b int) bool {
+			if ms.desc {
+				return sortVal[idx[a]] > sortVal[idx[b]]
+			}
+			return sortVal[idx[a]] < sortVal[idx[b]]
+		})
+	} else if ms.desc {
+		slices.Reverse(idx)
+	}
+	sorted := make([]views.HeatRow, len(idx))
+	for i, j := range idx {
+		sorted[i] = m.Rows[j]
+	}
+	m.Rows = sorted
+	return m, nil
+}
+
+// serveLearnerLab lists one learner's submissions for one lab, newest first.
+func (s *Server) serveLearnerLab(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	l, err := s.lab(r)
+	if err != nil {
+		return err
+	}
+	noLearner := faultline.Errorf(faultline.ENOTFOUND, "There is no such learner in this cohort.")
+	uid, err := strconv.ParseInt(chi.URLParam(r, "uid"), 10, 64)
+	if err != nil || uid <= 0 {
+		return noLearner
+	}
+	role, err := s.d.Cohorts.MemberRole(r.Context(), c.ID, uid)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND || (err == nil && role != faultline.MemberLearner) {
+		return noLearner
+	} else if err != nil {
+		return fmt.Errorf("role of user %d in cohort %d: %w", uid, c.ID, err)
+	}
+	u, err := s.d.Users.FindUserByID(r.Context(), uid)
+	if err != nil {
+		return fmt.Errorf("find user %d: %w", uid, err)
+	}
+	subs, err := s.d.Submissions.ListSubmissions(r.Context(), faultline.SubmissionFilter{UserID: uid, Lab: l.Slug, Limit: 500})
+	if err != nil {
+		return fmt.Errorf("submissions of user %d for lab %q: %w", uid, l.Slug, err)
+	}
+	m := views.LearnerLabPage{
+		Page: s.page(r, u.Name+" · "+l.Title, "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
+		Learner: u.Name, Email: u.Email, LabTitle: l.Title, StatsURL: labStatsURL(c.ID, l.Slug),
+	}
+	for _, sub := range subs {
+		line := views.SubmissionLine{URL: submissionURL(sub.ID), When: fmtTime(sub.CreatedAt), State: string(sub.State)}
+		if res := sub.Result; res != nil {
+			line.State = statusText[res.Status]
+			if res.Status != faultline.StatusError {
+				line.Score = scoreString(res.Score, res.MaxScore)
+			}
+		}
+		m.Submissions = append(m.Submissions, line)
+	}
+	return s.render(w, r, http.StatusOK, views.LearnerLab(m))
+}
+
+func scoreString(score, max int) string { return strconv.Itoa(score) + "/" + strconv.Itoa(max) }
+
+// serveLabStats shows one lab's statistics in the cohort as charts and tables.
+func (s *Server) serveLabStats(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	l, err := s.lab(r)
+	if err != nil {
+		return err
+	}
+	svc, err := s.dashService()
+	if err != nil {
+		return err
+	}
+	st, err := svc.LabStats(r.Context(), c.ID, l.Slug)
+	if err != nil {
+		return fmt.Errorf("lab stats of cohort %d lab %q: %w", c.ID, l.Slug, err)
+	}
+	max := st.MaxScore
+	if max <= 0 {
+		max = l.MaxScore()
+	}
+	m := views.LabStatsPage{
+		Page: s.page(r, l.Title+" · "+c.Name, "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
+		Lab: l.Slug, LabTitle: l.Title, Learners: st.Learners, MaxScore: max, Solved: len(st.AttemptsToFull),
+	}
+	m.Charts = labCharts(st, max)
+	return s.render(w, r, http.StatusOK, views.LabStats(m))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func pctText(pct, failing, learners int) string {
+	return fmt.Sprintf("%d%% (%d of %d)", pct, failing, learners)
+}
+
+// labCharts turns LabStats into the page's five charts.
+func labCharts(st *faultline.LabStats, maxScore int) []views.Chart {
+	var out []views.Chart
+	add := func(c views.Chart, full int) {
+		if len(c.Bars) > 0 {
+			c.SVG = barChart(c.ID, c.Title, c.Bars, full)
+		}
+		out = append(out, c)
+	}
+
+	scores := views.Chart{ID: "chart-scores", Title: "Best scores", Column: "Best score", Value: "Learners",
+		Empty: "No graded submissions yet."}
+	for _, b := range st.Scores {
+		scores.Bars = append(scores.Bars, views.Bar{Label: scoreString(b.Score, maxScore), Value: b.Learners, Text: plural(b.Learners, "learner", "learners")})
+	}
+	add(scores, 0)
+
+	attempts := views.Chart{ID: "chart-attempts", Title: "Attempts until full marks", Column: "Attempts", Value: "Learners",
+		Empty: "Nobody has full marks yet."}
+	if n := len(st.AttemptsToFull); n > 0 {
+		const capAt = 10
+		top := min(st.AttemptsToFull[n-1], capAt)
+		counts := make([]int, top+1)
+		for _, a := range st.AttemptsToFull {
+			counts[min(max(a, 1), capAt)]++
+		}
+		for a := 1; a <= top; a++ {
+			label := plural(a, "attempt", "attempts")
+			if a == capAt {
+				label = fmt.Sprintf("%d or more attempts", capAt)
+			}
+			attempts.Bars = append(attempts.Bars, views.Bar{Label: label, Value: counts[a], Text: plural(counts[a], "learner", "learners")})
+		}
+		attempts.Summary = "Median: " + plural(st.AttemptsToFull[(n-1)/2], "attempt", "attempts") + "."
+	}
+	add(attempts, 0)
+
+	solve := views.Chart{ID: "chart-time", Title: "Time to solve", Column: "Time from first try to full marks", Value: "Learners",
+		Empty: "Nobody has full marks yet."}
+	if n := len(st.TimeToSolve); n > 0 {
+		buckets := []struct {
+			label string
+			upTo  time.Duration
+		}{
+			{"under 10 minutes", 10 * time.Minute}, {"10–30 minutes", 30 * time.Minute}, {"30–60 minutes", time.Hour},
+			{"1–3 hours", 3 * time.Hour}, {"3–24 hours", 24 * time.Hour}, {"1–7 days", 7 * 24 * time.Hour},
+			{"over a week", 1<<63 - 1},
+		}
+		counts := make([]int, len(buckets))
+		for _, d := range st.TimeToSolve {
+			for i, b := range buckets {
+				if d < b.upTo {
+					counts[i]++
+					break
+				}
+			}
+		}
+		for i, b := range buckets {
+			solve.Bars = append(solve.Bars, views.Bar{Label: b.label, Value: counts[i], Text: plural(counts[i], "learner", "learners")})
+		}
+		solve.Summary = "Median: " + durationText(st.TimeToSolve[(n-1)/2]) + "."
+	}
+	add(solve, 0)
+
+	tests := views.Chart{ID: "chart-tests", Title: "Tests that fail most", Column: "Test", Value: "Learners failing it (latest result)",
+		Empty: "No failing tests."}
+	for _, t := range st.FailingTests {
+		if t.Failing == 0 {
+			continue
+		}
+		label := t.Name
+		if t.Hidden {
+			label += " (hidden)"
+		}
+		tests.Bars = append(tests.Bars, views.Bar{Label: label, Value: t.Percent, Text: pctText(t.Percent, t.Failing, t.Learners)})
+	}
+	add(tests, 100)
+
+	faults := views.Chart{ID: "chart-faults", Title: "Faults that break solutions most", Column: "Fault injected", Value: "Learners failing under it (latest result)",
+		Empty: "No failures under injected faults."}
+	for _, f := range st.FailingFault {
+		if f.Failing == 0 {
+			continue
+		}
+		faults.Bars = append(faults.Bars, views.Bar{Label: "under " + f.Fault, Value: f.Percent, Text: pctText(f.Percent, f.Failing, f.Learners)})
+	}
+	if len(faults.Bars) > 0 {
+		f := st.FailingFault[0]
+		faults.Summary = fmt.Sprintf("%d%% fail under %s.", f.Percent, f.Fault)
+	}
+	add(faults, 100)
+	return out
+}
+
+// durationText says d roughly, in the largest sensible unit.
+func durationText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return plural(int(d/time.Second), "second", "seconds")
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute", "minutes")
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%.1f hours", d.Hours())
+	}
+	return plural(int(d/(24*time.Hour)), "day", "days")
+}
+
+// csvSafe defuses a cell a spreadsheet would run as a formula: text starting
+// with = + - @ (or a tab or carriage return) gets a leading apostrophe.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// serveGradebookCSV downloads the cohort's gradebook: one row per learner,
+// one column per lab with the best graded score, then the total and the
+// maximum total, under headers LMS gradebook imports understand.
+func (s *Server) serveGradebookCSV(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	svc, err := s.dashService()
+	if err != nil {
+		return err
+	}
+	rows, err := svc.Gradebook(r.Context(), c.ID)
+	if err != nil {
+		return fmt.Errorf("gradebook of cohort %d: %w", c.ID, err)
+	}
+	all := s.d.Labs.All()
+	header := []string{"Name", "Email"}
+	maxTotal := 0
+	for _, l := range all {
+		header = append(header, csvSafe(fmt.Sprintf("%s (%d)", l.Title, l.MaxScore())))
+		maxTotal += l.MaxScore()
+	}
+	header = append(header, "Total", "Max total")
+	var sb strings.Builder
+	cw := csv.NewWriter(&sb)
+	_ = cw.Write(header)
+	for _, row := range rows {
+		rec := []string{csvSafe(row.Name), csvSafe(row.Email)}
+		total := 0
+		for _, l := range all {
+			if v, ok := row.Best[l.Slug]; ok {
+				rec = append(rec, strconv.Itoa(v))
+				total += v
+			} else {
+				rec = append(rec, "")
+			}
+		}
+		rec = append(rec, strconv.Itoa(total), strconv.Itoa(maxTotal))
+		_ = cw.Write(rec)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("gradebook CSV of cohort %d: %w", c.ID, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="gradebook-cohort-%d.csv"`, c.ID))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(sb.String()))
+	return nil
+}

@@ -1,0 +1,71 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/store"
+)
+
+// BenchmarkCohortDashboard renders the cohort page (progress heat map) of a
+// cohort of 200 learners × every lab with 20 graded submissions each, seeded
+// into a real SQLite file, through the real handler; in the same loop it
+// renders a lesson page as the baseline, and reports both and their ratio:
+//
+//	go test ./web/ -run '^$' -bench CohortDashboard -benchtime 50x
+func BenchmarkCohortDashboard(b *testing.B) {
+	e := MustEnv(b)
+	var slugs []string
+	for _, l := range e.srv.d.Labs.All() {
+		slugs = append(slugs, l.Slug)
+	}
+	var lessons []string
+	for _, l := range e.srv.d.Content.Lessons() {
+		lessons = append(lessons, l.Slug)
+	}
+	start := time.Now()
+	c, err := store.SeedCohortForBench(context.Background(), e.db, store.BenchSeed{
+		Learners: 200, Labs: slugs, SubsPerLab: 20, Lessons: lessons, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded 200 learners × %d labs × 20 submissions in %v", len(slugs), time.Since(start))
+	br := e.MustLogin(e.MustUser("Ada Admin", faultline.RoleAdmin))
+	dashboard := cohortURL(c.ID) + "?sort=total&dir=desc"
+	const lesson = "/lessons/circuit-breakers"
+
+	serve := func(path string) (time.Duration, int) {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		for _, ck := range br.cookies {
+			req.AddCookie(ck)
+		}
+		rec := httptest.NewRecorder()
+		t0 := time.Now()
+		e.srv.ServeHTTP(rec, req)
+		d := time.Since(t0)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET %s: %d", path, rec.Code)
+		}
+		return d, rec.Body.Len()
+	}
+	if _, n := serve(dashboard); n < 200*len(slugs)*20 {
+		b.Fatalf("dashboard is only %d bytes", n)
+	}
+	var dash, base time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		d, _ := serve(dashboard)
+		l, _ := serve(lesson)
+		dash += d
+		base += l
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(dash.Nanoseconds())/n, "dashboard-ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/n, "lesson-ns/op")
+	b.ReportMetric(float64(dash)/float64(base), "dashboard/lesson")
+}
