@@ -31,15 +31,20 @@ var termShell = []string{"sh", "-c", `echo "$$"; exec sh -l`}
 // killSessionScript SIGKILLs every process of the session whose ID is $1 (a
 // TTY exec is a session leader, so this is the shell and everything it
 // started that did not call setsid itself), repeating while it finds some, so
-// a process forked mid-sweep is caught too. Zombies are left to init.
+// a process forked mid-sweep is caught too. A killed process takes a moment
+// to become a zombie (longer on a loaded machine), so later sweeps wait a
+// little first; zombies and dead entries are left to init.
 const killSessionScript = `s=$1
-for pass in 1 2 3 4 5 6 7 8; do
+pass=0
+while [ $pass -lt 60 ]; do
+	pass=$((pass + 1))
+	[ $pass -gt 1 ] && sleep 0.05
 	found=
 	for f in /proc/[0-9]*/stat; do
 		read -r l < "$f" 2>/dev/null || continue
 		set -- ${l##*) }
 		[ "$4" = "$s" ] || continue
-		[ "$1" = Z ] && continue
+		case "$1" in Z|X|x) continue ;; esac
 		p=${f#/proc/}
 		kill -9 "${p%/stat}" 2>/dev/null && found=1
 	done
