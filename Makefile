@@ -10,11 +10,11 @@ build: ui
 	$(GO) build -o $(BIN) ./cmd/faultline
 
 ## ui: build the lab page's browser bundle (CodeMirror, xterm.js) from web/ui
-## with npm and esbuild into web/static/dist, which the server embeds. Pages
+## with npm and esbuild into web/static/bundle, which the server embeds. Pages
 ## work without it; `make build/run/test` build it first. npm ci runs only
 ## when package-lock.json changed; esbuild only when a source changed.
 UI_DIR  := web/ui
-UI_OUT  := web/static/dist/lab.js web/static/dist/lab.css web/static/dist/terminal.js
+UI_OUT  := web/static/bundle/lab.js web/static/bundle/lab.css web/static/bundle/terminal.js
 UI_MODS := $(UI_DIR)/node_modules/.package-lock.json
 UI_SRC  := $(wildcard $(UI_DIR)/src/*) $(UI_DIR)/build.mjs $(UI_DIR)/package.json
 

@@ -14,12 +14,12 @@ import (
 	"github.com/faultline-dev/faultline/web/views"
 )
 
-// static/dist holds the lab page's bundle built from web/ui by `make ui`
+// static/bundle holds the lab page's bundle built from web/ui by `make ui`
 // (gitignored). Only its README is committed, so the embed always has
 // something and the portal builds without the bundle; pages then work with
 // plain forms.
 //
-//go:embed static/app.css static/app.js static/dist
+//go:embed static/app.css static/app.js static/bundle
 var staticFS embed.FS
 
 // bundleFiles are the bundle's output files, served flat as /static/{name}.
@@ -72,7 +72,7 @@ func newAssetsFrom(fsys fs.FS, highlightCSS string) (*assets, error) {
 	// The bundle is used only when all of it is there.
 	bodies := make([][]byte, len(bundleFiles))
 	for i, f := range bundleFiles {
-		body, err := fs.ReadFile(fsys, "static/dist/"+f.name)
+		body, err := fs.ReadFile(fsys, "static/bundle/"+f.name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return a, nil
 		} else if err != nil {

@@ -31,11 +31,11 @@ func staticTree(extra ...string) fstest.MapFS {
 	m := fstest.MapFS{
 		"static/app.css":          {Data: []byte("body{}")},
 		"static/app.js":           {Data: []byte("// app")},
-		"static/dist/README.md":   {Data: []byte("built by make ui")},
-		"static/dist/ignored.txt": {Data: []byte("x")},
+		"static/bundle/README.md":   {Data: []byte("built by make ui")},
+		"static/bundle/ignored.txt": {Data: []byte("x")},
 	}
 	for _, name := range extra {
-		m["static/dist/"+name] = &fstest.MapFile{Data: []byte("/* " + name + " */")}
+		m["static/bundle/"+name] = &fstest.MapFile{Data: []byte("/* " + name + " */")}
 	}
 	return m
 }
@@ -133,7 +133,7 @@ func TestLabPageBundleOptional(t *testing.T) {
 				t.Errorf("GET %s: %d %q %q", js, r.status, r.header.Get("Content-Type"), r.body)
 			}
 			if r := b.get("/static/ignored.txt"); r.status != http.StatusNotFound {
-				t.Errorf("a stray file in dist is served: %d", r.status)
+				t.Errorf("a stray file in the bundle folder is served: %d", r.status)
 			}
 			// Every listed file goes to the editor with its content; visible
 			// tests are marked read-only; hidden tests never.
