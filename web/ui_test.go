@@ -29,8 +29,8 @@ func (e *env) withStatic(fsys fs.FS) {
 // staticTree is static/ as embedded, with the bundle files named in extra.
 func staticTree(extra ...string) fstest.MapFS {
 	m := fstest.MapFS{
-		"static/app.css":          {Data: []byte("body{}")},
-		"static/app.js":           {Data: []byte("// app")},
+		"static/app.css":            {Data: []byte("body{}")},
+		"static/app.js":             {Data: []byte("// app")},
 		"static/bundle/README.md":   {Data: []byte("built by make ui")},
 		"static/bundle/ignored.txt": {Data: []byte("x")},
 	}
