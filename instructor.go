@@ -197,6 +197,11 @@ type SubmissionRecords interface {
 	// lab in all and within the minute before now; pass it to
 	// LabSettings.Admit before CreateSubmission.
 	SubmissionCounts(ctx context.Context, userID int64, lab string) (SubmissionCount, error)
+	// CreateSubmissionIf is SubmissionService.CreateSubmission behind a
+	// gate: admit sees the counts in the same transaction as the insert (so
+	// simultaneous submissions cannot both slip past a limit), and its error
+	// is returned with nothing inserted.
+	CreateSubmissionIf(ctx context.Context, s *Submission, admit func(SubmissionCount) error) error
 	// ResultHistory returns every result the submission has had (regrades
 	// included), newest first; ENOTFOUND if there is no such submission.
 	ResultHistory(ctx context.Context, submissionID int64) ([]*ResultRecord, error)

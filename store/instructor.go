@@ -133,12 +133,16 @@ func (db *DB) SetLabSettings(ctx context.Context, s *faultline.LabSettings) erro
 // query. Feed it to LabSettings.Admit before CreateSubmission. Unknown users
 // or labs count zero.
 func (db *DB) SubmissionCounts(ctx context.Context, userID int64, lab string) (faultline.SubmissionCount, error) {
-	var c faultline.SubmissionCount
 	tx, err := db.beginRead(ctx)
 	if err != nil {
-		return c, err
+		return faultline.SubmissionCount{}, err
 	}
 	defer tx.Rollback()
+	return submissionCounts(ctx, tx, userID, lab)
+}
+
+func submissionCounts(ctx context.Context, tx *dbTx, userID int64, lab string) (faultline.SubmissionCount, error) {
+	var c faultline.SubmissionCount
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(created_at > ?), 0)
 		FROM submissions WHERE user_id = ? AND lab = ?`,
 		encodeTime(tx.now.Add(-time.Minute)), userID, lab).Scan(&c.Total, &c.LastMinute); err != nil {

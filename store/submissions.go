@@ -17,6 +17,19 @@ import (
 // no files, a bad or repeated path; ETOOLARGE over MaxFileSize,
 // MaxWorkspaceFiles or MaxWorkspaceSize; ENOTFOUND for an unknown user.
 func (db *DB) CreateSubmission(ctx context.Context, s *faultline.Submission) error {
+	return db.createSubmission(ctx, s, nil)
+}
+
+// CreateSubmissionIf is CreateSubmission behind a gate: admit is called with
+// the learner's submission counts for the lab inside the same write
+// transaction as the insert, so two simultaneous submissions cannot both
+// pass a count or rate limit. An error from admit is returned as is and
+// nothing is inserted.
+func (db *DB) CreateSubmissionIf(ctx context.Context, s *faultline.Submission, admit func(faultline.SubmissionCount) error) error {
+	return db.createSubmission(ctx, s, admit)
+}
+
+func (db *DB) createSubmission(ctx context.Context, s *faultline.Submission, admit func(faultline.SubmissionCount) error) error {
 	if s.Lab == "" {
 		return faultline.Errorf(faultline.EINVALID, "Lab is required.")
 	}
@@ -28,6 +41,15 @@ func (db *DB) CreateSubmission(ctx context.Context, s *faultline.Submission) err
 		return err
 	}
 	defer tx.Rollback()
+	if admit != nil {
+		c, err := submissionCounts(ctx, tx, s.UserID, s.Lab)
+		if err != nil {
+			return err
+		}
+		if err := admit(c); err != nil {
+			return err
+		}
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO submissions (user_id, lab, state, attempts, created_at)
 		VALUES (?, ?, 'queued', 0, ?)`, s.UserID, s.Lab, encodeTime(tx.now))
 	if isForeignKey(err) {

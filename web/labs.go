@@ -493,15 +493,14 @@ func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u := UserFromContext(r.Context())
-	if err := s.admitSubmission(w, r, u.ID, l.Slug); err != nil { // labsettings.go; saved files stay as they are
-		return s.labFailed(w, r, l, labView{}, err)
-	}
 	saved, err := s.savedFiles(r.Context(), u.ID, l.Slug)
 	if err != nil {
 		return err
 	}
 	sub := &faultline.Submission{UserID: u.ID, Lab: l.Slug, Files: faultline.MergeFiles(l.Starter, saved)}
-	if err := s.d.Submissions.CreateSubmission(r.Context(), sub); err != nil {
+	// createSubmission (labsettings.go) applies the cohort's limits; a
+	// refusal leaves the saved files as they are.
+	if err := s.createSubmission(w, r, sub); err != nil {
 		if _, _, ok := userError(err); ok {
 			return s.labFailed(w, r, l, labView{}, err)
 		}

@@ -305,25 +305,27 @@ func maxInt(a, b int) int {
 	return b
 }
 
-// admitSubmission applies the learner's cohort settings before a submission
-// is created. A refusal keeps everything (saved files are stored apart from
+// createSubmission applies the learner's cohort settings and creates the
+// submission. The limits are checked against counts taken in the same
+// transaction as the insert, so two submits at once cannot both pass a limit.
+// A refusal keeps everything (saved files are stored apart from
 // submissions); the per-minute rate also sets Retry-After.
-func (s *Server) admitSubmission(w http.ResponseWriter, r *http.Request, userID int64, lab string) error {
-	rules, err := s.learnerRules(r.Context(), userID, lab)
-	if err != nil || len(rules) == 0 {
+func (s *Server) createSubmission(w http.ResponseWriter, r *http.Request, sub *faultline.Submission) error {
+	rules, err := s.learnerRules(r.Context(), sub.UserID, sub.Lab)
+	if err != nil {
 		return err
 	}
-	var counts faultline.SubmissionCount
-	if rec := s.records(); rec != nil {
-		if counts, err = rec.SubmissionCounts(r.Context(), userID, lab); err != nil {
-			return fmt.Errorf("submission counts of user %d lab %q: %w", userID, lab, err)
+	rec := s.records()
+	if len(rules) == 0 || rec == nil {
+		return s.d.Submissions.CreateSubmission(r.Context(), sub)
+	}
+	return rec.CreateSubmissionIf(r.Context(), sub, func(c faultline.SubmissionCount) error {
+		rate, err := rules.admit(s.now(), c)
+		if rate {
+			w.Header().Set("Retry-After", "60")
 		}
-	}
-	rate, err := rules.admit(s.now(), counts)
-	if rate {
-		w.Header().Set("Retry-After", "60")
-	}
-	return err
+		return err
+	})
 }
 
 // labRulesLine is the settings line of the lab page; errors are logged and
