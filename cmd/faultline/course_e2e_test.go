@@ -38,18 +38,8 @@ func TestCourseWalk(t *testing.T) {
 			t.Errorf("%s is %d px wide on a 390 px screen", name, w)
 		}
 	}
-	fill := func(name, value string) chromedp.Action[chromedp.Void] {
-		return chromedp.SetValue(chromedp.CSS(`form[data-testid="auth-form"] [name="`+name+`"]`), value)
-	}
 	b.do("phone viewport", 10*time.Second, chromedp.EmulateViewport(390, 844))
-	b.do("setup admin", 30*time.Second,
-		chromedp.Navigate(base+"/setup?token="+m.SetupToken),
-		chromedp.WaitVisible(tid("auth-form")),
-		fill("name", "Ada Admin"), fill("email", "ada@example.com"),
-		fill("password", "correct horse battery"), fill("confirm", "correct horse battery"),
-		chromedp.Click(tid("auth-submit")),
-		chromedp.WaitVisible(tid("whoami")),
-	)
+	b.setupAdmin(m)
 
 	// Outline → lesson.
 	lesson := chromedp.CSS(`[data-testid="outline-item"][data-slug="circuit-breakers"] a`)

@@ -120,6 +120,25 @@ func get[T any](b *browser, name string, a chromedp.Action[T]) T {
 	return v
 }
 
+// fillAuth sets one field of the sign-in, sign-up or setup form.
+func fillAuth(name, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.SetValue(chromedp.CSS(`form[data-testid="auth-form"] [name="`+name+`"]`), value)
+}
+
+// setupAdmin signs the first admin, Ada (ada@example.com, password
+// "correct horse battery"), up through the portal's one-time setup link.
+func (b *browser) setupAdmin(m *Main) {
+	b.t.Helper()
+	b.do("setup admin", 30*time.Second,
+		chromedp.Navigate(m.Config.BaseURL+"/setup?token="+m.SetupToken),
+		chromedp.WaitVisible(tid("auth-form")),
+		fillAuth("name", "Ada Admin"), fillAuth("email", "ada@example.com"),
+		fillAuth("password", "correct horse battery"), fillAuth("confirm", "correct horse battery"),
+		chromedp.Click(tid("auth-submit")),
+		chromedp.WaitVisible(tid("whoami")),
+	)
+}
+
 func tid(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
 
 func in(outer chromedp.CSS, inner string) chromedp.CSS { return outer + " " + tid(inner) }
@@ -152,9 +171,7 @@ func TestWalkthrough(t *testing.T) {
 	base := m.Config.BaseURL
 	const adminEmail, adminPass = "ada@example.com", "correct horse battery"
 	const learnerEmail, learnerPass = "lin@example.com", "staple battery horse"
-	fill := func(name, value string) chromedp.Action[chromedp.Void] {
-		return chromedp.SetValue(chromedp.CSS(`form[data-testid="auth-form"] [name="`+name+`"]`), value)
-	}
+	fill := fillAuth
 
 	// 2. The first admin through the one-time setup link, then a cohort.
 	b.do("setup admin", 30*time.Second,

@@ -27,17 +27,7 @@ func TestFailingGradeExplainsItself(t *testing.T) {
 	m := MustServe(t, t.TempDir())
 	b := &browser{t: t, ctx: MustBrowser(t)}
 	base := m.Config.BaseURL
-	fill := func(name, value string) chromedp.Action[chromedp.Void] {
-		return chromedp.SetValue(chromedp.CSS(`form[data-testid="auth-form"] [name="`+name+`"]`), value)
-	}
-	b.do("setup admin", 30*time.Second,
-		chromedp.Navigate(base+"/setup?token="+m.SetupToken),
-		chromedp.WaitVisible(tid("auth-form")),
-		fill("name", "Ada Admin"), fill("email", "ada@example.com"),
-		fill("password", "correct horse battery"), fill("confirm", "correct horse battery"),
-		chromedp.Click(tid("auth-submit")),
-		chromedp.WaitVisible(tid("whoami")),
-	)
+	b.setupAdmin(m)
 	ctx := context.Background()
 	admin, err := m.DB.FindUserByEmail(ctx, "ada@example.com")
 	if err != nil {

@@ -18,17 +18,7 @@ func TestResetAndRestoreInBrowser(t *testing.T) {
 	b := &browser{t: t, ctx: MustBrowser(t)}
 	base := m.Config.BaseURL
 	const email = "ada@example.com"
-	fill := func(name, value string) chromedp.Action[chromedp.Void] {
-		return chromedp.SetValue(chromedp.CSS(`form[data-testid="auth-form"] [name="`+name+`"]`), value)
-	}
-	b.do("setup admin", 30*time.Second,
-		chromedp.Navigate(base+"/setup?token="+m.SetupToken),
-		chromedp.WaitVisible(tid("auth-form")),
-		fill("name", "Ada Admin"), fill("email", email),
-		fill("password", "correct horse battery"), fill("confirm", "correct horse battery"),
-		chromedp.Click(tid("auth-submit")),
-		chromedp.WaitVisible(tid("whoami")),
-	)
+	b.setupAdmin(m)
 
 	// Save through the plain form (the editor bundle, when built, keeps the
 	// textarea as the form's source of truth).
