@@ -14,7 +14,7 @@ import (
 )
 
 // HiddenModule is the module path of the grading tree's hidden test module.
-const HiddenModule = "faultline.local/hidden"
+const HiddenModule = labs.HiddenModule
 
 // treeEpoch is the modification time of every file in the grading tree, so
 // the same submission always makes the same archive.
@@ -84,33 +84,10 @@ func keepLearnerFile(p string) bool {
 // of the same path. It fails only for a malformed lab (bad module or file
 // path).
 func buildTree(lab *faultline.Lab, src []faultline.File) ([]byte, error) {
-	if lab.Module == "" || strings.ContainsAny(lab.Module, " \t\r\n\"'`\\") {
-		return nil, fmt.Errorf("lab %q: bad module path %q", lab.Slug, lab.Module)
+	entries, err := labs.GradingTree(lab, src)
+	if err != nil {
+		return nil, err
 	}
-	entries := make(map[string][]byte)
-	for _, f := range src {
-		entries["lab/"+f.Path] = f.Content
-	}
-	entries["lab/go.mod"] = labs.LabGoMod(lab.Module)
-	for _, f := range lab.Visible {
-		p, err := faultline.CleanPath(f.Path)
-		if err != nil {
-			return nil, fmt.Errorf("lab %q visible file %q: %w", lab.Slug, f.Path, err)
-		}
-		entries["lab/"+p] = f.Content
-	}
-	for _, f := range lab.Hidden {
-		p, err := faultline.CleanPath(f.Path)
-		if err != nil {
-			return nil, fmt.Errorf("lab %q hidden file %q: %w", lab.Slug, f.Path, err)
-		}
-		entries["hidden/"+p] = f.Content
-	}
-	entries["hidden/go.mod"] = labs.HiddenGoMod(HiddenModule, lab.Module, "lab")
-	for _, f := range labs.Labkit() {
-		entries[labs.LabkitDir+"/"+f.Path] = f.Content
-	}
-
 	names := make([]string, 0, len(entries))
 	for n := range entries {
 		names = append(names, n)

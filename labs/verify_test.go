@@ -57,31 +57,18 @@ func (o outcome) failed(tests []faultline.LabTest, hiddenOnly bool) []string {
 func gradeOnHost(t *testing.T, lab *faultline.Lab, files []faultline.File, visible bool) outcome {
 	t.Helper()
 	root := t.TempDir()
-	write := func(dir string, f faultline.File) {
-		p := filepath.Join(root, dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var src []faultline.File
 	for _, f := range files {
-		if f.Path == "go.mod" || strings.HasSuffix(f.Path, "_test.go") {
-			continue
+		if f.Path != "go.mod" && !strings.HasSuffix(f.Path, "_test.go") {
+			src = append(src, f)
 		}
-		write("lab", f)
 	}
-	write("lab", faultline.File{Path: "go.mod", Content: LabGoMod(lab.Module)})
-	for _, f := range lab.Visible {
-		write("lab", f)
+	tree, err := GradingTree(lab, src)
+	if err != nil {
+		t.Fatal(err)
 	}
-	write("hidden", faultline.File{Path: "go.mod", Content: HiddenGoMod(hiddenModule, lab.Module, "lab")})
-	for _, f := range lab.Hidden {
-		write("hidden", f)
-	}
-	for _, f := range Labkit() {
-		write(LabkitDir, f)
+	if err := WriteTree(root, tree); err != nil {
+		t.Fatal(err)
 	}
 
 	// One go command tests the hidden module's package and, when visible is

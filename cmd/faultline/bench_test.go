@@ -105,22 +105,13 @@ func gradeOnce(ctx context.Context, b *testing.B, db *store.DB, w *grader.Worker
 func writeHostTree(b *testing.B, lab *faultline.Lab) string {
 	b.Helper()
 	dir := b.TempDir()
-	write := func(sub string, files []faultline.File) {
-		for _, f := range files {
-			p := filepath.Join(dir, sub, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(p, f.Content, 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
+	tree, err := labs.GradingTree(lab, lab.Solution)
+	if err != nil {
+		b.Fatal(err)
 	}
-	write("lab", lab.Solution)
-	write("lab", lab.Visible)
-	write("hidden", lab.Hidden)
-	write("hidden", []faultline.File{{Path: "go.mod", Content: labs.HiddenGoMod(grader.HiddenModule, lab.Module, "lab")}})
-	write(labs.LabkitDir, labs.Labkit())
+	if err := labs.WriteTree(dir, tree); err != nil {
+		b.Fatal(err)
+	}
 	return dir
 }
 
