@@ -202,6 +202,9 @@ type SubmissionRecords interface {
 	// simultaneous submissions cannot both slip past a limit), and its error
 	// is returned with nothing inserted.
 	CreateSubmissionIf(ctx context.Context, s *Submission, admit func(SubmissionCount) error) error
+	// SubmissionState returns only the submission's state (cheap to poll);
+	// ENOTFOUND if there is no such submission.
+	SubmissionState(ctx context.Context, id int64) (SubmissionState, error)
 	// ResultHistory returns every result the submission has had (regrades
 	// included), newest first; ENOTFOUND if there is no such submission.
 	ResultHistory(ctx context.Context, submissionID int64) ([]*ResultRecord, error)

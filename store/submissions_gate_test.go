@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -67,5 +68,30 @@ func TestCreateSubmissionIfCountsTheLastMinute(t *testing.T) {
 	}
 	if seen.Total != 2 || seen.LastMinute != 2 || s.ID == 0 {
 		t.Fatalf("gate saw %+v (want 2 in all, 2 in the last minute) and the submission got id %d", seen, s.ID)
+	}
+}
+
+// TestSubmissionStateFollowsTheQueue checks the cheap state read the event
+// stream polls: queued, running once claimed, done once completed, and
+// ENOTFOUND for a submission that does not exist.
+func TestSubmissionStateFollowsTheQueue(t *testing.T) {
+	db, _ := MustOpenDB(t)
+	u := MustCreateUser(t, db, "lin@example.com", faultline.RoleLearner)
+	s := MustCreateSubmission(t, db, u.ID, "saga")
+	ctx := context.Background()
+	want := func(step string, st faultline.SubmissionState) {
+		t.Helper()
+		got, err := db.SubmissionState(ctx, s.ID)
+		if err != nil || got != st {
+			t.Fatalf("%s: state %q, %v; want %q", step, got, err, st)
+		}
+	}
+	want("created", faultline.SubmissionQueued)
+	MustClaim(t, db, "w1", time.Minute)
+	want("claimed", faultline.SubmissionRunning)
+	MustComplete(t, db, s.ID, "w1", 3, 4)
+	want("completed", faultline.SubmissionDone)
+	if _, err := db.SubmissionState(ctx, s.ID+100); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Fatalf("state of a missing submission: %v, want ENOTFOUND", err)
 	}
 }

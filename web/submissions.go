@@ -217,6 +217,19 @@ func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) e
 			return nil
 		case <-tick.C:
 		}
+		if rec := s.records(); rec != nil {
+			// Poll the state alone; load files and result only on a change.
+			st, err := rec.SubmissionState(ctx, sub.ID)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("poll submission %d: %w", sub.ID, err)
+			}
+			if st == sub.State {
+				continue
+			}
+		}
 		next, err := s.d.Submissions.FindSubmission(ctx, sub.ID)
 		if err != nil {
 			if ctx.Err() != nil {
