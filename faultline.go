@@ -454,6 +454,10 @@ type WorkspaceService interface {
 	Files(ctx context.Context, userID int64, lab string) ([]*FileVersion, error)
 	// FileHistory returns every version of one file, newest first.
 	FileHistory(ctx context.Context, userID int64, lab, path string) ([]*FileVersion, error)
+	// ReplaceFiles makes files the saved files in one transaction (a
+	// tombstone for every other live file, a new version where content
+	// changed): all of it is stored or none. EINVALID, ETOOLARGE as SaveFile.
+	ReplaceFiles(ctx context.Context, userID int64, lab string, files []File) error
 }
 
 // SandboxStore records learner sandboxes (sandbox.Manager keeps it in step with Docker).

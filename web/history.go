@@ -352,30 +352,15 @@ func (s *Server) performReset(w http.ResponseWriter, r *http.Request, req resetR
 // replacedNotice is shown after a reset or a restore (labs.go, ?replaced=1).
 const replacedNotice = "Your files were replaced. The previous ones are kept as a restore point: see Restore below."
 
-// replaceSaved makes files the learner's saved files: every other live file
-// gets a tombstone (first, to stay under the workspace caps), then each file
-// is saved as a new version (a no-op where unchanged).
+// replaceSaved makes files the learner's saved files, in one transaction
+// (every other live file gets a tombstone; unchanged files keep their
+// version), so an interrupted reset never leaves half the files replaced.
 func (s *Server) replaceSaved(ctx context.Context, userID int64, lab string, files []faultline.File) error {
-	keep := map[string]bool{}
-	for _, f := range files {
-		keep[f.Path] = true
-	}
-	cur, err := s.d.Workspace.Files(ctx, userID, lab)
-	if err != nil {
-		return fmt.Errorf("workspace files of user %d lab %q: %w", userID, lab, err)
-	}
-	for _, v := range cur {
-		if keep[v.Path] || v.Deleted {
-			continue
+	if err := s.d.Workspace.ReplaceFiles(ctx, userID, lab, files); err != nil {
+		if _, _, ok := userError(err); ok {
+			return err
 		}
-		if err := s.d.Workspace.DeleteFile(ctx, userID, lab, v.Path); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
-			return fmt.Errorf("delete %q of user %d lab %q: %w", v.Path, userID, lab, err)
-		}
-	}
-	for _, f := range files {
-		if _, err := s.d.Workspace.SaveFile(ctx, userID, lab, f.Path, f.Content); err != nil {
-			return fmt.Errorf("save %q of user %d lab %q: %w", f.Path, userID, lab, err)
-		}
+		return fmt.Errorf("replace files of user %d lab %q: %w", userID, lab, err)
 	}
 	return nil
 }
