@@ -190,6 +190,7 @@ type Lab struct {
 	Lessons    []string // lesson slugs
 	Limits     Limits
 	Image      string // optional image override; "" means the built-in lab image
+	Network    string // learner sandbox's network (lab.yaml sandbox.network): "" none, or LabNetworkPrivate
 	Module     string // Go module path of the learner's package (lab.yaml; go.mod is synthesized)
 	Tests      []LabTest
 	README     string // Markdown
@@ -200,6 +201,11 @@ type Lab struct {
 	Solution []File            // full learner file set
 	Mutants  map[string][]File // full learner file sets (solution with the mutant applied)
 }
+
+// LabNetworkPrivate puts each learner's sandbox for the lab on a Docker
+// network of its own, with no route out, so several processes in it can talk
+// over the network interface (lab.yaml sandbox: {network: private}).
+const LabNetworkPrivate = "private"
 
 // MaxScore is the sum of the points of every test.
 func (l *Lab) MaxScore() int {

@@ -24,17 +24,26 @@ import (
 
 // labFile is the schema of lab.yaml. Unknown keys are errors.
 type labFile struct {
-	Slug       string     `yaml:"slug"`
-	Title      string     `yaml:"title"`
-	Pattern    string     `yaml:"pattern"`
-	Summary    string     `yaml:"summary"`
-	Difficulty string     `yaml:"difficulty"`
-	Minutes    int        `yaml:"minutes"`
-	Module     string     `yaml:"module"`
-	Lessons    []string   `yaml:"lessons"`
-	Limits     limitsFile `yaml:"limits"`
-	Image      string     `yaml:"image"`
-	Tests      []testFile `yaml:"tests"`
+	Slug       string      `yaml:"slug"`
+	Title      string      `yaml:"title"`
+	Pattern    string      `yaml:"pattern"`
+	Summary    string      `yaml:"summary"`
+	Difficulty string      `yaml:"difficulty"`
+	Minutes    int         `yaml:"minutes"`
+	Module     string      `yaml:"module"`
+	Lessons    []string    `yaml:"lessons"`
+	Limits     limitsFile  `yaml:"limits"`
+	Image      string      `yaml:"image"`
+	Sandbox    sandboxFile `yaml:"sandbox"`
+	Tests      []testFile  `yaml:"tests"`
+}
+
+// sandboxFile is lab.yaml's optional sandbox block: how the learner's
+// sandbox runs.
+type sandboxFile struct {
+	// Network is "none" (the default: no network at all) or "private" (a
+	// network of the learner's own, no route out).
+	Network string `yaml:"network"`
 }
 
 type limitsFile struct {
@@ -133,6 +142,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 	lab := &faultline.Lab{
 		Slug: y.Slug, Title: y.Title, Pattern: y.Pattern, Summary: strings.TrimSpace(y.Summary),
 		Difficulty: y.Difficulty, Minutes: y.Minutes, Lessons: y.Lessons, Image: y.Image, Module: y.Module,
+		Network: sandboxNetwork(y.Sandbox.Network),
 	}
 	l.checkMeta(&y, lab)
 
@@ -211,6 +221,15 @@ func (l *loader) load() (*faultline.Lab, error) {
 	return lab, nil
 }
 
+// sandboxNetwork maps lab.yaml's sandbox.network to faultline.Lab.Network
+// ("none" and absent are both no network; checkMeta rejects anything else).
+func sandboxNetwork(v string) string {
+	if v == faultline.LabNetworkPrivate {
+		return v
+	}
+	return ""
+}
+
 // checkMeta validates the descriptive fields and limits of lab.yaml.
 func (l *loader) checkMeta(y *labFile, lab *faultline.Lab) {
 	const f = "lab.yaml"
@@ -252,6 +271,12 @@ func (l *loader) checkMeta(y *labFile, lab *faultline.Lab) {
 		if !slugRE.MatchString(s) {
 			l.problemf(f, "lessons[%d]: %q is not a lesson slug", i, s)
 		}
+	}
+
+	switch y.Sandbox.Network {
+	case "", "none", faultline.LabNetworkPrivate:
+	default:
+		l.problemf(f, "sandbox.network: %q is not none or private", y.Sandbox.Network)
 	}
 
 	lim := faultline.DefaultGradeLimits

@@ -27,7 +27,7 @@ const (
 
 	sandboxWorkMB  = 64    // size of the /work tmpfs
 	sandboxTmpMB   = 256   // size of the /tmp tmpfs (go build's scratch space)
-	sandboxMaxLife = 43200 // seconds: hard cap of a sandbox container's life
+	sandboxMaxLife = 43200 // seconds: a container's own backstop (its sleep) should the portal be down; ManagerOptions.MaxLife is the enforced cap
 	maxTestStream  = 4 << 20
 )
 
@@ -44,6 +44,16 @@ type ManagerOptions struct {
 	Scope string
 	// PoolSize is how many warm containers RunPool keeps ready (0: none).
 	PoolSize int
+	// MaxLife is the hard cap on a sandbox's life from the moment it started
+	// running, active or not: Reap stops it then (default DefaultMaxLife;
+	// at most the containers' own 12-hour backstop).
+	MaxLife time.Duration
+	// MaxStarts caps the cold starts (image, create, start) that run at
+	// once (default DefaultMaxStarts); beyond it Start returns ETOOMANY
+	// with a *BusyError. Claiming a warm container does not count: it is
+	// a rename and a copy, the engine does no heavy work for it, and
+	// refusing a learner while a warm container waits would defeat the pool.
+	MaxStarts int
 }
 
 // Manager runs learners' lab sandboxes and keeps the SandboxStore in step
@@ -60,6 +70,8 @@ type Manager struct {
 	poolMu   sync.Mutex
 	pool     []string      // warm container IDs, oldest first
 	poolKick chan struct{} // wakes RunPool after a claim
+
+	starts *startGate // caps concurrent cold starts (limits.go)
 }
 
 var _ faultline.Sandboxes = (*Manager)(nil)
@@ -78,7 +90,14 @@ func NewManager(e *Engine, st faultline.SandboxStore, opt ManagerOptions) *Manag
 	if opt.Scope == "" {
 		opt.Scope = e.Scope()
 	}
-	return &Manager{e: e, st: st, opt: opt, log: opt.Logger, locks: map[string]*sync.Mutex{}, poolKick: make(chan struct{}, 1)}
+	if opt.MaxLife <= 0 || opt.MaxLife > sandboxMaxLife*time.Second {
+		opt.MaxLife = min(DefaultMaxLife, sandboxMaxLife*time.Second)
+	}
+	if opt.MaxStarts <= 0 {
+		opt.MaxStarts = DefaultMaxStarts
+	}
+	return &Manager{e: e, st: st, opt: opt, log: opt.Logger, locks: map[string]*sync.Mutex{}, poolKick: make(chan struct{}, 1),
+		starts: newStartGate(opt.MaxStarts, opt.Now)}
 }
 
 func (m *Manager) lock(userID int64, lab string) func() {
@@ -100,7 +119,9 @@ func (m *Manager) lock(userID int64, lab string) func() {
 // and records every state change in the store. A sandbox the store knows as
 // running whose container really runs is returned at once. Errors: EINVALID
 // or ETOOLARGE for bad files, EUNAVAILABLE when the engine is down (the row
-// is then marked failed with a user-safe reason).
+// is then marked failed with a user-safe reason), ETOOMANY (a *BusyError
+// saying when to retry) when MaxStarts cold starts are running already (the
+// row is then left as it was).
 func (m *Manager) Start(ctx context.Context, userID int64, lab *faultline.Lab, files []faultline.File, phase func(faultline.SandboxPhase)) (*faultline.Sandbox, error) {
 	if lab == nil || lab.Slug == "" {
 		return nil, faultline.Errorf(faultline.EINVALID, "No lab given.")
@@ -137,13 +158,17 @@ func (m *Manager) Start(ctx context.Context, userID int64, lab *faultline.Lab, f
 		return nil, err
 	}
 
+	prev := *sb
 	now := m.opt.Now()
 	sb.State, sb.Error, sb.UpdatedAt, sb.LastActiveAt = faultline.SandboxStarting, "", now, now
 	if err := m.st.UpsertSandbox(ctx, sb); err != nil {
 		return nil, fmt.Errorf("record sandbox starting user %d lab %q: %w", userID, lab.Slug, err)
 	}
 	id, err := m.create(ctx, userID, lab, workspace, report)
-	if err != nil {
+	if faultline.ErrorCode(err) == faultline.ETOOMANY {
+		m.restore(sb, prev)
+		return nil, err
+	} else if err != nil {
 		m.markFailed(sb, err)
 		return nil, err
 	}
@@ -191,7 +216,7 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 	if err := m.removeContainers(ctx, userID, lab.Slug); err != nil {
 		return "", err
 	}
-	if id, ok := m.claim(ctx, userID, lab); ok {
+	if id, ok := m.claimWarm(ctx, userID, lab); ok {
 		report(faultline.PhaseFiles)
 		err := m.e.writeFiles(ctx, id, WorkDir, files)
 		if err == nil {
@@ -201,6 +226,14 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 		m.log.Warn("warm pool: copying files failed; starting cold", "id", short(id), "err", err)
 		m.e.removeContainer(id)
 	}
+	release, err := m.starts.acquire()
+	if err != nil {
+		m.log.Info("sandbox start refused: too many starting", "user", userID, "lab", lab.Slug, "starting", m.starts.inFlight())
+		return "", err
+	}
+	ok := false
+	defer func() { release(ok) }()
+
 	report(faultline.PhaseImage)
 	image := lab.Image
 	if image == "" {
@@ -216,12 +249,23 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 		LabelUser: strconv.FormatInt(userID, 10),
 		LabelLab:  lab.Slug,
 	})
+	if needsNetwork(lab) {
+		name, err := m.ensureNetwork(ctx, userID, lab.Slug)
+		if err != nil {
+			return "", err
+		}
+		defer func() {
+			if !ok {
+				m.dropNetwork(userID, lab.Slug)
+			}
+		}()
+		onNetwork(cfg, host, name)
+	}
 	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, containerName(m.opt.Scope, userID, lab.Slug))
 	if err != nil {
 		return "", m.e.fail(fmt.Sprintf("create sandbox user %d lab %q", userID, lab.Slug), err)
 	}
 	id := created.ID
-	ok := false
 	defer func() {
 		if !ok {
 			m.e.removeContainer(id)
@@ -292,6 +336,23 @@ func (m *Manager) removeContainers(ctx context.Context, userID int64, lab string
 		}
 	}
 	return nil
+}
+
+// restore puts the row of a start refused for being busy back as it was
+// (a row the start created becomes stopped: nothing ever ran), on a fresh
+// context.
+func (m *Manager) restore(sb *faultline.Sandbox, prev faultline.Sandbox) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if prev.State == "" || prev.State == faultline.SandboxStarting || prev.State == faultline.SandboxRunning {
+		// Running: its container was not running (else Start returned at
+		// once) and create removed whatever was left of it.
+		prev.State, prev.ContainerID = faultline.SandboxStopped, ""
+	}
+	sb.State, sb.Error, sb.ContainerID, sb.UpdatedAt, sb.LastActiveAt = prev.State, prev.Error, prev.ContainerID, m.opt.Now(), time.Time{}
+	if err := m.st.UpsertSandbox(ctx, sb); err != nil {
+		m.log.Error("record sandbox start refused", "user", sb.UserID, "lab", sb.Lab, "err", err)
+	}
 }
 
 // markFailed records a failed start with a user-safe reason, on a fresh
@@ -502,6 +563,9 @@ func (m *Manager) Stop(ctx context.Context, userID int64, lab string) error {
 	if err := m.removeContainers(ctx, userID, lab); err != nil {
 		return err
 	}
+	if err := m.removeNetwork(ctx, userID, lab); err != nil {
+		return err
+	}
 	if sb.State == faultline.SandboxStopped && sb.ContainerID == "" {
 		return nil
 	}
@@ -533,9 +597,11 @@ func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err erro
 		}
 	}
 	keep := map[string]bool{}
+	keepNets := map[string]bool{} // "user/lab" of the sandboxes kept
 	for _, sb := range rows {
 		if sb.State == faultline.SandboxRunning && live[sb.ContainerID] {
 			keep[sb.ContainerID] = true
+			keepNets[storeKeyOf(sb.UserID, sb.Lab)] = true
 			continue
 		}
 		sb.State, sb.ContainerID, sb.UpdatedAt = faultline.SandboxStopped, "", m.opt.Now()
@@ -555,32 +621,59 @@ func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err erro
 		m.log.Info("removed orphan sandbox", "id", short(c.ID), "user", c.Labels[LabelUser], "lab", c.Labels[LabelLab])
 		removed++
 	}
+	if _, err := m.removeOrphanNetworks(ctx, keepNets); err != nil {
+		return removed, stopped, err
+	}
 	return removed, stopped, nil
 }
 
 // Reap stops running sandboxes whose LastActiveAt is more than idle ago
-// (DESIGN.md: idle reaping, default 10 minutes) and returns how many it
-// stopped. Saved work lives in the database, so nothing is lost.
+// (DESIGN.md: idle reaping, default 10 minutes), and those that reached
+// their hard lifetime cap (StopsAt) however active they are, and returns
+// how many it stopped. Saved work lives in the database, so nothing is lost.
 // EUNAVAILABLE when the engine is down.
 func (m *Manager) Reap(ctx context.Context, idle time.Duration) (int, error) {
 	rows, err := m.st.ListSandboxes(ctx, faultline.SandboxRunning)
 	if err != nil {
 		return 0, fmt.Errorf("reap: list sandboxes: %w", err)
 	}
-	cutoff := m.opt.Now().Add(-idle)
+	now := m.opt.Now()
+	cutoff := now.Add(-idle)
 	n := 0
 	for _, sb := range rows {
-		if !sb.LastActiveAt.Before(cutoff) {
+		idled := sb.LastActiveAt.Before(cutoff)
+		stop := m.StopsAt(sb)
+		expired := !stop.IsZero() && !now.Before(stop)
+		if !idled && !expired {
 			continue
 		}
 		if err := m.Stop(ctx, sb.UserID, sb.Lab); err != nil {
 			return n, fmt.Errorf("reap sandbox user %d lab %q: %w", sb.UserID, sb.Lab, err)
 		}
-		m.log.Info("reaped idle sandbox", "user", sb.UserID, "lab", sb.Lab, "last_active", sb.LastActiveAt)
+		if expired {
+			m.log.Info("stopped sandbox at its lifetime cap", "user", sb.UserID, "lab", sb.Lab, "running_since", sb.UpdatedAt, "max_life", m.opt.MaxLife)
+		} else {
+			m.log.Info("reaped idle sandbox", "user", sb.UserID, "lab", sb.Lab, "last_active", sb.LastActiveAt)
+		}
 		n++
 	}
 	return n, nil
 }
+
+// StopsAt returns when Reap stops a running sandbox whatever its activity:
+// MaxLife after it started running. The start is the row's UpdatedAt, which
+// the store stamps when the row becomes running and which nothing changes
+// while it runs (activity moves LastActiveAt only). Zero for a sandbox that
+// is not running.
+func (m *Manager) StopsAt(sb *faultline.Sandbox) time.Time {
+	if sb == nil || sb.State != faultline.SandboxRunning || sb.UpdatedAt.IsZero() {
+		return time.Time{}
+	}
+	return sb.UpdatedAt.Add(m.opt.MaxLife)
+}
+
+// MaxLife returns the hard cap on a sandbox's life.
+func (m *Manager) MaxLife() time.Duration { return m.opt.MaxLife }
 
 // containerRunning reports whether the container exists and runs.
 func (e *Engine) containerRunning(ctx context.Context, id string) (bool, error) {

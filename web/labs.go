@@ -134,7 +134,7 @@ func (s *Server) sandboxView(ctx context.Context, userID int64, lab string) view
 	sb, err := s.d.Sandboxes.Find(ctx, userID, lab)
 	switch code := faultline.ErrorCode(err); code {
 	case "":
-		return views.SandboxView{Available: true, State: string(sb.State), Error: sb.Error}
+		return views.SandboxView{Available: true, State: string(sb.State), Error: sb.Error, Life: s.lifeView(sb)}
 	case faultline.ENOTFOUND:
 		return views.SandboxView{Available: true}
 	case faultline.EUNAVAILABLE:
@@ -303,11 +303,15 @@ func sandboxFiles(l *faultline.Lab, saved []faultline.File) []faultline.File {
 var errNoSandboxes = faultline.Errorf(faultline.EUNAVAILABLE,
 	"Lab sandboxes are unavailable right now. Your saved files are safe; try again later.")
 
-// serveStartSandbox starts (or re-opens) the learner's sandbox.
+// serveStartSandbox starts (or re-opens) the learner's sandbox; with
+// Accept: text/event-stream it streams the phases (labstream.go).
 func (s *Server) serveStartSandbox(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lab(r)
 	if err != nil {
 		return err
+	}
+	if wantsEventStream(r) {
+		return s.serveStartSandboxStream(w, r, l)
 	}
 	if s.d.Sandboxes == nil {
 		return s.labFailed(w, r, l, labView{}, errNoSandboxes)
@@ -323,13 +327,8 @@ func (s *Server) serveStartSandbox(w http.ResponseWriter, r *http.Request) error
 		s.log.DebugContext(ctx, "sandbox phase", "user", u.ID, "lab", l.Slug, "phase", p)
 	}
 	if _, err := s.d.Sandboxes.Start(ctx, u.ID, l, sandboxFiles(l, saved), phase); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = faultline.Errorf(faultline.EUNAVAILABLE, "Starting the sandbox took too long. Try again in a moment.")
-		}
-		if _, _, ok := userError(err); !ok {
-			s.log.ErrorContext(r.Context(), "start sandbox", "user", u.ID, "lab", l.Slug, "err", err)
-			err = faultline.Errorf(faultline.EUNAVAILABLE, "The sandbox could not be started. Your saved files are safe; try again in a moment.")
-		}
+		err = s.startFailure(r.Context(), u.ID, l.Slug, err) // labstream.go
+		setRetryAfter(w, err)                                // 429 when too many are starting
 		return s.labFailed(w, r, l, labView{}, err)
 	}
 	return redirect(w, r, labURL(l.Slug))
@@ -441,11 +440,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 // serveRunTests runs the visible tests in the learner's sandbox and shows the
-// output and per-test results.
+// output and per-test results; with Accept: text/event-stream it streams the
+// output, then the same per-test view (labstream.go).
 func (s *Server) serveRunTests(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lab(r)
 	if err != nil {
 		return err
+	}
+	if wantsEventStream(r) {
+		return s.serveRunTestsStream(w, r, l)
 	}
 	if s.d.Sandboxes == nil {
 		return s.labFailed(w, r, l, labView{}, errNoSandboxes)
@@ -456,33 +459,23 @@ func (s *Server) serveRunTests(w http.ResponseWriter, r *http.Request) error {
 		return s.labFailed(w, r, l, labView{sandbox: &sb}, errNoSandboxes)
 	}
 	if !sb.Running() {
-		return s.labFailed(w, r, l, labView{sandbox: &sb}, faultline.Errorf(faultline.ECONFLICT,
-			"Start the lab first: the visible tests run in your sandbox."))
+		return s.labFailed(w, r, l, labView{sandbox: &sb}, errNotStarted)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.RunTimeout)
 	defer cancel()
 	out := &cappedBuffer{max: maxShownOutput}
-	res, err := s.d.Sandboxes.RunTests(ctx, u.ID, l, out)
+	text := &testText{out: out} // go test -json events as the text they carry (labstream.go)
+	res, err := s.d.Sandboxes.RunTests(ctx, u.ID, l, text)
+	text.flush()
 	switch {
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded):
 		run := &views.RunView{Status: "time_limit", Message: fmt.Sprintf("The tests did not finish within %s and were stopped.", s.RunTimeout), Output: out.String()}
 		return s.renderLab(w, r, l, labView{run: run, sandbox: &sb})
 	default:
-		if _, _, ok := userError(err); !ok {
-			s.log.ErrorContext(r.Context(), "run tests", "user", u.ID, "lab", l.Slug, "err", err)
-			err = faultline.Errorf(faultline.EUNAVAILABLE, "The tests could not be run in your sandbox. Try again, or restart the lab.")
-		}
-		return s.labFailed(w, r, l, labView{sandbox: &sb}, err)
+		return s.labFailed(w, r, l, labView{sandbox: &sb}, s.runFailure(r.Context(), u.ID, l.Slug, err))
 	}
-	run := &views.RunView{
-		Status: string(res.Status), Message: res.Message, Score: res.Score, MaxScore: res.MaxScore,
-		Output: out.String(), Tests: testRows(res.Tests),
-	}
-	if run.Output == "" {
-		run.Output = res.Output
-	}
-	return s.renderLab(w, r, l, labView{run: run, sandbox: &sb})
+	return s.renderLab(w, r, l, labView{run: runView(res, out.String()), sandbox: &sb})
 }
 
 // serveSubmit snapshots starter plus saved files into a submission, wakes the

@@ -100,6 +100,8 @@ type Server struct {
 	search *content.Index
 
 	replays chan struct{} // replays running now (maxReplays at most)
+
+	terms termSessions // live terminal sockets, closed at shutdown (terminal.go)
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -31,9 +33,12 @@ import (
 //   - Server to browser: binary messages of raw TTY output.
 //   - The server closes with one of the codes below and a short reason. When
 //     the socket drops, the shell and everything it started are killed; each
-//     connection gets a new shell.
+//     connection gets a new shell. When the portal shuts down
+//     (Server.CloseTerminals), every open terminal is closed with 1001 and its
+//     shell killed, and new upgrades are closed with 1001 at once.
 const (
 	closeShellExited  = websocket.StatusNormalClosure // 1000: the shell exited (or the sandbox stopped under it)
+	closeGoingAway    = websocket.StatusGoingAway     // 1001: the portal is shutting down
 	closeUnavailable  = websocket.StatusTryAgainLater // 1013: the container engine is down
 	closeInternal     = websocket.StatusInternalError // 1011: a bug or an outage; logged
 	closeNotSignedIn  = websocket.StatusCode(4401)    // no valid session
@@ -49,6 +54,7 @@ const (
 // Close reasons (at most 123 bytes each, as WebSocket requires).
 const (
 	reasonShellExited = "shell exited"
+	reasonGoingAway   = "the portal is shutting down: reconnect in a moment"
 	reasonNotSignedIn = "not signed in: sign in again"
 	reasonNoSandbox   = "no running sandbox: press Start lab"
 	reasonNoLab       = "no such lab"
@@ -103,8 +109,15 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request) error {
 	defer conn.CloseNow()
 	conn.SetReadLimit(termReadLimit)
 
+	sess := s.terms.add(conn)
+	if sess == nil {
+		_ = conn.Close(closeGoingAway, reasonGoingAway)
+		return nil
+	}
+	defer s.terms.remove(sess)
+
 	ctx := r.Context()
-	code, reason := s.bridgeTerminal(ctx, conn, UserFromContext(ctx), chi.URLParam(r, "slug"), size)
+	code, reason := s.bridgeTerminal(ctx, sess, UserFromContext(ctx), chi.URLParam(r, "slug"), size)
 	if code != 0 {
 		_ = conn.Close(code, reason)
 	}
@@ -114,7 +127,8 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request) error {
 // bridgeTerminal opens the shell and copies between it and conn until either
 // ends. It returns the close code and reason to send, or 0 when the socket is
 // gone or already closed.
-func (s *Server) bridgeTerminal(ctx context.Context, conn *websocket.Conn, u *faultline.User, slug string, size faultline.TermSize) (websocket.StatusCode, string) {
+func (s *Server) bridgeTerminal(ctx context.Context, sess *termSession, u *faultline.User, slug string, size faultline.TermSize) (websocket.StatusCode, string) {
+	conn := sess.conn
 	if u == nil {
 		return closeNotSignedIn, reasonNotSignedIn
 	}
@@ -148,6 +162,9 @@ func (s *Server) bridgeTerminal(ctx context.Context, conn *websocket.Conn, u *fa
 		}
 	}
 	defer closeTerm()
+	if !s.terms.attach(sess, term) {
+		return closeGoingAway, reasonGoingAway // shutdown began while the shell opened
+	}
 
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
@@ -222,5 +239,101 @@ func (s *Server) bridgeTerminal(ctx context.Context, conn *websocket.Conn, u *fa
 				return 0, ""
 			}
 		}
+	}
+}
+
+// termSessions are the live terminal sockets. They are hijacked connections,
+// which http.Server.Shutdown neither closes nor waits for, so the Server
+// tracks them to close them itself (CloseTerminals). The zero value is ready.
+type termSessions struct {
+	mu      sync.Mutex
+	closing bool
+	live    map[*termSession]struct{}
+	active  sync.WaitGroup // handlers of live sessions
+}
+
+// termSession is one terminal socket and, once opened, its shell.
+type termSession struct {
+	conn *websocket.Conn
+	term faultline.Terminal // nil until the shell is open
+}
+
+// add registers a new socket; nil when the portal is shutting down.
+func (t *termSessions) add(conn *websocket.Conn) *termSession {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return nil
+	}
+	if t.live == nil {
+		t.live = map[*termSession]struct{}{}
+	}
+	sess := &termSession{conn: conn}
+	t.live[sess] = struct{}{}
+	t.active.Add(1)
+	return sess
+}
+
+// attach records the session's shell; false when shutdown has begun (the
+// caller then closes the shell itself).
+func (t *termSessions) attach(sess *termSession, term faultline.Terminal) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false
+	}
+	sess.term = term
+	return true
+}
+
+// remove unregisters a session whose handler is returning.
+func (t *termSessions) remove(sess *termSession) {
+	t.mu.Lock()
+	delete(t.live, sess)
+	t.mu.Unlock()
+	t.active.Done()
+}
+
+// CloseTerminals closes every open terminal socket with 1001 (going away)
+// and kills its shell, and makes new terminal upgrades close at once with
+// 1001. It returns when every terminal handler has finished, or when ctx
+// ends (then ctx's error). Call it when the portal shuts down, before
+// http.Server.Shutdown, which does not see hijacked connections.
+func (s *Server) CloseTerminals(ctx context.Context) error {
+	t := &s.terms
+	t.mu.Lock()
+	t.closing = true
+	sessions := make([]termSession, 0, len(t.live))
+	for sess := range t.live {
+		sessions = append(sessions, *sess) // term is fixed from here on: attach refuses
+	}
+	t.mu.Unlock()
+	if len(sessions) > 0 {
+		s.log.Info("closing open terminals", "count", len(sessions))
+	}
+	for _, sess := range sessions {
+		go func() {
+			// Close sends 1001 and waits (a few seconds at most) for the
+			// browser's answer; the handler's reader sees the close and
+			// returns, killing the shell too. Killing it here as well
+			// covers a handler stuck elsewhere; Close is idempotent.
+			_ = sess.conn.Close(closeGoingAway, reasonGoingAway)
+			if sess.term != nil {
+				if err := sess.term.Close(); err != nil {
+					s.log.Error("terminal: close at shutdown", "err", err)
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		t.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close terminals: %w", ctx.Err())
 	}
 }

@@ -24,6 +24,8 @@ type Config struct {
 	ShutdownGrace time.Duration // how long SIGTERM waits for requests and grading
 	PoolSize      int           // warm sandbox containers kept ready
 	IdleTimeout   time.Duration // a sandbox with no activity this long is stopped
+	MaxLife       time.Duration // a sandbox running this long is stopped however active (a warning shows first)
+	MaxStarts     int           // cold sandbox starts running at once; more are told to retry
 
 	envErrs []string // FAULTLINE_* values that did not parse, reported by Validate
 }
@@ -37,6 +39,8 @@ func DefaultConfig(getenv func(string) string) Config {
 		ShutdownGrace: 30 * time.Second,
 		PoolSize:      2,
 		IdleTimeout:   10 * time.Minute,
+		MaxLife:       12 * time.Hour,
+		MaxStarts:     4,
 	}
 	str := func(dst *string, key string) {
 		if v := getenv(key); v != "" {
@@ -62,14 +66,19 @@ func DefaultConfig(getenv func(string) string) Config {
 	}
 	num(&c.Workers, "FAULTLINE_WORKERS")
 	num(&c.PoolSize, "FAULTLINE_POOL")
-	if v := getenv("FAULTLINE_IDLE_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			c.envErrs = append(c.envErrs, fmt.Sprintf("FAULTLINE_IDLE_TIMEOUT=%q is not a duration such as 10m", v))
-		} else {
-			c.IdleTimeout = d
+	num(&c.MaxStarts, "FAULTLINE_MAX_STARTS")
+	dur := func(dst *time.Duration, key, example string) {
+		if v := getenv(key); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q is not a duration such as %s", key, v, example))
+				return
+			}
+			*dst = d
 		}
 	}
+	dur(&c.IdleTimeout, "FAULTLINE_IDLE_TIMEOUT", "10m")
+	dur(&c.MaxLife, "FAULTLINE_MAX_LIFE", "12h")
 	return c
 }
 
@@ -92,6 +101,8 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "grading workers (env FAULTLINE_WORKERS)")
 	fs.IntVar(&c.PoolSize, "pool", c.PoolSize, "warm sandbox containers kept ready for a fast \"Start lab\" (env FAULTLINE_POOL; 0 turns the pool off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop a sandbox after this long without editor, terminal or test activity; saved files stay (env FAULTLINE_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.MaxLife, "max-life", c.MaxLife, "stop a sandbox this long after it started, however active, warning on the lab page first; saved files stay (env FAULTLINE_MAX_LIFE; at most 12h)")
+	fs.IntVar(&c.MaxStarts, "max-starts", c.MaxStarts, "sandbox starts that may run at once; beyond it learners are told to retry in a few seconds (env FAULTLINE_MAX_STARTS)")
 	c.registerCatalogFlags(fs)
 	c.registerDockerFlags(fs)
 }
@@ -106,6 +117,19 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleTimeout < time.Minute {
 		return fmt.Errorf("-idle-timeout must be at least 1m, got %s", c.IdleTimeout)
+	}
+	// Zero (a Config built by hand) takes the defaults.
+	if c.MaxLife == 0 {
+		c.MaxLife = 12 * time.Hour
+	}
+	if c.MaxStarts == 0 {
+		c.MaxStarts = 4
+	}
+	if c.MaxLife < time.Minute || c.MaxLife > 12*time.Hour {
+		return fmt.Errorf("-max-life must be between 1m and 12h, got %s", c.MaxLife)
+	}
+	if c.MaxStarts < 1 || c.MaxStarts > 64 {
+		return fmt.Errorf("-max-starts must be between 1 and 64, got %d", c.MaxStarts)
 	}
 	if c.Addr == "" {
 		return fmt.Errorf("-addr must not be empty")

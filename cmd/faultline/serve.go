@@ -65,6 +65,7 @@ type Main struct {
 	SetupToken string // one-time first-admin token, when the portal had no accounts
 
 	http       *http.Server
+	web        *web.Server // its open terminals are closed at shutdown
 	ln         net.Listener
 	cancelBG   context.CancelFunc
 	background sync.WaitGroup
@@ -107,6 +108,7 @@ func (m *Main) Run(ctx context.Context) error {
 	warm := m.Labs.StdImports()
 	manager := sandbox.NewManager(m.Engine, m.DB, sandbox.ManagerOptions{
 		Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger, PoolSize: m.Config.PoolSize,
+		MaxLife: m.Config.MaxLife, MaxStarts: m.Config.MaxStarts,
 	})
 	g := grader.New(m.Engine, grader.Options{Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger})
 	m.Worker = grader.NewWorker(m.DB, m.Labs.Lab, g, grader.WorkerOptions{
@@ -146,6 +148,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.web = handler
 
 	m.http = &http.Server{
 		Handler:           handler,
@@ -167,7 +170,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.background.Add(1)
 		go func() {
 			defer m.background.Done()
-			m.buildImage(bg, warm)
+			if m.buildImage(bg, warm) {
+				m.pruneImages(bg, warm)
+			}
 		}()
 	}
 	// The warm pool (it builds the image itself if needed, and retries while
@@ -228,11 +233,12 @@ func (m *Main) cleanUp(ctx context.Context, manager *sandbox.Manager) bool {
 	return true
 }
 
-// reapIdle stops sandboxes idle longer than Config.IdleTimeout, checking
-// every minute until ctx ends. Saved files live in the database, so a reaped
-// sandbox comes back with them at the next start.
+// reapIdle stops sandboxes idle longer than Config.IdleTimeout, and those
+// running longer than Config.MaxLife however active (the lab page warns
+// first), checking every minute until ctx ends. Saved files live in the
+// database, so a reaped sandbox comes back with them at the next start.
 func (m *Main) reapIdle(ctx context.Context, manager *sandbox.Manager) {
-	t := time.NewTicker(min(time.Minute, m.Config.IdleTimeout/2))
+	t := time.NewTicker(min(time.Minute, m.Config.IdleTimeout/2, m.Config.MaxLife/2))
 	defer t.Stop()
 	for {
 		select {
@@ -244,21 +250,40 @@ func (m *Main) reapIdle(ctx context.Context, manager *sandbox.Manager) {
 		if err != nil && ctx.Err() == nil {
 			m.Logger.Warn("reap idle sandboxes", "err", err)
 		} else if n > 0 {
-			m.Logger.Info("stopped idle sandboxes", "count", n, "idle_timeout", m.Config.IdleTimeout)
+			m.Logger.Info("stopped idle or expired sandboxes", "count", n, "idle_timeout", m.Config.IdleTimeout, "max_life", m.Config.MaxLife)
 		}
 	}
 }
 
 // buildImage builds the lab image ahead of time, so the first "Start lab"
-// or grade does not wait for it.
-func (m *Main) buildImage(ctx context.Context, warm []string) {
+// or grade does not wait for it, and reports whether it is ready.
+func (m *Main) buildImage(ctx context.Context, warm []string) bool {
 	start := time.Now()
 	tag, err := m.Engine.LabImage(ctx, warm)
 	if err != nil {
 		m.Logger.Warn("build lab image", "err", err)
-		return
+		return false
 	}
 	m.Logger.Info("lab image ready", "image", tag, "took", time.Since(start).Round(time.Millisecond))
+	return true
+}
+
+// pruneImages removes lab images that none of this portal's labs uses any
+// more (left by an older toolchain, labkit or warm list) and no container
+// uses, once they are a day old (other portals and test runs share the
+// engine's images).
+func (m *Main) pruneImages(ctx context.Context, warm []string) {
+	keep, err := m.Engine.LabImagesInUse(warm, m.Labs.All())
+	if err != nil {
+		m.Logger.Warn("prune old lab images", "err", err)
+		return
+	}
+	removed, err := m.Engine.PruneLabImages(ctx, sandbox.PruneOptions{Keep: keep, MinAge: sandbox.DefaultPruneMinAge})
+	if err != nil && ctx.Err() == nil {
+		m.Logger.Warn("prune old lab images", "err", err)
+	} else if len(removed) > 0 {
+		m.Logger.Info("removed old lab images", "images", removed)
+	}
 }
 
 // installationID returns the stable ID of the installation in dataDir,
@@ -291,6 +316,13 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 		defer cancel()
 		var errs []error
+		if m.web != nil {
+			// Terminal sockets are hijacked: Shutdown neither closes nor
+			// waits for them.
+			if err := m.web.CloseTerminals(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if m.http != nil {
 			if err := m.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))

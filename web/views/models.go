@@ -210,9 +210,10 @@ type TestInfo struct {
 
 // SandboxView is the state of the learner's sandbox as the lab page shows it.
 type SandboxView struct {
-	Available bool   // false: the engine is down or not configured
-	State     string // "" (never started), "starting", "running", "stopped", "failed"
-	Error     string // why it failed, user-safe
+	Available bool        // false: the engine is down or not configured
+	State     string      // "" (never started), "starting", "running", "stopped", "failed"
+	Error     string      // why it failed, user-safe
+	Life      SandboxLife // when a running sandbox is stopped (labstream_models.go)
 }
 
 // Running reports whether tests can run in the sandbox.

@@ -1,8 +1,10 @@
 // The lab page, enhanced. The page works without this bundle (a textarea and
 // plain forms); with it the editor becomes CodeMirror with a file tree, tabs,
-// autosave and shortcuts, and a running sandbox gets a terminal.
+// autosave and shortcuts, and a running sandbox gets a terminal. "Start lab"
+// and "Run tests" stream their progress (stream.js).
 import "./lab.css";
 import { startEditor } from "./editor.js";
+import { enhanceRun, enhanceStart, watchLifetime } from "./stream.js";
 import { mirrorInlineStyles } from "./util.js";
 
 function init() {
@@ -19,18 +21,37 @@ function init() {
     }));
     startEditor(form, files);
   }
-  // The terminal (xterm.js) is a module of its own, named by the page with
-  // its versioned URL, loaded only when a sandbox runs.
-  const term = document.querySelector('[data-testid="terminal"][data-url][data-module]');
-  if (term) {
-    import(term.dataset.module).then((m) => m.startTerminal(term)).catch((err) => {
-      console.error("terminal:", err);
-      term.dataset.error = String(err);
-      term.replaceChildren(Object.assign(document.createElement("p"), {
-        className: "muted", textContent: "The terminal could not be loaded. Reload the page to try again.",
-      }));
-    });
-  }
+  const sandbox = document.querySelector('[data-testid="sandbox"]');
+  loadTerminal(sandbox);
+  watchLifetime(sandbox);
+  // After the editor, whose submit handler saves first and submits again.
+  enhanceRun(document.querySelector('form[data-form="run"]'));
+  enhanceStart(document.querySelector('form[data-form="start"]'), (panel) => {
+    // The sandbox runs: the new panel has the terminal, and tests can run.
+    loadTerminal(panel);
+    watchLifetime(panel);
+    const run = document.querySelector('[data-testid="run-tests"]');
+    if (run) {
+      run.disabled = false;
+      const hint = run.parentElement.querySelector("small.muted");
+      if (hint) hint.remove();
+    }
+  });
+}
+
+// loadTerminal starts the terminal in root, if it has one. The terminal
+// (xterm.js) is a module of its own, named by the page with its versioned
+// URL, loaded only when a sandbox runs.
+function loadTerminal(root) {
+  const term = root && root.querySelector('[data-testid="terminal"][data-url][data-module]');
+  if (!term) return;
+  import(term.dataset.module).then((m) => m.startTerminal(term)).catch((err) => {
+    console.error("terminal:", err);
+    term.dataset.error = String(err);
+    term.replaceChildren(Object.assign(document.createElement("p"), {
+      className: "muted", textContent: "The terminal could not be loaded. Reload the page to try again.",
+    }));
+  });
 }
 
 if (document.readyState === "loading") {

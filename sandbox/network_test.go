@@ -1,0 +1,233 @@
+package sandbox
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/faultline-dev/faultline"
+)
+
+// netLab is testLab with a private network, as lab.yaml
+// sandbox: {network: private} loads.
+func netLab() *faultline.Lab {
+	lab := testLab()
+	lab.Slug = "net-lab"
+	lab.Network = faultline.LabNetworkPrivate
+	return lab
+}
+
+// MustNetworkManager is MustManager that also removes the sandbox networks
+// of its scope at the end (TestMain's sweep keeps objects without the test
+// label).
+func MustNetworkManager(t *testing.T, st faultline.SandboxStore) *Manager {
+	t.Helper()
+	m := MustManager(t, st)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, c := range mustList(t, m) {
+			testEngine.removeContainer(c)
+		}
+		if _, err := m.removeOrphanNetworks(ctx, nil); err != nil {
+			t.Errorf("cleanup networks: %v", err)
+		}
+	})
+	return m
+}
+
+func mustList(t *testing.T, m *Manager) []string {
+	t.Helper()
+	cs, err := testEngine.listContainers(context.Background(), m.match(nil))
+	if err != nil {
+		t.Errorf("list containers: %v", err)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// mustNetwork inspects the named network; ok is false when it does not exist.
+func mustNetwork(t *testing.T, ctx context.Context, name string) (network.Inspect, bool) {
+	t.Helper()
+	nw, err := testEngine.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+	if isNotFound(err) {
+		return nw, false
+	} else if err != nil {
+		t.Fatalf("inspect network %s: %v", name, err)
+	}
+	return nw, true
+}
+
+// mustIP returns the sandbox container's address on the named network.
+func mustIP(t *testing.T, ctx context.Context, containerID, net string) string {
+	t.Helper()
+	info, err := testEngine.cli.ContainerInspect(ctx, containerID)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", short(containerID), err)
+	}
+	ep := info.NetworkSettings.Networks[net]
+	if ep == nil || ep.IPAddress == "" {
+		t.Fatalf("container %s has no address on %s: %+v", short(containerID), net, info.NetworkSettings.Networks)
+	}
+	return ep.IPAddress
+}
+
+// serveHello is a shell snippet starting a server on port 7000, in the
+// background and for good, that answers every connection with hello-$2.
+const serveHello = `nc -ll -p 7000 -e echo "hello-$2" </dev/null >/dev/null 2>&1 & `
+
+// connectLoop is a shell snippet that connects to $1 port 7000 until it gets
+// an answer (the server may not be listening yet), at most 100 tries, and
+// prints it.
+const connectLoop = `i=0; while [ $i -lt 100 ]; do i=$((i+1)); out=$(nc -w 3 "$1" 7000 </dev/null 2>&1) && [ -n "$out" ] && { echo "got:$out"; exit 0; }; sleep 0.1; done; echo "last: $out"; exit 1`
+
+func TestPrivateNetworks(t *testing.T) {
+	st := newMemStore()
+	m := MustNetworkManager(t, st)
+	ctx := MustContext(t, 5*time.Minute)
+	lab := netLab()
+	const ada, bob = 8101, 8102
+
+	sbA, err := m.Start(ctx, ada, lab, learnerFiles, nil)
+	if err != nil {
+		t.Fatalf("Start ada: %v", err)
+	}
+	sbB, err := m.Start(ctx, bob, lab, learnerFiles, nil)
+	if err != nil {
+		t.Fatalf("Start bob: %v", err)
+	}
+	netA, netB := networkName(m.Scope(), ada, lab.Slug), networkName(m.Scope(), bob, lab.Slug)
+
+	nw, ok := mustNetwork(t, ctx, netA)
+	if !ok {
+		t.Fatalf("no network %s after Start", netA)
+	}
+	if !nw.Internal {
+		t.Errorf("network %s is not internal", netA)
+	}
+	for k, v := range map[string]string{LabelKind: KindSandbox, LabelScope: m.Scope(), LabelUser: strconv.Itoa(ada), LabelLab: lab.Slug} {
+		if nw.Labels[k] != v {
+			t.Errorf("network label %s = %q, want %q", k, nw.Labels[k], v)
+		}
+	}
+	if len(nw.Containers) != 1 {
+		t.Errorf("network %s has %d containers, want ada's only", netA, len(nw.Containers))
+	}
+	ipA, ipB := mustIP(t, ctx, sbA.ContainerID, netA), mustIP(t, ctx, sbB.ContainerID, netB)
+	if strings.HasPrefix(ipA, "127.") || ipA == ipB {
+		t.Fatalf("addresses: ada %s, bob %s", ipA, ipB)
+	}
+
+	t.Run("a server in a sandbox is reachable from another process there on its network address", func(t *testing.T) {
+		code, out := MustExec(t, sbA.ContainerID, "sh", "-c", serveHello+connectLoop, "sh", ipA, "ada")
+		if code != 0 || !strings.Contains(out, "got:hello-ada") {
+			t.Fatalf("exit %d, output %q; want got:hello-ada", code, out)
+		}
+	})
+
+	t.Run("one learner's sandbox cannot reach another's", func(t *testing.T) {
+		// Bob serves on his address, and reaches himself there...
+		code, out := MustExec(t, sbB.ContainerID, "sh", "-c", serveHello+connectLoop, "sh", ipB, "bob")
+		if code != 0 || !strings.Contains(out, "got:hello-bob") {
+			t.Fatalf("bob's own server: exit %d, output %q", code, out)
+		}
+		// ...but Ada cannot.
+		code, out = MustExec(t, sbA.ContainerID, "sh", "-c", `nc -w 3 "$1" 7000 </dev/null; echo "rc=$?"`, "sh", ipB)
+		if strings.Contains(out, "hello-bob") || strings.Contains(out, "rc=0") {
+			t.Fatalf("ada reached bob's sandbox at %s: exit %d, output %q", ipB, code, out)
+		}
+	})
+
+	t.Run("a lab without the field has no network", func(t *testing.T) {
+		sb, err := m.Start(ctx, ada, testLab(), learnerFiles, nil)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		info, err := testEngine.cli.ContainerInspect(ctx, sb.ContainerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.HostConfig.NetworkMode != "none" || !info.Config.NetworkDisabled {
+			t.Errorf("network mode %q, disabled %v; want none", info.HostConfig.NetworkMode, info.Config.NetworkDisabled)
+		}
+		if _, ok := mustNetwork(t, ctx, networkName(m.Scope(), ada, testLab().Slug)); ok {
+			t.Errorf("a network was created for a lab without one")
+		}
+	})
+
+	t.Run("Stop removes the network", func(t *testing.T) {
+		if err := m.Stop(ctx, ada, lab.Slug); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if _, ok := mustNetwork(t, ctx, netA); ok {
+			t.Errorf("network %s still there after Stop", netA)
+		}
+		if _, ok := mustNetwork(t, ctx, netB); !ok {
+			t.Errorf("Stop of ada removed bob's network")
+		}
+		// And a new start makes a fresh one.
+		sb, err := m.Start(ctx, ada, lab, learnerFiles, nil)
+		if err != nil {
+			t.Fatalf("Start again: %v", err)
+		}
+		mustIP(t, ctx, sb.ContainerID, netA)
+		// A container that vanished behind the Manager's back leaves its
+		// network; the next start reuses it.
+		testEngine.removeContainer(sb.ContainerID)
+		if sb, err = m.Start(ctx, ada, lab, learnerFiles, nil); err != nil {
+			t.Fatalf("Start after the container vanished: %v", err)
+		}
+		mustIP(t, ctx, sb.ContainerID, netA)
+	})
+
+	t.Run("Reconcile removes orphan networks", func(t *testing.T) {
+		const ghost = 8103 // a learner whose sandbox the store does not know
+		orphan, err := m.ensureNetwork(ctx, ghost, lab.Slug)
+		if err != nil {
+			t.Fatalf("ensureNetwork: %v", err)
+		}
+		// Ada's row says stopped while her container and network live on,
+		// as after a crash between the engine and the store.
+		row, err := st.FindSandbox(ctx, ada, lab.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row.State = faultline.SandboxStopped
+		if err := st.UpsertSandbox(ctx, row); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.Reconcile(ctx); err != nil {
+			t.Fatalf("Reconcile: %v", err)
+		}
+		for _, name := range []string{orphan, netA} {
+			if _, ok := mustNetwork(t, ctx, name); ok {
+				t.Errorf("orphan network %s survived Reconcile", name)
+			}
+		}
+		if _, ok := mustNetwork(t, ctx, netB); !ok {
+			t.Errorf("Reconcile removed running bob's network")
+		}
+		if err := m.Stop(ctx, bob, lab.Slug); err != nil {
+			t.Fatalf("Stop bob: %v", err)
+		}
+		if _, ok := mustNetwork(t, ctx, netB); ok {
+			t.Errorf("network %s still there after Stop", netB)
+		}
+	})
+}
+
+func TestNetworkName(t *testing.T) {
+	if got, want := networkName("abc", 7, "saga"), "faultline-net-abc-u7-saga"; got != want {
+		t.Errorf("networkName = %q, want %q", got, want)
+	}
+	if got, want := networkName("", 7, "saga"), "faultline-net-u7-saga"; got != want {
+		t.Errorf("networkName = %q, want %q", got, want)
+	}
+}
