@@ -27,7 +27,7 @@ const (
 
 	sandboxWorkMB  = 64    // size of the /work tmpfs
 	sandboxTmpMB   = 256   // size of the /tmp tmpfs (go build's scratch space)
-	sandboxMaxLife = 43200 // seconds: a container's own backstop (its sleep) should the portal be down; ManagerOptions.MaxLife is the enforced cap
+	sandboxMaxLife = 43200 // seconds: the longest ManagerOptions.MaxLife, the cap the reaper enforces
 	maxTestStream  = 4 << 20
 )
 
@@ -245,7 +245,7 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 
 	report(faultline.PhaseCreate)
 	lim := withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids})
-	cfg, host := m.sandboxConfig(image, lim, map[string]string{
+	cfg, host := m.sandboxConfig(image, lim, m.opt.MaxLife+poolSlack, map[string]string{
 		LabelUser: strconv.FormatInt(userID, 10),
 		LabelLab:  lab.Slug,
 	})
@@ -676,6 +676,25 @@ func (m *Manager) StopsAt(sb *faultline.Sandbox) time.Time {
 func (m *Manager) MaxLife() time.Duration { return m.opt.MaxLife }
 
 // containerRunning reports whether the container exists and runs.
+// containerStarted returns when the container last started and whether it
+// runs; a missing container is not running.
+func (e *Engine) containerStarted(ctx context.Context, id string) (time.Time, bool, error) {
+	info, err := e.cli.ContainerInspect(ctx, id)
+	if isNotFound(err) {
+		return time.Time{}, false, nil
+	} else if err != nil {
+		return time.Time{}, false, e.fail("inspect container "+short(id), err)
+	}
+	if info.State == nil || !info.State.Running {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, info.State.StartedAt)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("container %s: start time %q: %w", short(id), info.State.StartedAt, err)
+	}
+	return t, true, nil
+}
+
 func (e *Engine) containerRunning(ctx context.Context, id string) (bool, error) {
 	info, err := e.cli.ContainerInspect(ctx, id)
 	if isNotFound(err) {

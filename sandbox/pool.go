@@ -99,7 +99,7 @@ func (m *Manager) createWarm(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg, host := m.sandboxConfig(image, m.poolLimits(), map[string]string{LabelPool: "1"})
+	cfg, host := m.sandboxConfig(image, m.poolLimits(), m.warmLife(), map[string]string{LabelPool: "1"})
 	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
 	if err != nil {
 		return "", m.e.fail("create warm sandbox", err)
@@ -128,7 +128,11 @@ func (m *Manager) claim(ctx context.Context, userID int64, lab *faultline.Lab) (
 		m.pool = m.pool[1:]
 		m.poolMu.Unlock()
 		m.kickPool()
-		if running, err := m.e.containerRunning(ctx, id); err != nil || !running {
+		// A warm container's backstop (its sleep of warmLife) runs from
+		// when it entered the pool: one too old to outlive MaxLife once
+		// claimed would stop before the time the lab page shows.
+		started, running, err := m.e.containerStarted(ctx, id)
+		if err != nil || !running || m.opt.Now().Add(m.opt.MaxLife+poolSlack).After(started.Add(m.warmLife())) {
 			m.e.removeContainer(id)
 			continue
 		}
@@ -140,6 +144,14 @@ func (m *Manager) claim(ctx context.Context, userID int64, lab *faultline.Lab) (
 		return id, true
 	}
 }
+
+// poolSlack is how much longer than MaxLife a sandbox container's own
+// backstop runs (its sleep, which ends it should the portal be down).
+const poolSlack = 10 * time.Minute
+
+// warmLife is a warm container's backstop: twice MaxLife, so it can wait in
+// the pool for up to MaxLife before it is too old to claim.
+func (m *Manager) warmLife() time.Duration { return 2*m.opt.MaxLife + poolSlack }
 
 func (m *Manager) kickPool() {
 	select {
@@ -208,7 +220,9 @@ func (m *Manager) removeStalePool(ctx context.Context) {
 }
 
 // sandboxConfig is the container config every sandbox gets, warm or cold.
-func (m *Manager) sandboxConfig(image string, lim faultline.Limits, labels map[string]string) (*container.Config, *container.HostConfig) {
+// life is the container's own backstop: it exits after that long should the
+// portal not stop it first.
+func (m *Manager) sandboxConfig(image string, lim faultline.Limits, life time.Duration, labels map[string]string) (*container.Config, *container.HostConfig) {
 	init := true
 	host := hardenedHostConfig(lim, map[string]string{
 		"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", sandboxTmpMB),
@@ -217,7 +231,7 @@ func (m *Manager) sandboxConfig(image string, lim faultline.Limits, labels map[s
 	host.Init = &init
 	cfg := &container.Config{
 		Image:           image,
-		Cmd:             []string{"sleep", strconv.Itoa(sandboxMaxLife)},
+		Cmd:             []string{"sleep", strconv.Itoa(int(life.Seconds()))},
 		User:            "65534:65534",
 		WorkingDir:      WorkDir,
 		Hostname:        "lab",

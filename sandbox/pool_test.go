@@ -133,3 +133,36 @@ func TestWarmPoolSkipsOddLimits(t *testing.T) {
 		t.Errorf("a lab with other limits took a warm container: phases %v, pool %d", phases, m.PoolReady())
 	}
 }
+
+// TestWarmPoolSkipsAgedContainers: a warm container whose backstop would end
+// before the lifetime cap (here the clock is 13 hours ahead: it has waited in
+// the pool longer than MaxLife) is removed instead of claimed, and the
+// learner's sandbox starts cold.
+func TestWarmPoolSkipsAgedContainers(t *testing.T) {
+	MustLabImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	m := MustManager(t, newMemStore())
+	m.opt.PoolSize = 1
+	m.opt.Now = func() time.Time { return time.Now().Add(13 * time.Hour) }
+	poolCtx, stopPool := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.RunPool(poolCtx) }()
+	defer func() { stopPool(); <-done }()
+	waitPool(t, m, 1)
+	m.poolMu.Lock()
+	aged := m.pool[0]
+	m.poolMu.Unlock()
+
+	var phases []faultline.SandboxPhase
+	sb, err := m.Start(ctx, 43, testLab(), learnerFiles, func(p faultline.SandboxPhase) { phases = append(phases, p) })
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if sb.ContainerID == aged || !slices.Contains(phases, faultline.PhaseCreate) {
+		t.Fatalf("the aged warm container was claimed (sandbox %s, phases %v)", short(sb.ContainerID), phases)
+	}
+	if ok, _ := testEngine.containerRunning(ctx, aged); ok {
+		t.Errorf("the aged warm container was left running")
+	}
+}
