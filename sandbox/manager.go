@@ -628,7 +628,8 @@ func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err erro
 }
 
 // Reap stops running sandboxes whose LastActiveAt is more than idle ago
-// (DESIGN.md: idle reaping, default 10 minutes), and those that reached
+// (DESIGN.md: idle reaping, default 10 minutes) unless a process in them is
+// busy on the CPU (which counts as activity), and those that reached
 // their hard lifetime cap (StopsAt) however active they are, and returns
 // how many it stopped. Saved work lives in the database, so nothing is lost.
 // EUNAVAILABLE when the engine is down.
@@ -646,6 +647,20 @@ func (m *Manager) Reap(ctx context.Context, idle time.Duration) (int, error) {
 		expired := !stop.IsZero() && !now.Before(stop)
 		if !idled && !expired {
 			continue
+		}
+		if idled && !expired {
+			// No editor, terminal or test activity, but perhaps a process
+			// the learner left running (a long test, a server): busy
+			// counts as activity.
+			busy, err := m.e.busy(ctx, sb.ContainerID)
+			if err != nil {
+				m.log.Warn("reap: could not tell whether the sandbox is busy; reaping it as idle", "user", sb.UserID, "lab", sb.Lab, "err", err)
+			} else if busy {
+				if err := m.st.TouchSandbox(ctx, sb.ID); err != nil {
+					return n, fmt.Errorf("reap: touch busy sandbox user %d lab %q: %w", sb.UserID, sb.Lab, err)
+				}
+				continue
+			}
 		}
 		if err := m.Stop(ctx, sb.UserID, sb.Lab); err != nil {
 			return n, fmt.Errorf("reap sandbox user %d lab %q: %w", sb.UserID, sb.Lab, err)

@@ -403,3 +403,60 @@ func TestManagerReap(t *testing.T) {
 		t.Errorf("reaped sandbox is %q, want stopped", got.State)
 	}
 }
+
+// TestManagerReapSparesBusySandboxes: a sandbox without editor, terminal or
+// test activity but with a process busy on the CPU (a learner's long run
+// left going in the terminal) is not reaped, and is once the process ends.
+func TestManagerReapSparesBusySandboxes(t *testing.T) {
+	st := newMemStore()
+	MustLabImage(t)
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := NewManager(testEngine, st, ManagerOptions{Warm: testWarm, Scope: "test-" + testRun, Now: clock})
+	t.Cleanup(func() { _ = m.Stop(context.Background(), 7021, "tiny-lab") })
+	ctx := MustContext(t, 2*time.Minute)
+	sb, err := m.Start(ctx, 7021, testLab(), learnerFiles, nil)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	// A CPU-bound loop in the background until /tmp/stop appears (bounded
+	// by timeout should the test die first).
+	loop := `(timeout 120 sh -c 'while [ ! -e /tmp/stop ]; do :; done') >/dev/null 2>&1 &`
+	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"sh", "-c", loop}}); err != nil || code != 0 {
+		t.Fatalf("start the busy loop: %d, %v", code, err)
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	if n, err := m.Reap(ctx, 10*time.Minute); err != nil || n != 0 {
+		t.Fatalf("Reap of a busy sandbox after 11 quiet minutes: %d, %v; want 0", n, err)
+	}
+	if ok, err := testEngine.containerRunning(ctx, sb.ContainerID); err != nil || !ok {
+		t.Fatalf("the busy sandbox was stopped: %v %v", ok, err)
+	}
+	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"touch", "/tmp/stop"}}); err != nil || code != 0 {
+		t.Fatalf("stop the busy loop: %d, %v", code, err)
+	}
+	// The loop notices within a moment; reaping an idle sandbox may need a
+	// pass or two while the engine's CPU sample still covers the loop.
+	deadline := time.Now().Add(time.Minute) // hang guard only
+	for {
+		mu.Lock()
+		now = now.Add(11 * time.Minute)
+		mu.Unlock()
+		n, err := m.Reap(ctx, 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sandbox was never reaped after its busy process ended")
+		}
+	}
+	if got, _ := m.Find(ctx, 7021, "tiny-lab"); got.State != faultline.SandboxStopped {
+		t.Errorf("reaped sandbox is %q, want stopped", got.State)
+	}
+}
