@@ -128,6 +128,7 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 		Page:      s.page(r, c.Name, "cohorts"),
 		Name:      c.Name,
 		InviteURL: strings.TrimRight(s.d.BaseURL, "/") + "/join/" + url.PathEscape(c.InviteCode),
+		Live:      liveURL(c.ID), Regrades: regradesURL(c.ID), // live.go, regrades.go
 	}
 	for _, mem := range members {
 		m.Members = append(m.Members, views.MemberRow{

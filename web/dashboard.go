@@ -300,6 +300,12 @@ func (s *Server) serveLabStats(w http.ResponseWriter, r *http.Request) error {
 		Lab: l.Slug, LabTitle: l.Title, Learners: st.Learners, MaxScore: max, Solved: len(st.AttemptsToFull),
 	}
 	m.Charts = labCharts(st, max)
+	if m.Similar, err = s.labSimilar(r.Context(), c.ID, l); err != nil { // similar.go
+		return err
+	}
+	if m.Regrade, err = s.labRegradeForm(r, c.ID, l.Slug); err != nil { // regrades.go
+		return err
+	}
 	return s.render(w, r, http.StatusOK, views.LabStats(m))
 }
 

@@ -43,6 +43,9 @@ type Deps struct {
 	// Replayer replays one failing run of a grade (its seed) on request;
 	// may be nil, and replays then say they are unavailable.
 	Replayer faultline.Replayer
+	// Similarity compares learners' submissions for the instructor's views
+	// (similar.go); may be nil, and those views then say it is unavailable.
+	Similarity faultline.SimilarityChecker
 	// Instructor serves the dashboards, lab statistics and gradebook, and
 	// Tokens the personal access tokens of the JSON API; either may be nil,
 	// and those pages then say they are unavailable.
@@ -207,7 +210,10 @@ func (s *Server) routes() chi.Router {
 				r.Post("/cohorts", s.h(s.serveCreateCohort))
 				r.Get("/cohorts/{id}", s.h(s.serveCohort))
 				s.dashboardRoutes(r)
-				s.rosterRoutes(r) // roster.go
+				s.similarRoutes(r)
+				s.rosterRoutes(r)  // roster.go
+				s.regradeRoutes(r) // regrades.go
+				s.liveRoutes(r)    // live.go
 			})
 		})
 	})

@@ -160,6 +160,12 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 	for _, f := range sub.Files {
 		m.Files = append(m.Files, views.FileView{Path: f.Path, Content: string(f.Content)})
 	}
+	if m.Review, err = s.submissionReview(r.Context(), sub, viewer); err != nil { // similar.go
+		return err
+	}
+	if m.Regrade, err = s.submissionRegrade(r, sub, viewer); err != nil { // regrades.go
+		return err
+	}
 	return s.render(w, r, http.StatusOK, views.Submission(m))
 }
 

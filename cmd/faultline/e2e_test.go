@@ -57,8 +57,17 @@ func MustBrowser(tb testing.TB) context.Context {
 // folder and returns it; it is closed when the test ends.
 func MustServe(tb testing.TB, dataDir string) *Main {
 	tb.Helper()
+	return MustServeWith(tb, dataDir, func(*Config) {})
+}
+
+// MustServeWith is MustServe with the config changed by edit first.
+// Sandboxes outlive a portal restart on purpose; when the test ends it
+// removes everything of its own installation so the engine is left clean.
+func MustServeWith(tb testing.TB, dataDir string, edit func(*Config)) *Main {
+	tb.Helper()
 	cfg := DefaultConfig(func(string) string { return "" })
 	cfg.Addr, cfg.DataDir, cfg.ShutdownGrace = "127.0.0.1:0", dataDir, 20*time.Second
+	edit(&cfg)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -69,8 +78,6 @@ func MustServe(tb testing.TB, dataDir string) *Main {
 		tb.Fatalf("start portal: %v", err)
 	}
 	tb.Cleanup(func() {
-		// Sandboxes outlive a portal restart on purpose; a test removes
-		// everything of its own installation so the engine is left clean.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, err := m.Engine.RemoveOrphans(ctx, "", nil); err != nil {
@@ -139,6 +146,18 @@ func (b *browser) setupAdmin(m *Main) {
 	)
 }
 
+// MustSolutionFile returns the text of one file of the lab's solution.
+func MustSolutionFile(tb testing.TB, lab *faultline.Lab, path string) string {
+	tb.Helper()
+	for _, f := range lab.Solution {
+		if f.Path == path {
+			return string(f.Content)
+		}
+	}
+	tb.Fatalf("the %s solution has no %s", lab.Slug, path)
+	return ""
+}
+
 func tid(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
 
 func in(outer chromedp.CSS, inner string) chromedp.CSS { return outer + " " + tid(inner) }
@@ -158,15 +177,7 @@ func TestWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	solution := ""
-	for _, f := range lab.Solution {
-		if f.Path == "breaker.go" {
-			solution = string(f.Content)
-		}
-	}
-	if solution == "" {
-		t.Fatal("circuit-breaker solution has no breaker.go")
-	}
+	solution := MustSolutionFile(t, lab, "breaker.go")
 	b := &browser{t: t, ctx: MustBrowser(t)}
 	base := m.Config.BaseURL
 	const adminEmail, adminPass = "ada@example.com", "correct horse battery"

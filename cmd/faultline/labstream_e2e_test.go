@@ -1,42 +1,12 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
-
-// MustServeWith is MustServe with the config changed by edit first.
-func MustServeWith(tb testing.TB, dataDir string, edit func(*Config)) *Main {
-	tb.Helper()
-	cfg := DefaultConfig(func(string) string { return "" })
-	cfg.Addr, cfg.DataDir, cfg.ShutdownGrace = "127.0.0.1:0", dataDir, 20*time.Second
-	edit(&cfg)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	m := NewMain(cfg, logger, io.Discard)
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("start portal: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := m.Engine.RemoveOrphans(ctx, "", nil); err != nil {
-			tb.Errorf("remove the test's containers: %v", err)
-		}
-		m.Close()
-	})
-	return m
-}
 
 // watchJS records, in window.__streamLog and in order, what the streamed
 // lab actions do to the page: a start phase becoming active or done, test

@@ -138,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Content:       m.Content,
 		Labs:          m.Labs,
 		Replayer:      g,
+		Similarity:    grader.NewSimilarity(),
 		Kick:          m.Worker.Kick,
 		Logger:        m.Logger,
 		Now:           time.Now,

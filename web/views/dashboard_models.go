@@ -77,6 +77,8 @@ type LabStatsPage struct {
 	MaxScore  int
 	Solved    int // learners with full marks
 	Charts    []Chart
+	Similar   SimilarSection // similar_models.go
+	Regrade   RegradeForm    // regrade_models.go
 }
 
 // SubmissionLine is one submission in a learner's list for a lab.

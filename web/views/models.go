@@ -352,6 +352,8 @@ type SubmissionPage struct {
 	EventsURL string // "" once finished
 	Result    ResultView
 	Files     []FileView
+	Review    SubmissionReview   // similar_models.go: files, previous attempt, similarity
+	Regrade   *SubmissionRegrade // regrade_models.go: results history and Regrade button; nil unless the viewer teaches
 }
 
 // CohortsPage is /cohorts with the create form.
@@ -406,6 +408,8 @@ type CohortPage struct {
 	Progress  ProgressMatrix // the sortable heat map (dashboard_models.go)
 	Invite    InviteView     // expiry and regenerate forms (roster_models.go)
 	Roster    RosterView     // members with roles and actions (roster_models.go)
+	Live      string         // the live view's URL (live.go)
+	Regrades  string         // the cohort's regrades (regrades.go)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

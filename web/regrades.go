@@ -1,0 +1,462 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/web/views"
+)
+
+// Regrades: an instructor regrades every graded submission of a lab in the
+// cohort, or one submission, as a background job. The grading worker grades
+// the queued regrades like any submission (behind learners' new ones); the
+// job page shows the progress, refreshed by the live script (live.go) or the
+// Refresh link. Every route answers 404 to anyone who does not teach the
+// cohort, like the dashboards.
+
+func (s *Server) regradeRoutes(r chi.Router) {
+	r.Post("/cohorts/{id}/labs/{slug}/regrade", s.h(s.serveRegradeLab))
+	r.Post("/cohorts/{id}/submissions/{sid}/regrade", s.h(s.serveRegradeSubmission))
+	r.Get("/cohorts/{id}/regrades", s.h(s.serveRegrades))
+	r.Get("/cohorts/{id}/regrades/{job}", s.h(s.serveRegradeJob))
+	r.Get("/cohorts/{id}/regrades/{job}/progress", s.h(s.serveRegradeProgress))
+	r.Post("/cohorts/{id}/regrades/{job}/cancel", s.h(s.serveCancelRegrade))
+}
+
+func regradesURL(cohortID int64) string { return cohortURL(cohortID) + "/regrades" }
+
+func regradeJobURL(cohortID, jobID int64) string {
+	return regradesURL(cohortID) + "/" + strconv.FormatInt(jobID, 10)
+}
+
+// Notices shown after a redirect, named by the ?notice= key so that nothing
+// from the query string reaches the page.
+var regradeNotices = map[string]string{
+	"nothing-lab": "Nothing to regrade: no submission of this lab by the cohort's learners has a result yet, " +
+		"or every one is already waiting to be graded.",
+	"nothing-submission": "Nothing to regrade: this submission is waiting to be graded, or has no result yet. " +
+		"Regrade it once it has one.",
+	"queued":          "Regrade queued. Results arrive as the grader works through the queue.",
+	"canceled":        "Regrade canceled. The submissions that were still waiting keep their current result.",
+	"cancel-conflict": "Nothing to cancel: this regrade has finished, or what is left of it is being graded right now.",
+}
+
+func noticeOf(r *http.Request, notices map[string]string) string {
+	return notices[r.URL.Query().Get("notice")]
+}
+
+// regradeService returns the RegradeService behind Deps.Instructor or
+// Deps.Cohorts (both *store.DB in the portal); EUNAVAILABLE if neither.
+func (s *Server) regradeService() (faultline.RegradeService, error) {
+	if rs, ok := s.d.Instructor.(faultline.RegradeService); ok {
+		return rs, nil
+	}
+	if rs, ok := s.d.Cohorts.(faultline.RegradeService); ok {
+		return rs, nil
+	}
+	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Regrades are unavailable right now.")
+}
+
+// regradeCanceler is regradeService's counterpart for cancelling.
+func (s *Server) regradeCanceler() (faultline.RegradeCanceler, error) {
+	if rc, ok := s.d.Instructor.(faultline.RegradeCanceler); ok {
+		return rc, nil
+	}
+	if rc, ok := s.d.Cohorts.(faultline.RegradeCanceler); ok {
+		return rc, nil
+	}
+	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Cancelling regrades is unavailable right now.")
+}
+
+func (s *Server) kick() {
+	if s.d.Kick != nil {
+		s.d.Kick()
+	}
+}
+
+// serveRegradeLab queues every graded submission of the lab by the cohort's
+// learners and shows the new job; with nothing to regrade it goes back to
+// the lab's statistics with a notice.
+func (s *Server) serveRegradeLab(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	l, err := s.lab(r)
+	if err != nil {
+		return err
+	}
+	rs, err := s.regradeService()
+	if err != nil {
+		return err
+	}
+	j := &faultline.RegradeJob{CohortID: c.ID, Lab: l.Slug, CreatedBy: UserFromContext(r.Context()).ID}
+	switch err := rs.CreateRegradeJob(r.Context(), j); faultline.ErrorCode(err) {
+	case "":
+	case faultline.ECONFLICT:
+		return redirect(w, r, labStatsURL(c.ID, l.Slug)+"?notice=nothing-lab#regrade")
+	default:
+		return fmt.Errorf("regrade lab %q of cohort %d: %w", l.Slug, c.ID, err)
+	}
+	s.log.InfoContext(r.Context(), "regrade queued", "job", j.ID, "cohort", c.ID, "lab", l.Slug, "total", j.Total)
+	s.kick()
+	return redirect(w, r, regradeJobURL(c.ID, j.ID)+"?notice=queued")
+}
+
+// serveRegradeSubmission queues one submission of a learner of the cohort.
+func (s *Server) serveRegradeSubmission(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	sid, err := strconv.ParseInt(chi.URLParam(r, "sid"), 10, 64)
+	if err != nil || sid <= 0 {
+		return errNoSubmission
+	}
+	// Only a learner of this cohort's work, whatever state it is in.
+	sub, err := s.d.Submissions.FindSubmission(r.Context(), sid)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return errNoSubmission
+	} else if err != nil {
+		return fmt.Errorf("find submission %d: %w", sid, err)
+	}
+	role, err := s.d.Cohorts.MemberRole(r.Context(), c.ID, sub.UserID)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND || (err == nil && role != faultline.MemberLearner) {
+		return errNoSubmission
+	} else if err != nil {
+		return fmt.Errorf("role of user %d in cohort %d: %w", sub.UserID, c.ID, err)
+	}
+	rs, err := s.regradeService()
+	if err != nil {
+		return err
+	}
+	j := &faultline.RegradeJob{CohortID: c.ID, SubmissionID: sid, CreatedBy: UserFromContext(r.Context()).ID}
+	switch err := rs.CreateRegradeJob(r.Context(), j); faultline.ErrorCode(err) {
+	case "":
+	case faultline.ENOTFOUND:
+		return errNoSubmission // not a submission of a learner of this cohort
+	case faultline.ECONFLICT:
+		return redirect(w, r, submissionURL(sid)+"?notice=nothing-submission#regrade")
+	default:
+		return fmt.Errorf("regrade submission %d in cohort %d: %w", sid, c.ID, err)
+	}
+	s.log.InfoContext(r.Context(), "regrade queued", "job", j.ID, "cohort", c.ID, "submission", sid)
+	s.kick()
+	return redirect(w, r, regradeJobURL(c.ID, j.ID)+"?notice=queued")
+}
+
+// cohortJob returns the job in the URL if it belongs to cohort c; ENOTFOUND
+// otherwise, as for a job that does not exist.
+func (s *Server) cohortJob(r *http.Request, c *faultline.Cohort) (*faultline.RegradeJob, error) {
+	noJob := faultline.Errorf(faultline.ENOTFOUND, "There is no such regrade.")
+	id, err := strconv.ParseInt(chi.URLParam(r, "job"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, noJob
+	}
+	rs, err := s.regradeService()
+	if err != nil {
+		return nil, err
+	}
+	j, err := rs.FindRegradeJob(r.Context(), id)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return nil, noJob
+	} else if err != nil {
+		return nil, fmt.Errorf("find regrade job %d: %w", id, err)
+	}
+	if j.CohortID != c.ID {
+		return nil, noJob
+	}
+	return j, nil
+}
+
+// regradeState names a job's state for pages: running, done or canceled.
+func regradeState(j *faultline.RegradeJob) (state, text string) {
+	switch {
+	case j.Canceled():
+		return "canceled", "canceled"
+	case j.State == faultline.RegradeDone:
+		return "done", "done"
+	}
+	return "running", "running"
+}
+
+// labTitle returns the lab's title, or its slug for a lab no longer in the catalog.
+func (s *Server) labTitle(slug string) string {
+	if l, err := s.d.Labs.Lab(slug); err == nil {
+		return l.Title
+	}
+	return slug
+}
+
+// regradeWhat says what a job regrades.
+func (s *Server) regradeWhat(j *faultline.RegradeJob) string {
+	if j.SubmissionID != 0 {
+		return fmt.Sprintf("submission #%d of %s", j.SubmissionID, s.labTitle(j.Lab))
+	}
+	return "every graded submission of " + s.labTitle(j.Lab)
+}
+
+func fmtSeconds(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2 Jan 2006 15:04:05 UTC")
+}
+
+func (s *Server) progressModel(j *faultline.RegradeJob) views.RegradeProgress {
+	p := views.RegradeProgress{
+		ID: j.ID, URL: regradeJobURL(j.CohortID, j.ID), Fragment: regradeJobURL(j.CohortID, j.ID) + "/progress",
+		Done: j.Done, Total: j.Total, Failed: j.Failed,
+		Finished: j.State != faultline.RegradeRunning,
+		Started:  fmtSeconds(j.CreatedAt), Ended: fmtSeconds(j.FinishedAt),
+	}
+	p.State, p.StateText = regradeState(j)
+	if j.Total > 0 {
+		p.Percent = min(j.Done*100/j.Total, 100)
+	}
+	if !p.Finished {
+		p.CancelURL = regradeJobURL(j.CohortID, j.ID) + "/cancel"
+	}
+	return p
+}
+
+// jobLines lists jobs for a table; current marks the page's own job.
+func (s *Server) jobLines(jobs []*faultline.RegradeJob, current int64) []views.RegradeJobLine {
+	out := make([]views.RegradeJobLine, 0, len(jobs))
+	for _, j := range jobs {
+		l := views.RegradeJobLine{
+			URL: regradeJobURL(j.CohortID, j.ID), ID: j.ID, What: s.regradeWhat(j),
+			Done: j.Done, Total: j.Total, Failed: j.Failed, Started: fmtSeconds(j.CreatedAt), Current: j.ID == current,
+		}
+		l.State, l.StateText = regradeState(j)
+		if j.State == faultline.RegradeRunning {
+			l.CancelURL = regradeJobURL(j.CohortID, j.ID) + "/cancel"
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func (s *Server) cohortJobs(ctx context.Context, cohortID int64) ([]*faultline.RegradeJob, error) {
+	rs, err := s.regradeService()
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := rs.ListRegradeJobs(ctx, cohortID)
+	if err != nil {
+		return nil, fmt.Errorf("list regrade jobs of cohort %d: %w", cohortID, err)
+	}
+	return jobs, nil
+}
+
+// serveRegrades lists the cohort's regrades, newest first.
+func (s *Server) serveRegrades(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.cohortJobs(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	m := views.RegradeJobPage{
+		Page: s.page(r, "Regrades · "+c.Name, "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
+		LiveURL: liveURL(c.ID), Jobs: s.jobLines(jobs, 0),
+	}
+	return s.render(w, r, http.StatusOK, views.RegradeJob(m))
+}
+
+// serveRegradeJob shows one job's progress and the cohort's other jobs.
+func (s *Server) serveRegradeJob(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.cohortJob(r, c)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.cohortJobs(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	p := s.progressModel(j)
+	m := views.RegradeJobPage{
+		Page: s.page(r, fmt.Sprintf("Regrade #%d · %s", j.ID, c.Name), "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
+		LiveURL: liveURL(c.ID), Script: liveScriptURL, What: s.regradeWhat(j), Notice: noticeOf(r, regradeNotices),
+		Progress: &p, Jobs: s.jobLines(jobs, j.ID),
+	}
+	if j.SubmissionID != 0 {
+		m.SubURL = submissionURL(j.SubmissionID)
+	} else {
+		m.LabURL = labStatsURL(c.ID, j.Lab)
+	}
+	return s.render(w, r, http.StatusOK, views.RegradeJob(m))
+}
+
+// serveRegradeProgress renders the job's progress fragment alone, for the
+// live script.
+func (s *Server) serveRegradeProgress(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.cohortJob(r, c)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.RegradeProgressFragment(s.progressModel(j)))
+}
+
+// serveCancelRegrade ends a running job (see RegradeCanceler) and goes back
+// to the page the form was on: the live view or the job page.
+func (s *Server) serveCancelRegrade(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.cohortJob(r, c)
+	if err != nil {
+		return err
+	}
+	rc, err := s.regradeCanceler()
+	if err != nil {
+		return err
+	}
+	notice := "canceled"
+	switch _, err := rc.CancelRegradeJob(r.Context(), j.ID); faultline.ErrorCode(err) {
+	case "":
+		s.log.InfoContext(r.Context(), "regrade canceled", "job", j.ID, "cohort", c.ID, "by", UserFromContext(r.Context()).ID)
+	case faultline.ECONFLICT:
+		notice = "cancel-conflict"
+	default:
+		return fmt.Errorf("cancel regrade job %d: %w", j.ID, err)
+	}
+	if r.PostFormValue("back") == "live" {
+		return redirect(w, r, liveURL(c.ID)+"?notice="+notice)
+	}
+	return redirect(w, r, regradeJobURL(c.ID, j.ID)+"?notice="+notice)
+}
+
+// labRegradeForm is the regrade panel of a lab's statistics page: the form
+// and the lab's regrades in the cohort.
+func (s *Server) labRegradeForm(r *http.Request, cohortID int64, lab string) (views.RegradeForm, error) {
+	f := views.RegradeForm{Notice: noticeOf(r, regradeNotices)}
+	if _, err := s.regradeService(); err != nil {
+		f.Notice = faultline.ErrorMessage(err)
+		return f, nil
+	}
+	f.Action = labStatsURL(cohortID, lab) + "/regrade"
+	jobs, err := s.cohortJobs(r.Context(), cohortID)
+	if err != nil {
+		return f, err
+	}
+	var mine []*faultline.RegradeJob
+	for _, j := range jobs {
+		if j.Lab == lab && len(mine) < 10 {
+			mine = append(mine, j)
+		}
+	}
+	f.Jobs = s.jobLines(mine, 0)
+	return f, nil
+}
+
+// regradeCohort returns a cohort where viewer may regrade ownerID's work: one
+// the viewer teaches (any, for an admin) with ownerID as a learner; 0 if none.
+func (s *Server) regradeCohort(ctx context.Context, viewer *faultline.User, ownerID int64) (int64, error) {
+	if viewer == nil || !viewer.CanTeach() {
+		return 0, nil
+	}
+	cohorts, err := s.d.Cohorts.ListCohorts(ctx, ownerID)
+	if err != nil {
+		return 0, fmt.Errorf("list cohorts of user %d: %w", ownerID, err)
+	}
+	for _, c := range cohorts {
+		role, err := s.d.Cohorts.MemberRole(ctx, c.ID, ownerID)
+		if err != nil {
+			return 0, fmt.Errorf("role of user %d in cohort %d: %w", ownerID, c.ID, err)
+		}
+		if role != faultline.MemberLearner {
+			continue
+		}
+		if viewer.Role == faultline.RoleAdmin {
+			return c.ID, nil
+		}
+		vr, err := s.d.Cohorts.MemberRole(ctx, c.ID, viewer.ID)
+		switch faultline.ErrorCode(err) {
+		case "":
+			if vr.Teaches() {
+				return c.ID, nil
+			}
+		case faultline.ENOTFOUND:
+		default:
+			return 0, fmt.Errorf("role of user %d in cohort %d: %w", viewer.ID, c.ID, err)
+		}
+	}
+	return 0, nil
+}
+
+// submissionRegrade is the instructor's part of a submission page: every
+// result the submission has had and the Regrade button. It returns nil for
+// a viewer who does not teach (learners see only the shown result).
+func (s *Server) submissionRegrade(r *http.Request, sub *faultline.Submission, viewer *faultline.User) (*views.SubmissionRegrade, error) {
+	if viewer == nil || !viewer.CanTeach() {
+		return nil, nil
+	}
+	ctx := r.Context()
+	m := &views.SubmissionRegrade{Form: views.RegradeForm{Notice: noticeOf(r, regradeNotices)}}
+	cohortID, err := s.regradeCohort(ctx, viewer, sub.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.regradeService(); err == nil && cohortID != 0 {
+		m.Form.Action = cohortURL(cohortID) + "/submissions/" + strconv.FormatInt(sub.ID, 10) + "/regrade"
+	}
+	rec := s.records()
+	if rec == nil {
+		return m, nil
+	}
+	hist, err := rec.ResultHistory(ctx, sub.ID)
+	if err != nil {
+		return nil, fmt.Errorf("result history of submission %d: %w", sub.ID, err)
+	}
+	rs, _ := s.regradeService()
+	jobURLs := map[int64]string{}
+	for _, h := range hist {
+		line := views.ResultHistoryLine{ID: h.ID, When: fmtSeconds(h.CreatedAt), Current: h.Current}
+		if res := h.Result; res != nil {
+			line.StatusText = statusText[res.Status]
+			if line.StatusText == "" {
+				line.StatusText = string(res.Status)
+			}
+			if res.Status != faultline.StatusError {
+				line.Score = scoreString(res.Score, res.MaxScore)
+			}
+		}
+		if h.RegradeJobID != 0 {
+			line.Regrade = "regrade #" + strconv.FormatInt(h.RegradeJobID, 10)
+			u, seen := jobURLs[h.RegradeJobID]
+			if !seen && rs != nil {
+				if j, err := rs.FindRegradeJob(ctx, h.RegradeJobID); err == nil && j.CohortID != 0 {
+					if ok, err := s.teaches(r, j.CohortID); err != nil {
+						return nil, err
+					} else if ok {
+						u = regradeJobURL(j.CohortID, j.ID)
+					}
+				} else if err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+					return nil, fmt.Errorf("find regrade job %d: %w", h.RegradeJobID, err)
+				}
+				jobURLs[h.RegradeJobID] = u
+			}
+			line.RegradeURL = u
+		}
+		m.History = append(m.History, line)
+	}
+	return m, nil
+}
