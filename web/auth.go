@@ -81,16 +81,50 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	})
 }
 
-// requireTeacher answers 404 to anyone who is not an instructor or admin:
-// instructor pages do not admit they exist.
+// requireTeacher answers 404 to anyone who teaches nowhere (neither an
+// instructor or admin account nor a co-instructor of some cohort):
+// instructor pages do not admit they exist. Each page then checks that the
+// viewer teaches its cohort.
 func (s *Server) requireTeacher(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !UserFromContext(r.Context()).CanTeach() {
+		ok, err := s.teacher(r.Context(), UserFromContext(r.Context()))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !ok {
 			s.fail(w, r, faultline.Errorf(faultline.ENOTFOUND, "There is no page at this address."))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// teacher reports whether u teaches anywhere: an instructor or admin
+// account, or a member who teaches some cohort. A cohort's instructor can
+// make any member a co-instructor, a learner account included; that gives
+// them the cohort's instructor pages, not the right to create cohorts.
+func (s *Server) teacher(ctx context.Context, u *faultline.User) (bool, error) {
+	if u == nil {
+		return false, nil
+	}
+	if u.CanTeach() {
+		return true, nil
+	}
+	cs, err := s.d.Cohorts.ListCohorts(ctx, u.ID)
+	if err != nil {
+		return false, fmt.Errorf("list cohorts of user %d: %w", u.ID, err)
+	}
+	for _, c := range cs {
+		role, err := s.d.Cohorts.MemberRole(ctx, c.ID, u.ID)
+		if err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+			return false, fmt.Errorf("role of user %d in cohort %d: %w", u.ID, c.ID, err)
+		}
+		if err == nil && role.Teaches() {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // startSession creates a new session for u, replacing the request's current

@@ -29,7 +29,7 @@ func (s *Server) teaches(r *http.Request, cohortID int64) (bool, error) {
 	role, err := s.d.Cohorts.MemberRole(r.Context(), cohortID, u.ID)
 	switch faultline.ErrorCode(err) {
 	case "":
-		return role.Teaches() && u.CanTeach(), nil
+		return role.Teaches(), nil
 	case faultline.ENOTFOUND:
 		return false, nil
 	}
@@ -66,12 +66,19 @@ func (s *Server) serveCohorts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, views.Cohorts(views.CohortsPage{Page: s.page(r, "Cohorts", "cohorts"), Cohorts: links}))
+	return s.render(w, r, http.StatusOK, views.Cohorts(views.CohortsPage{
+		Page: s.page(r, "Cohorts", "cohorts"), Cohorts: links, CanCreate: UserFromContext(r.Context()).CanTeach(),
+	}))
 }
 
 // serveCreateCohort creates a cohort with a fresh invite code; a bad name
 // re-renders the form with the input kept.
 func (s *Server) serveCreateCohort(w http.ResponseWriter, r *http.Request) error {
+	if !UserFromContext(r.Context()).CanTeach() {
+		// A co-instructor with a learner account teaches cohorts but
+		// creates none.
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no page at this address.")
+	}
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
@@ -82,7 +89,7 @@ func (s *Server) serveCreateCohort(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 		return s.render(w, r, statusOf(code), views.Cohorts(views.CohortsPage{
-			Page: s.page(r, "Cohorts", "cohorts"), Cohorts: links, Name: name, Error: msg,
+			Page: s.page(r, "Cohorts", "cohorts"), Cohorts: links, Name: name, Error: msg, CanCreate: true,
 		}))
 	}
 	if name == "" || utf8.RuneCountInString(name) > 100 {

@@ -365,7 +365,11 @@ func (s *Server) hidesTests(ctx context.Context, sub *faultline.Submission, view
 // late penalty on the score (for every viewer) and, for a learner whose
 // cohort hides them, hidden tests reduced to a count and a total.
 func (s *Server) displayResult(ctx context.Context, sub *faultline.Submission, viewer *faultline.User) (views.ResultView, error) {
-	v := resultView(sub, viewer)
+	teacher, err := s.teacher(ctx, viewer)
+	if err != nil {
+		return views.ResultView{}, err
+	}
+	v := resultView(sub, teacher)
 	if !v.Finished || sub.Result == nil {
 		return v, nil
 	}

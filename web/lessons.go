@@ -98,14 +98,12 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, c := range cohorts {
 		link := views.CohortLink{Name: c.Name, Created: fmtDate(c.CreatedAt)}
-		if u.CanTeach() {
-			ok, err := s.teaches(r, c.ID)
-			if err != nil {
-				return err
-			}
-			if ok {
-				link.URL = cohortURL(c.ID)
-			}
+		ok, err := s.teaches(r, c.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			link.URL = cohortURL(c.ID)
 		}
 		m.Cohorts = append(m.Cohorts, link)
 	}

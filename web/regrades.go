@@ -370,7 +370,7 @@ func (s *Server) labRegradeForm(r *http.Request, cohortID int64, lab string) (vi
 // regradeCohort returns a cohort where viewer may regrade ownerID's work: one
 // the viewer teaches (any, for an admin) with ownerID as a learner; 0 if none.
 func (s *Server) regradeCohort(ctx context.Context, viewer *faultline.User, ownerID int64) (int64, error) {
-	if viewer == nil || !viewer.CanTeach() {
+	if viewer == nil || viewer.ID == ownerID && !viewer.CanTeach() {
 		return 0, nil
 	}
 	cohorts, err := s.d.Cohorts.ListCohorts(ctx, ownerID)
@@ -406,8 +406,8 @@ func (s *Server) regradeCohort(ctx context.Context, viewer *faultline.User, owne
 // result the submission has had and the Regrade button. It returns nil for
 // a viewer who does not teach (learners see only the shown result).
 func (s *Server) submissionRegrade(r *http.Request, sub *faultline.Submission, viewer *faultline.User) (*views.SubmissionRegrade, error) {
-	if viewer == nil || !viewer.CanTeach() {
-		return nil, nil
+	if ok, err := s.teacher(r.Context(), viewer); err != nil || !ok {
+		return nil, err
 	}
 	ctx := r.Context()
 	m := &views.SubmissionRegrade{Form: views.RegradeForm{Notice: noticeOf(r, regradeNotices)}}

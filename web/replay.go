@@ -102,7 +102,11 @@ func (s *Server) serveReplay(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	done := &faultline.Submission{ID: sub.ID, UserID: sub.UserID, Lab: sub.Lab, State: faultline.SubmissionDone, Result: res}
-	rv := resultView(done, viewer)
+	teacher, err := s.teacher(r.Context(), viewer)
+	if err != nil {
+		return err
+	}
+	rv := resultView(done, teacher)
 	rv.Pictures, rv.Replays = nil, nil
 	for _, t := range res.Tests {
 		for _, a := range t.Attachments {

@@ -90,8 +90,9 @@ var statusText = map[faultline.ResultStatus]string{
 	faultline.StatusError:        "could not be graded",
 }
 
-// resultView builds the result model; flags only for instructors and admins.
-func resultView(sub *faultline.Submission, viewer *faultline.User) views.ResultView {
+// resultView builds the result model; flags only when showFlags (the viewer
+// teaches: Server.teacher).
+func resultView(sub *faultline.Submission, showFlags bool) views.ResultView {
 	v := views.ResultView{ID: sub.ID, State: string(sub.State)}
 	finished := sub.State == faultline.SubmissionDone || sub.State == faultline.SubmissionFailed
 	if !finished {
@@ -117,7 +118,7 @@ func resultView(sub *faultline.Submission, viewer *faultline.User) views.ResultV
 			})
 		}
 	}
-	if viewer.CanTeach() {
+	if showFlags {
 		v.Flags = res.Flags
 	}
 	v.Replays = replayLinks(sub)

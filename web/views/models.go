@@ -359,9 +359,10 @@ type SubmissionPage struct {
 // CohortsPage is /cohorts with the create form.
 type CohortsPage struct {
 	Page
-	Cohorts []CohortLink
-	Name    string
-	Error   string
+	Cohorts   []CohortLink
+	CanCreate bool // instructor and admin accounts create cohorts; co-instructors do not
+	Name      string
+	Error     string
 }
 
 // LabColumn is one lab column of the progress matrix.
