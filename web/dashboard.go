@@ -353,7 +353,14 @@ func labCharts(st *faultline.LabStats, maxScore int) []views.Chart {
 			}
 			attempts.Bars = append(attempts.Bars, views.Bar{Label: label, Value: counts[a], Text: plural(counts[a], "learner", "learners")})
 		}
-		attempts.Summary = "Median: " + plural(st.AttemptsToFull[(n-1)/2], "attempt", "attempts") + "."
+		a := st.AttemptsToFull
+		if n%2 == 1 {
+			attempts.Summary = "Median: " + plural(a[n/2], "attempt", "attempts") + "."
+		} else if m := a[n/2-1] + a[n/2]; m%2 == 0 {
+			attempts.Summary = "Median: " + plural(m/2, "attempt", "attempts") + "."
+		} else {
+			attempts.Summary = fmt.Sprintf("Median: %.1f attempts.", float64(m)/2)
+		}
 	}
 	add(attempts, 0)
 
@@ -380,7 +387,11 @@ func labCharts(st *faultline.LabStats, maxScore int) []views.Chart {
 		for i, b := range buckets {
 			solve.Bars = append(solve.Bars, views.Bar{Label: b.label, Value: counts[i], Text: plural(counts[i], "learner", "learners")})
 		}
-		solve.Summary = "Median: " + durationText(st.TimeToSolve[(n-1)/2]) + "."
+		med := st.TimeToSolve[n/2]
+		if n%2 == 0 {
+			med = (st.TimeToSolve[n/2-1] + st.TimeToSolve[n/2]) / 2
+		}
+		solve.Summary = "Median: " + durationText(med) + "."
 	}
 	add(solve, 0)
 

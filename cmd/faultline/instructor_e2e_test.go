@@ -195,7 +195,11 @@ func TestInstructorDay(t *testing.T) {
 		chromedp.Click(tid("regrade-lab")),
 		chromedp.WaitVisible(tid("regrade-progress")),
 	)
-	b.do("regrade finishes", 8*time.Minute, chromedp.WaitVisible(tid("regrade-state")+`[data-state="done"]`))
+	b.do("regrade finishes", 8*time.Minute,
+		chromedp.WaitVisible(tid("regrade-state")+`[data-state="done"]`),
+		// The list of the cohort's regrades catches up too.
+		chromedp.WaitVisible(tid("regrade-job")+`[data-state="done"]`),
+	)
 	progress := get(b, "regrade progress", chromedp.Text(tid("regrade-progress")))
 	if !strings.Contains(progress, "3") {
 		t.Errorf("regrade progress %q does not count the 3 submissions", progress)

@@ -2,7 +2,8 @@
 // Everything works without it (each page has a Refresh link); with it, every
 // element carrying data-live-src is replaced every few seconds by the
 // server-rendered fragment at that address. A fragment without
-// data-live-src (a finished regrade) is the last one fetched.
+// data-live-src (a finished regrade) is the last one fetched, and the page
+// is then reloaded once so everything on it shows the finished state.
 (function () {
   "use strict";
 
@@ -38,7 +39,13 @@
           if (!next) return;
           el.replaceWith(next);
           el = next;
-          if (el.dataset.liveSrc) schedule();
+          if (el.dataset.liveSrc) {
+            schedule();
+          } else {
+            // Finished: the rest of the page (the list of regrades, say)
+            // was rendered while it ran; load it once more so it agrees.
+            window.location.reload();
+          }
         })
         .catch(function () {
           // A lost session or a server restart: stop; the Refresh link remains.
