@@ -177,9 +177,17 @@ func TestLabEditor(t *testing.T) {
 	if !strings.HasPrefix(wsURL, wantWS) || !regexp.MustCompile(`\?cols=[1-9]\d*&rows=[1-9]\d*$`).MatchString(wsURL) {
 		t.Fatalf("terminal websocket URL %q", wsURL)
 	}
+	// The learner is typing in the editor when the terminal connects: it
+	// must not take the keyboard away.
 	b.do("terminal open", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`[data-testid="code-editor"] .cm-content .cm-line`)),
 		jsDo(`window.__ws[0]._open()`),
 		chromedp.WaitVisible(termState("open")),
+	)
+	if !get(b, "focus kept", chromedp.Evaluate[bool](`!!document.activeElement?.closest('[data-testid="code-editor"]')`)) {
+		t.Fatal("the terminal took the keyboard from the editor when it connected")
+	}
+	b.do("terminal hello", 15*time.Second,
 		jsDo(`window.__ws[0]._msg("hello from the sandbox\r\n$ ")`),
 		chromedp.Click(tid("terminal-screen")),
 		// Typed as text input: chromedp's synthetic key events add a second

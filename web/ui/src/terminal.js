@@ -58,7 +58,9 @@ export function startTerminal(box) {
       attempts = 0;
       setState("open", "Connected to your sandbox.");
       sendResize();
-      term.focus();
+      // Take the keyboard back only if the terminal had it (a reconnect):
+      // never from the editor the learner is typing in.
+      if (box.contains(document.activeElement)) term.focus();
     };
     sock.onmessage = (e) => {
       term.write(typeof e.data === "string" ? e.data : new Uint8Array(e.data));
