@@ -373,33 +373,11 @@ func (s *Server) regradeCohort(ctx context.Context, viewer *faultline.User, owne
 	if viewer == nil || viewer.ID == ownerID && !viewer.CanTeach() {
 		return 0, nil
 	}
-	cohorts, err := s.d.Cohorts.ListCohorts(ctx, ownerID)
-	if err != nil {
-		return 0, fmt.Errorf("list cohorts of user %d: %w", ownerID, err)
+	cs, err := s.learnerCohortsTaughtBy(ctx, viewer, ownerID) // similar.go
+	if err != nil || len(cs) == 0 {
+		return 0, err
 	}
-	for _, c := range cohorts {
-		role, err := s.d.Cohorts.MemberRole(ctx, c.ID, ownerID)
-		if err != nil {
-			return 0, fmt.Errorf("role of user %d in cohort %d: %w", ownerID, c.ID, err)
-		}
-		if role != faultline.MemberLearner {
-			continue
-		}
-		if viewer.Role == faultline.RoleAdmin {
-			return c.ID, nil
-		}
-		vr, err := s.d.Cohorts.MemberRole(ctx, c.ID, viewer.ID)
-		switch faultline.ErrorCode(err) {
-		case "":
-			if vr.Teaches() {
-				return c.ID, nil
-			}
-		case faultline.ENOTFOUND:
-		default:
-			return 0, fmt.Errorf("role of user %d in cohort %d: %w", viewer.ID, c.ID, err)
-		}
-	}
-	return 0, nil
+	return cs[0].ID, nil
 }
 
 // submissionRegrade is the instructor's part of a submission page: every

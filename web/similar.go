@@ -147,6 +147,12 @@ func (s *Server) reviewCohorts(ctx context.Context, viewer *faultline.User, owne
 	if viewer == nil || viewer.ID == ownerID {
 		return nil, nil
 	}
+	return s.learnerCohortsTaughtBy(ctx, viewer, ownerID)
+}
+
+// learnerCohortsTaughtBy returns the cohorts in which ownerID is a learner
+// and viewer teaches (every such cohort, for an admin).
+func (s *Server) learnerCohortsTaughtBy(ctx context.Context, viewer *faultline.User, ownerID int64) ([]*faultline.Cohort, error) {
 	cs, err := s.d.Cohorts.ListCohorts(ctx, ownerID)
 	if err != nil {
 		return nil, fmt.Errorf("list cohorts of user %d: %w", ownerID, err)

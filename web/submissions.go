@@ -158,9 +158,6 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 		m.EventsURL = submissionURL(sub.ID) + "/events"
 		m.Refresh = 3
 	}
-	for _, f := range sub.Files {
-		m.Files = append(m.Files, views.FileView{Path: f.Path, Content: string(f.Content)})
-	}
 	if m.Review, err = s.submissionReview(r.Context(), sub, viewer); err != nil { // similar.go
 		return err
 	}

@@ -335,12 +335,6 @@ type PictureView struct {
 	Inline bool
 }
 
-// FileView is one file of a submission snapshot.
-type FileView struct {
-	Path    string
-	Content string
-}
-
 // SubmissionPage is /submissions/{id}.
 type SubmissionPage struct {
 	Page
@@ -351,7 +345,6 @@ type SubmissionPage struct {
 	Created   string
 	EventsURL string // "" once finished
 	Result    ResultView
-	Files     []FileView
 	Review    SubmissionReview   // similar_models.go: files, previous attempt, similarity
 	Regrade   *SubmissionRegrade // regrade_models.go: results history and Regrade button; nil unless the viewer teaches
 }
