@@ -2,9 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -23,24 +20,9 @@ import (
 // admin also has /admin/live for every user. Pages refresh by themselves with
 // static/live.js and work without it through a Refresh link.
 
-// liveJS refreshes the live view and the regrade job page (no inline script:
-// the CSP allows scripts from 'self' only).
-//
-//go:embed static/live.js
-var liveJS []byte
-
-// liveAsset is live.js as a static file; liveScriptURL carries its content
-// hash, so browsers may cache it for long.
-var liveAsset, liveScriptURL = func() (*asset, string) {
-	sum := sha256.Sum256(liveJS)
-	v := hex.EncodeToString(sum[:])[:12]
-	return &asset{body: liveJS, ctype: "text/javascript; charset=utf-8", etag: `"` + v + `"`}, "/static/live.js?v=" + v
-}()
-
-// liveRoutes adds the live view's routes and its script to the static files.
-// They sit behind requireTeacher.
+// liveRoutes adds the live view's routes, behind requireTeacher. Its
+// script, static/live.js, is one of the static assets (static.go).
 func (s *Server) liveRoutes(r chi.Router) {
-	s.assets.files["live.js"] = liveAsset // routes are built once, in New, before serving
 	r.Get("/cohorts/{id}/live", s.h(s.serveLive))
 	r.Get("/cohorts/{id}/live/panel", s.h(s.serveLivePanel))
 	r.Post("/cohorts/{id}/live/stop", s.h(s.serveLiveStop))
@@ -196,7 +178,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m := views.LivePage{URL: sc.base, Script: liveScriptURL, Notice: noticeOf(r, liveNotices), Panel: p}
+	m := views.LivePage{URL: sc.base, Script: s.assets.urls.Live, Notice: noticeOf(r, liveNotices), Panel: p}
 	title := "Live · every cohort"
 	if sc.c != nil {
 		m.Cohort, m.CohortURL = sc.c.Name, cohortURL(sc.c.ID)

@@ -289,7 +289,7 @@ func (s *Server) serveRegradeJob(w http.ResponseWriter, r *http.Request) error {
 	p := s.progressModel(j)
 	m := views.RegradeJobPage{
 		Page: s.page(r, fmt.Sprintf("Regrade #%d · %s", j.ID, c.Name), "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
-		LiveURL: liveURL(c.ID), Script: liveScriptURL, What: s.regradeWhat(j), Notice: noticeOf(r, regradeNotices),
+		LiveURL: liveURL(c.ID), Script: s.assets.urls.Live, What: s.regradeWhat(j), Notice: noticeOf(r, regradeNotices),
 		Progress: &p, Jobs: s.jobLines(jobs, j.ID),
 	}
 	if j.SubmissionID != 0 {

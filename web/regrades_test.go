@@ -85,7 +85,7 @@ func TestRegradeLabPages(t *testing.T) {
 		t.Fatalf("progress fragment: %d\n%s", frag.status, frag.body)
 	}
 	// The live script is served.
-	if js := b.get(liveScriptURL); js.status != http.StatusOK || !strings.Contains(js.header.Get("Content-Type"), "javascript") ||
+	if js := b.get(e.srv.assets.urls.Live); js.status != http.StatusOK || !strings.Contains(js.header.Get("Content-Type"), "javascript") ||
 		!strings.Contains(js.body, "data-live-src") && !strings.Contains(js.body, "liveSrc") {
 		t.Fatalf("live script: %d %q", js.status, js.header.Get("Content-Type"))
 	}

@@ -19,7 +19,7 @@ import (
 // something and the portal builds without the bundle; pages then work with
 // plain forms.
 //
-//go:embed static/app.css static/app.js static/bundle
+//go:embed static/app.css static/app.js static/live.js static/bundle
 var staticFS embed.FS
 
 // bundleFiles are the bundle's output files, served flat as /static/{name}.
@@ -64,9 +64,14 @@ func newAssetsFrom(fsys fs.FS, highlightCSS string) (*assets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read embedded app.js: %w", err)
 	}
+	live, err := fs.ReadFile(fsys, "static/live.js")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded live.js: %w", err)
+	}
 	a.urls = views.Assets{
 		CSS:       add("app.css", "text/css; charset=utf-8", css),
 		JS:        add("app.js", "text/javascript; charset=utf-8", js),
+		Live:      add("live.js", "text/javascript; charset=utf-8", live),
 		Highlight: add("highlight.css", "text/css; charset=utf-8", []byte(highlightCSS)),
 	}
 	// The bundle is used only when all of it is there.

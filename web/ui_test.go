@@ -31,6 +31,7 @@ func staticTree(extra ...string) fstest.MapFS {
 	m := fstest.MapFS{
 		"static/app.css":            {Data: []byte("body{}")},
 		"static/app.js":             {Data: []byte("// app")},
+		"static/live.js":            {Data: []byte("// live")},
 		"static/bundle/README.md":   {Data: []byte("built by make ui")},
 		"static/bundle/ignored.txt": {Data: []byte("x")},
 	}

@@ -14,6 +14,7 @@ import (
 type Assets struct {
 	CSS       string
 	JS        string
+	Live      string // live.js: the regrade and live pages' refresh
 	Highlight string
 }
 
