@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
 
 	"github.com/faultline-dev/faultline"
@@ -18,16 +21,20 @@ import (
 // by content.Load), labs named by lessons or linked from them that do not
 // exist, lessons named by labs that do not exist, lab READMEs that do not
 // render (a diagram that cannot be drawn), and links in lab READMEs to
-// lessons, cases or labs that do not exist.
+// lessons, cases or labs that do not exist. Once everything loads, it
+// compiles every ```go block of the lessons and case studies and runs the
+// blocks marked as examples (content.CheckSnippets; --compile=false skips
+// this on a machine without the go command).
 func runContentCheck(cfg Config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("content check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.registerCatalogFlags(fs)
+	compile := fs.Bool("compile", true, "compile the ```go blocks and run their examples (needs the go command)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("content check: %v", err)
 	}
 	if fs.NArg() > 0 {
-		return usageErr("content check takes [--content-dir DIR] [--labs-dir DIR] and no arguments")
+		return usageErr("content check takes [--content-dir DIR] [--labs-dir DIR] [--compile=false] and no arguments")
 	}
 	contentFS, labsFS := catalogFS(cfg)
 	cc, cerr := content.Load(contentFS)
@@ -53,6 +60,16 @@ func runContentCheck(cfg Config, args []string, stdout, stderr io.Writer) error 
 	if cc != nil && lc != nil {
 		problems = append(problems, crossCheck(cc, lc)...)
 	}
+	var snippets *content.SnippetReport
+	if cc != nil && len(problems) == 0 && *compile {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		var err error
+		if snippets, err = content.CheckSnippets(ctx, cc.Snippets()); err != nil {
+			return fmt.Errorf("content check: %w", err)
+		}
+		problems = append(problems, snippets.Problems...)
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
@@ -63,8 +80,12 @@ func runContentCheck(cfg Config, args []string, stdout, stderr io.Writer) error 
 	for _, l := range append(cc.Lessons(), cc.Cases()...) {
 		quizzes += len(l.Quiz)
 	}
-	fmt.Fprintf(stdout, "content check: %d lessons in %d modules, %d case studies, %d quiz questions, %d labs ok\n",
-		len(cc.Lessons()), len(cc.Modules()), len(cc.Cases()), quizzes, len(lc.All()))
+	code := "Go blocks not compiled"
+	if snippets != nil {
+		code = fmt.Sprintf("%d Go blocks compiled, %d examples run, %d fragments", snippets.Compiled, snippets.Examples, snippets.Fragments)
+	}
+	fmt.Fprintf(stdout, "content check: %d lessons in %d modules, %d case studies, %d quiz questions, %s, %d labs ok\n",
+		len(cc.Lessons()), len(cc.Modules()), len(cc.Cases()), quizzes, code, len(lc.All()))
 	return nil
 }
 
