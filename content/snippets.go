@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/doc"
+	"go/format"
 	"go/parser"
 	"go/scanner"
 	gotoken "go/token"
@@ -24,7 +25,7 @@ import (
 // Go blocks. Every ```go block of a lesson or case study is a complete Go
 // file (with its package clause) unless its info string marks it otherwise:
 //
-//	```go            a file; compiled (with go vet)
+//	```go            a file, formatted as gofmt formats it; compiled and vetted
 //	```go example    a file whose Example functions are run, and whose
 //	                 output is checked against their // Output: comments,
 //	                 as `go test` does for examples
@@ -80,6 +81,9 @@ func parseSnippet(s Snippet) (pkg string, probs []lineProblem) {
 			return "", []lineProblem{{s.Line + e.Pos.Line - 1, e.Msg + " (a ```go block is a whole file with its package clause; mark an excerpt ```go fragment)"}}
 		}
 		return "", []lineProblem{{s.Line, err.Error()}}
+	}
+	if out, err := format.Source([]byte(s.Source)); err == nil && string(out) != s.Source {
+		probs = append(probs, lineProblem{s.Line, "not formatted as gofmt formats it; run gofmt on the block"})
 	}
 	examples := doc.Examples(f)
 	runnable := 0

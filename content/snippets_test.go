@@ -37,6 +37,8 @@ func TestLoadChecksGoBlocksParse(t *testing.T) {
 	}{
 		{"no package clause", goBlock("", "func F() {}\n"),
 			[]string{"lessons/e-go.md:12: go: expected 'package'", "mark an excerpt ```go fragment"}},
+		{"not gofmt-formatted", goBlock("", "package p\n\nfunc F()  {}\n"),
+			[]string{"lessons/e-go.md:12: go: not formatted as gofmt formats it"}},
 		{"unknown mark", goBlock("snippet", "package p\n"),
 			[]string{"lessons/e-go.md:12: go: unknown mark \"snippet\" after go (known: example, fragment)"}},
 		{"fragment that does not parse", goBlock("fragment", "x := := 1\n"),
