@@ -115,6 +115,9 @@ type Lesson struct {
 	Quiz []QuizQuestion
 	// Text is the body as plain text, for search.
 	Text string
+	// Discussion holds a case study's prompts for small-group discussion
+	// (front matter discussion:); nil for lessons.
+	Discussion []string
 }
 
 // QuizQuestion is one multiple-choice question of a lesson's quiz.
