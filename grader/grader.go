@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/grader/testjson"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/testjson"
 )
 
 // Exit codes of the grading script for failures before any learner code runs.

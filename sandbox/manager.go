@@ -15,8 +15,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/grader/testjson"
 	"github.com/faultline-dev/faultline/labs"
+	"github.com/faultline-dev/faultline/testjson"
 )
 
 // Sandbox container layout.
