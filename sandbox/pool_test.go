@@ -55,7 +55,7 @@ func TestWarmPool(t *testing.T) {
 		t.Errorf("phases of a warm start: %v", phases)
 	}
 	var out bytes.Buffer
-	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"cat", "/work/tiny.go"}, Output: &out}); err != nil || code != 0 || !strings.Contains(out.String(), "func Add") {
+	if code, err := testEngine.exec(ctx, sb.ContainerID, []string{"cat", "/work/tiny.go"}, "", &out); err != nil || code != 0 || !strings.Contains(out.String(), "func Add") {
 		t.Fatalf("files in the claimed container: code %d, %v, %q", code, err, out.String())
 	}
 	res, err := m.RunTests(ctx, 41, lab, nil)

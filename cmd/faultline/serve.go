@@ -96,8 +96,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.DB, err = store.Open(filepath.Join(m.Config.DataDir, "faultline.db")); err != nil {
 		return err
 	}
-	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
-		return fmt.Errorf("docker client: %w", err)
+	if m.Engine, err = newEngine(m.Config, m.Logger); err != nil {
+		return err
 	}
 	scope, err := installationID(m.Config.DataDir)
 	if err != nil {
