@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,6 +170,54 @@ func TestPrivateNetworks(t *testing.T) {
 		code, out = MustExec(t, sbA.ContainerID, "sh", "-c", `nc -w 3 "$1" 7000 </dev/null; echo "rc=$?"`, "sh", ipB)
 		if strings.Contains(out, "hello-bob") || strings.Contains(out, "rc=0") {
 			t.Fatalf("ada reached bob's sandbox at %s: exit %d, output %q", ipB, code, out)
+		}
+	})
+
+	t.Run("a sandbox cannot reach the host", func(t *testing.T) {
+		// A server of this test process (as the portal or any service of
+		// the host would be) on every host interface, reachable by the
+		// host at each of its addresses, is not reachable from a sandbox
+		// at any of them.
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "hello-host\n")
+				c.Close()
+			}
+		}()
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.To4() == nil || ipn.IP.IsLoopback() {
+				continue
+			}
+			host := ipn.IP.String()
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 5*time.Second)
+			if err != nil {
+				t.Fatalf("the host cannot reach its own server at %s: %v", host, err)
+			}
+			c.Close()
+			_, out := MustExec(t, sbA.ContainerID, "sh", "-c", `nc -w 2 "$1" "$2" </dev/null; echo "rc=$?"`, "sh", host, port)
+			if strings.Contains(out, "hello-host") {
+				t.Errorf("ada's sandbox reached the host at %s: %q", host, out)
+			}
+			checked++
+		}
+		if checked == 0 {
+			t.Fatal("the host has no address besides loopback to check")
 		}
 	})
 

@@ -173,7 +173,8 @@ func TestContainerConfig(t *testing.T) {
 }
 
 // TestCreateNetworkConfig: a network is an internal bridge with
-// inter-container traffic on and masquerading off, carrying its labels.
+// inter-container traffic on, masquerading off and no address of the host on
+// it, carrying its labels.
 func TestCreateNetworkConfig(t *testing.T) {
 	ctx := mustContext(t, time.Minute)
 	name := "faultline-dockertest-net-" + testRun
@@ -187,8 +188,9 @@ func TestCreateNetworkConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !nw.Internal || nw.Driver != "bridge" || nw.Options["com.docker.network.bridge.enable_icc"] != "true" ||
-		nw.Options["com.docker.network.bridge.enable_ip_masquerade"] != "false" || nw.Labels["faultline.kind"] != "sandbox" {
-		t.Errorf("network %+v is not an internal bridge with the labels", nw)
+		nw.Options["com.docker.network.bridge.enable_ip_masquerade"] != "false" || nw.Options["com.docker.network.bridge.inhibit_ipv4"] != "true" ||
+		nw.Labels["faultline.kind"] != "sandbox" {
+		t.Errorf("network %+v is not an internal bridge without a host address, with the labels", nw)
 	}
 }
 

@@ -16,11 +16,13 @@ import (
 // address range left for one more network.
 const networkExhaustedMessage = "Every sandbox network is in use right now. Try again in a few minutes; if it keeps happening, tell your instructor."
 
-// CreateNetwork makes an internal bridge network: the engine gives it no
-// route out and drops anything that would leave it, inter-container traffic
-// is on (so containers on it, and processes of one container on its
-// address, reach each other), masquerading is off. The engine keeps separate
-// bridge networks apart.
+// CreateNetwork makes an internal bridge network: the engine drops anything
+// forwarded into or out of it, inter-container traffic is on (so containers
+// on it, and processes of one container on its address, reach each other),
+// masquerading is off, and the bridge itself gets no address: an internal
+// network's isolation covers forwarded traffic only, so with an address on
+// the bridge its containers would reach every service of the host through
+// it. The engine keeps separate bridge networks apart.
 func (b *Backend) CreateNetwork(ctx context.Context, name string, labels map[string]string) error {
 	_, err := b.cli.NetworkCreate(ctx, name, network.CreateOptions{
 		Driver:   "bridge",
@@ -29,6 +31,7 @@ func (b *Backend) CreateNetwork(ctx context.Context, name string, labels map[str
 		Options: map[string]string{
 			"com.docker.network.bridge.enable_icc":           "true",
 			"com.docker.network.bridge.enable_ip_masquerade": "false",
+			"com.docker.network.bridge.inhibit_ipv4":         "true",
 		},
 	})
 	switch {
