@@ -65,9 +65,14 @@ func (b *Backend) startExec(ctx context.Context, id string, spec backend.ExecSpe
 	return &running{b: b, id: id, execID: created.ID, op: op, att: att}, nil
 }
 
-// finish copies the exec's output until it ends (or ctx does) and returns
-// its exit status. The engine has no call to kill an exec: when ctx ends this
-// only stops listening.
+// execWatch is how often finish checks that the container still runs while
+// an exec's output is open: a runtime that dies whole (gVisor's sandbox) can
+// leave the stream open for good.
+const execWatch = 2 * time.Second
+
+// finish copies the exec's output until it ends (or ctx does, or the
+// container stops) and returns its exit status. The engine has no call to
+// kill an exec: when ctx ends this only stops listening.
 func (r *running) finish(ctx context.Context, stdout, stderr io.Writer) (int, error) {
 	defer r.att.Close()
 	if stdout == nil {
@@ -81,14 +86,31 @@ func (r *running) finish(ctx context.Context, stdout, stderr io.Writer) (int, er
 		_, err := stdcopy.StdCopy(stdout, stderr, r.att.Reader)
 		done <- err
 	}()
-	select {
-	case err := <-done:
-		if err != nil && ctx.Err() == nil {
-			return -1, r.b.fail("read output of "+r.op, err)
+	watch := time.NewTicker(execWatch)
+	defer watch.Stop()
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				return -1, r.b.fail("read output of "+r.op, err)
+			}
+			break wait
+		case <-ctx.Done():
+			r.att.Close()
+			<-done
+			break wait
+		case <-watch.C:
+			info, err := r.b.cli.ContainerInspect(ctx, r.id)
+			if err == nil && (info.State == nil || info.State.Running) {
+				continue
+			}
+			if cerrdefs.IsNotFound(err) || err == nil {
+				r.att.Close()
+				<-done
+				return -1, errNotRunning(r.op+": the container stopped", nil)
+			}
 		}
-	case <-ctx.Done():
-		r.att.Close()
-		<-done
 	}
 	if ctx.Err() != nil {
 		return -1, fmt.Errorf("%s: %w", r.op, ctx.Err())
