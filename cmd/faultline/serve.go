@@ -98,8 +98,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.DB.StorageBudget = m.Config.Fairness.WithDefaults().StorageBytes
-	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
-		return fmt.Errorf("docker client: %w", err)
+	if m.Engine, err = newEngine(m.Config, m.Logger); err != nil {
+		return err
 	}
 	scope, err := installationID(m.Config.DataDir)
 	if err != nil {
