@@ -126,7 +126,7 @@ type Backend interface {
 	CopyOut(ctx context.Context, id, path string) (io.ReadCloser, error)
 
 	// CPU samples the CPU time the container's processes use, over a short
-	// interval the backend chooses (about a second): used is CPU time spent
+	// interval the backend chooses (about a second): Used is CPU time spent
 	// over Interval of wall time. A container that just started may give a
 	// sample with Interval 0, which says nothing.
 	CPU(ctx context.Context, id string) (CPUSample, error)
