@@ -90,4 +90,3 @@ func parseQuiz(file string, line int, src []byte, probs *problems) []faultline.Q
 	}
 	return out
 }
-
