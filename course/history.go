@@ -39,10 +39,7 @@ func (s *Service) ownSubmission(ctx context.Context, id, userID int64, lab strin
 // submission a against submission b, or against their saved files now when
 // b is 0. ENOTFOUND for a submission that is not theirs on this lab.
 func (s *Service) LabDiff(ctx context.Context, viewer *faultline.User, slug string, a, b int64) (*Side, *Side, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,10 +89,7 @@ type ResetPlan struct {
 // or to restore point point would do. ENOTFOUND for a point that is not
 // theirs on this lab.
 func (s *Service) PlanReset(ctx context.Context, viewer *faultline.User, slug string, point int64) (*ResetPlan, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +138,7 @@ func (s *Service) resetTarget(ctx context.Context, userID int64, l *faultline.La
 // transaction and written into a running sandbox; the returned notice
 // (user-safe) says when that last step failed.
 func (s *Service) Reset(ctx context.Context, viewer *faultline.User, slug string, point int64) (string, error) {
-	if err := signedIn(viewer); err != nil {
-		return "", err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return "", err
 	}
