@@ -176,10 +176,10 @@ func (s *Server) parseForm(r *http.Request) error {
 // ---- Sign in / out ----
 
 func (s *Server) loginForm(r *http.Request, email, next, msg string) views.AuthForm {
-	return views.AuthForm{
+	return s.signInOptions(r, views.AuthForm{
 		Page: s.page(r, "Sign in", ""), Action: "/login", Heading: "Sign in",
 		Email: email, Next: next, Error: msg, Submit: "Sign in",
-	}
+	}) // sso.go
 }
 
 // serveLogin shows the sign-in form (or sends a signed-in user on).
@@ -221,6 +221,9 @@ func (s *Server) serveLoginPost(w http.ResponseWriter, r *http.Request) error {
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
 		s.logins.fail(key)
 		return again(faultline.EUNAUTHORIZED, "The email or password is wrong.")
+	}
+	if err := s.passwordSignIn(u); err != nil { // sso.go: SSO-only mode
+		return again(faultline.ErrorCode(err), faultline.ErrorMessage(err))
 	}
 	s.logins.reset(key)
 	if err := s.startSession(w, r, u); err != nil {

@@ -64,6 +64,14 @@ type Deps struct {
 	// BaseURL prefixes invite links, e.g. http://localhost:8080.
 	BaseURL       string
 	SecureCookies bool
+
+	// Institution features (password.go, sso.go, lti.go, health.go). Resets
+	// and Notifier may be nil: passwords then cannot be reset by email.
+	Resets   faultline.PasswordResetService
+	Notifier faultline.Notifier
+	// SSOOnly hides the password form: people sign in through single
+	// sign-on or their LMS (the setup admin keeps /login?password=1).
+	SSOOnly bool
 }
 
 // Server is the portal's http.Handler. The exported fields are tuning knobs
@@ -105,6 +113,8 @@ type Server struct {
 	replays chan struct{} // replays running now (maxReplays at most)
 
 	terms termSessions // live terminal sockets, closed at shutdown (terminal.go)
+
+	institution institution // password resets, SSO and LTI state (password.go)
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency
@@ -176,6 +186,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/join/{code}", s.h(s.serveJoin))
 		r.Post("/join/{code}", s.h(s.serveJoinPost))
 		r.Get("/labs/{slug}/terminal", s.h(s.serveTerminal)) // WebSocket; answers a visitor with close code 4401
+		s.passwordRoutes(r)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)

@@ -27,6 +27,8 @@ type Config struct {
 	MaxLife       time.Duration // a sandbox running this long is stopped however active (a warning shows first)
 	MaxStarts     int           // cold sandbox starts running at once; more are told to retry
 
+	Inst InstitutionConfig // email, single sign-on, LTI (institution_config.go)
+
 	envErrs []string // FAULTLINE_* values that did not parse, reported by Validate
 }
 
@@ -79,6 +81,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	}
 	dur(&c.IdleTimeout, "FAULTLINE_IDLE_TIMEOUT", "10m")
 	dur(&c.MaxLife, "FAULTLINE_MAX_LIFE", "12h")
+	c.institutionFromEnv(getenv)
 	return c
 }
 
@@ -105,6 +108,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxStarts, "max-starts", c.MaxStarts, "sandbox starts that may run at once; beyond it learners are told to retry in a few seconds (env FAULTLINE_MAX_STARTS)")
 	c.registerCatalogFlags(fs)
 	c.registerDockerFlags(fs)
+	c.registerInstitutionFlags(fs)
 }
 
 // Validate checks the config and fills derived fields.
@@ -147,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.HasPrefix(c.BaseURL, "https://") {
 		c.SecureCookies = true
+	}
+	if err := c.validateInstitution(); err != nil {
+		return err
 	}
 	for _, d := range []struct{ flag, dir string }{{"-content-dir", c.ContentDir}, {"-labs-dir", c.LabsDir}} {
 		if d.dir == "" {

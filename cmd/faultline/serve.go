@@ -70,6 +70,7 @@ type Main struct {
 	cancelBG   context.CancelFunc
 	background sync.WaitGroup
 	workerErr  chan error
+	inst       institutionParts // email, SSO, LTI (institution.go)
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -127,7 +128,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.BaseURL == "" {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
-	handler, err := web.New(web.Deps{
+	if err := m.openInstitution(); err != nil { // institution.go
+		return err
+	}
+	handler, err := web.New(m.withInstitution(web.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
 		Workspace: m.DB, Submissions: m.DB,
 		Records:       m.DB, // submission limits of cohort lab settings
@@ -145,7 +149,7 @@ func (m *Main) Run(ctx context.Context) error {
 		SetupToken:    m.SetupToken,
 		BaseURL:       m.Config.BaseURL,
 		SecureCookies: m.Config.SecureCookies,
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -167,6 +171,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancelBG = cancel
 	m.workerErr = make(chan error, 1)
 	go func() { m.workerErr <- m.Worker.Run(bg) }()
+	m.runInstitution(bg)
 	if engineUp {
 		m.background.Add(1)
 		go func() {
