@@ -169,3 +169,26 @@ type PasswordResetService interface {
 // an LMS launch: no password matches it, so the account signs in only
 // through its linked identities (or after a password reset).
 const NoPassword = "!"
+
+// ---- Operations ----
+
+// GradeTiming is how long one grade took, for the operator's metrics.
+type GradeTiming struct {
+	ResultID int64
+	Lab      string
+	Status   ResultStatus
+	Duration time.Duration // the grading run
+	// Wait is how long the submission queued before its grading started;
+	// zero for regrades (they keep the learner's original submission time).
+	Wait    time.Duration
+	Regrade bool
+}
+
+// Probe is one dependency a readiness check looks at.
+type Probe struct {
+	Name  string // "database", "engine"
+	Check func(ctx context.Context) error
+	// Optional probes are reported but do not make the portal unready:
+	// lessons still serve while the container engine is down.
+	Optional bool
+}

@@ -72,6 +72,10 @@ type Deps struct {
 	// SSOOnly hides the password form: people sign in through single
 	// sign-on or their LMS (the setup admin keeps /login?password=1).
 	SSOOnly bool
+	// Probes are what /readyz checks; Metrics, if set, serves /metrics
+	// (already guarded). See health.go.
+	Probes  []faultline.Probe
+	Metrics http.Handler
 }
 
 // Server is the portal's http.Handler. The exported fields are tuning knobs
@@ -173,6 +177,7 @@ func (s *Server) routes() chi.Router {
 		s.renderError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.", false)
 	})
 	r.Get("/static/{name}", s.serveStatic)
+	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
 	r.Group(func(r chi.Router) {

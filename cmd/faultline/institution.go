@@ -3,15 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 
+	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/mail"
+	"github.com/faultline-dev/faultline/metrics"
+	"github.com/faultline-dev/faultline/sandbox"
 	"github.com/faultline-dev/faultline/web"
 )
 
-// institutionParts are the running pieces of email, SSO and LTI.
+// institutionParts are the running pieces of email, SSO, LTI and the
+// operator's metrics.
 type institutionParts struct {
 	notifier *mail.Notifier // nil without -smtp-host
 	queue    *mail.Queue
+	metrics  *metrics.Metrics
 }
 
 // openInstitution builds the institution parts once the portal's public
@@ -30,14 +36,34 @@ func (m *Main) openInstitution() error {
 	return nil
 }
 
-// withInstitution adds the institution parts to the web server's deps.
-func (m *Main) withInstitution(d web.Deps) web.Deps {
+// withInstitution adds the institution parts and the operator's
+// endpoints to the web server's deps.
+func (m *Main) withInstitution(manager *sandbox.Manager, d web.Deps) web.Deps {
 	if m.inst.notifier != nil {
 		d.Notifier = m.inst.notifier
 		d.Resets = m.DB
 	}
 	d.SSOOnly = m.Config.Inst.SSOOnly
+	d.Probes = []faultline.Probe{
+		{Name: "database", Check: m.DB.Ready},
+		{Name: "engine", Check: m.Engine.Ping, Optional: true},
+	}
+	m.inst.metrics = metrics.New(metrics.Sources{
+		Queue: m.DB, Sandboxes: m.DB, Grades: m.DB, Mail: m.DB, Engine: m.Engine, Pool: manager,
+	}, nil, m.Logger)
+	if err := m.inst.metrics.Start(context.Background()); err != nil {
+		m.Logger.Warn("metrics: read the newest grade", "err", err)
+	}
+	d.Metrics = metrics.Guard(m.inst.metrics.Handler(), m.Config.Inst.MetricsToken)
 	return d
+}
+
+// instrument wraps the portal's handler with request metrics.
+func (m *Main) instrument(h http.Handler) http.Handler {
+	if m.inst.metrics == nil {
+		return h
+	}
+	return m.inst.metrics.Instrument(h)
 }
 
 // runInstitution starts the institution's background work (the mail

@@ -21,6 +21,9 @@ type InstitutionConfig struct {
 	OIDC           OIDCConfig
 	OIDCSecretFile string
 	SSOOnly        bool // hide the password form; admins keep /login?password=1
+
+	MetricsToken     string // bearer token for /metrics; empty: unproxied loopback scrapes only
+	MetricsTokenFile string
 }
 
 // OIDCConfig names the OpenID provider used for single sign-on.
@@ -59,6 +62,8 @@ func (c *Config) institutionFromEnv(getenv func(string) string) {
 	str(&in.OIDC.ClientSecret, "FAULTLINE_OIDC_CLIENT_SECRET")
 	str(&in.OIDCSecretFile, "FAULTLINE_OIDC_CLIENT_SECRET_FILE")
 	str(&in.OIDC.Name, "FAULTLINE_OIDC_NAME")
+	str(&in.MetricsToken, "FAULTLINE_METRICS_TOKEN")
+	str(&in.MetricsTokenFile, "FAULTLINE_METRICS_TOKEN_FILE")
 	if v := getenv("FAULTLINE_SSO_ONLY"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -82,6 +87,7 @@ func (c *Config) registerInstitutionFlags(fs *flag.FlagSet) {
 	fs.StringVar(&in.OIDC.ClientID, "oidc-client-id", in.OIDC.ClientID, "OpenID Connect client id (env FAULTLINE_OIDC_CLIENT_ID; the secret comes from FAULTLINE_OIDC_CLIENT_SECRET or -oidc-client-secret-file)")
 	fs.StringVar(&in.OIDCSecretFile, "oidc-client-secret-file", in.OIDCSecretFile, "file holding the OpenID Connect client secret (env FAULTLINE_OIDC_CLIENT_SECRET_FILE)")
 	fs.StringVar(&in.OIDC.Name, "oidc-name", in.OIDC.Name, "name of the identity provider on the sign-in button (env FAULTLINE_OIDC_NAME; default: its host)")
+	fs.StringVar(&in.MetricsTokenFile, "metrics-token-file", in.MetricsTokenFile, "file holding the bearer token Prometheus sends to scrape /metrics (env FAULTLINE_METRICS_TOKEN_FILE, or the token itself in FAULTLINE_METRICS_TOKEN; without one only unproxied scrapes from this machine get in)")
 	fs.BoolVar(&in.SSOOnly, "sso-only", in.SSOOnly, "sign people in by SSO or LTI only; administrators keep a password at /login?password=1 (env FAULTLINE_SSO_ONLY)")
 }
 
@@ -108,6 +114,13 @@ func (c *Config) validateInstitution() error {
 			return fmt.Errorf("-oidc-client-secret-file: %w", err)
 		}
 		in.OIDC.ClientSecret = s
+	}
+	if in.MetricsTokenFile != "" {
+		s, err := readSecret(in.MetricsTokenFile)
+		if err != nil {
+			return fmt.Errorf("-metrics-token-file: %w", err)
+		}
+		in.MetricsToken = s
 	}
 	o := in.OIDC
 	if o.Issuer != "" || o.ClientID != "" {

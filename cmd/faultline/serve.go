@@ -131,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openInstitution(); err != nil { // institution.go
 		return err
 	}
-	handler, err := web.New(m.withInstitution(web.Deps{
+	handler, err := web.New(m.withInstitution(manager, web.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
 		Workspace: m.DB, Submissions: m.DB,
 		Records:       m.DB, // submission limits of cohort lab settings
@@ -156,7 +156,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.web = handler
 
 	m.http = &http.Server{
-		Handler:           handler,
+		Handler:           m.instrument(handler), // institution.go: request metrics
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      0, // SSE and test runs stream; handlers bound their own work
