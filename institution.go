@@ -192,3 +192,95 @@ type Probe struct {
 	// lessons still serve while the container engine is down.
 	Optional bool
 }
+
+// ---- Identities: single sign-on and LMS accounts ----
+
+// IdentityKind says where an external identity comes from.
+type IdentityKind string
+
+const (
+	IdentityOIDC IdentityKind = "oidc" // an OpenID Connect provider (single sign-on)
+	IdentityLTI  IdentityKind = "lti"  // an LTI 1.3 platform (an LMS)
+)
+
+// Identity links an account to a person at an identity provider or LMS,
+// by the provider's issuer and its subject for the person, which never
+// change. Email is never used to link: it only fills a new account.
+type Identity struct {
+	Kind       IdentityKind
+	Issuer     string
+	Subject    string
+	UserID     int64
+	Email      string // as the provider said at the last sign-in, for the record
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// IdentityService stores identity links.
+type IdentityService interface {
+	// FindIdentity returns the link and its account; ENOTFOUND if none.
+	FindIdentity(ctx context.Context, kind IdentityKind, issuer, subject string) (*Identity, *User, error)
+	// CreateUserWithIdentity creates u (a password hash of NoPassword is
+	// fine) and links id to it in one transaction. ECONFLICT when the
+	// email is taken by another account (it is not linked to it) or the
+	// identity is linked already; EINVALID as CreateUser.
+	CreateUserWithIdentity(ctx context.Context, u *User, id *Identity) error
+	// LinkIdentity links id to the existing account id.UserID. ECONFLICT
+	// if the identity is linked to another account; linking it again to
+	// the same one only updates LastSeenAt.
+	LinkIdentity(ctx context.Context, id *Identity) error
+	// TouchIdentity records a sign-in now and the email the provider gave.
+	TouchIdentity(ctx context.Context, kind IdentityKind, issuer, subject, email string) error
+	// ListIdentities returns the links of an account, oldest first.
+	ListIdentities(ctx context.Context, userID int64) ([]*Identity, error)
+}
+
+// AuthState is the server side of one sign-in through a provider: the
+// state value the browser carries (stored hashed), the nonce the id_token
+// must echo, the PKCE verifier, and where to go afterwards. Each is used
+// once.
+type AuthState struct {
+	ID         string // SHA-256 (hex) of the state value
+	Kind       IdentityKind
+	Nonce      string
+	Verifier   string // PKCE code verifier (OIDC)
+	Next       string // local path to go to after signing in
+	LinkUserID int64  // link the identity to this signed-in account instead of signing in
+	Data       string // kind-specific (LTI: the platform's id)
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// AuthStateService stores sign-in states and the nonces seen.
+type AuthStateService interface {
+	// CreateAuthState stores s; EINVALID without an ID or expiry.
+	CreateAuthState(ctx context.Context, s *AuthState) error
+	// TakeAuthState returns the state and deletes it, so it works once;
+	// ENOTFOUND when unknown, taken already or expired.
+	TakeAuthState(ctx context.Context, id string) (*AuthState, error)
+	// UseNonce records a nonce of an issuer until expires; ECONFLICT when
+	// it was recorded before (a replay).
+	UseNonce(ctx context.Context, issuer, nonce string, expires time.Time) error
+}
+
+// SingleSignOn signs people in through an OpenID Connect provider.
+// Implemented by sso.Service.
+type SingleSignOn interface {
+	// Name is the provider's name for the sign-in button.
+	Name() string
+	// Start begins a sign-in that returns to next (a local path); with
+	// linkUserID set it links the identity to that signed-in account
+	// instead. It returns the provider URL to send the browser to and the
+	// state value the browser must bring back (keep it in a cookie).
+	Start(ctx context.Context, next string, linkUserID int64) (redirect, state string, err error)
+	// Complete finishes a sign-in with the state and the authorization
+	// code the provider returned: it checks the state (once, unexpired),
+	// exchanges the code with the PKCE verifier, verifies the id_token
+	// (signature against the provider's keys, issuer, audience, expiry,
+	// nonce never seen before) and returns the account linked to the
+	// provider's (issuer, subject), creating it on first sign-in, and
+	// where to go next. EUNAUTHORIZED for a token or state that fails a
+	// check, ECONFLICT when a new account's email is taken (it is never
+	// linked by email), EUNAVAILABLE when the provider cannot be reached.
+	Complete(ctx context.Context, state, code string) (*User, string, error)
+}

@@ -76,6 +76,10 @@ type Deps struct {
 	// (already guarded). See health.go.
 	Probes  []faultline.Probe
 	Metrics http.Handler
+	// SSO signs people in through an OpenID provider (sso.go); Identities
+	// lists an account's links. Either may be nil.
+	SSO        faultline.SingleSignOn
+	Identities faultline.IdentityService
 }
 
 // Server is the portal's http.Handler. The exported fields are tuning knobs
@@ -192,6 +196,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/join/{code}", s.h(s.serveJoinPost))
 		r.Get("/labs/{slug}/terminal", s.h(s.serveTerminal)) // WebSocket; answers a visitor with close code 4401
 		s.passwordRoutes(r)
+		s.ssoRoutes(r)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -219,6 +224,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
+			s.ssoUserRoutes(r)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)

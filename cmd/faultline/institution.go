@@ -9,6 +9,7 @@ import (
 	"github.com/faultline-dev/faultline/mail"
 	"github.com/faultline-dev/faultline/metrics"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/sso"
 	"github.com/faultline-dev/faultline/web"
 )
 
@@ -18,6 +19,7 @@ type institutionParts struct {
 	notifier *mail.Notifier // nil without -smtp-host
 	queue    *mail.Queue
 	metrics  *metrics.Metrics
+	sso      *sso.Service // nil without -oidc-issuer
 }
 
 // openInstitution builds the institution parts once the portal's public
@@ -33,6 +35,14 @@ func (m *Main) openInstitution() error {
 		m.inst.notifier = mail.NewNotifier(m.DB, mail.Site{Name: "Faultline", BaseURL: m.Config.BaseURL}, m.Logger)
 		m.inst.notifier.Kick = m.inst.queue.Kick
 	}
+	if o := cfg.OIDC; o.Issuer != "" {
+		svc, err := sso.New(sso.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			RedirectURL: m.Config.BaseURL + "/sso/callback", Name: o.Name, Logger: m.Logger}, m.DB, m.DB)
+		if err != nil {
+			return fmt.Errorf("single sign-on: %s", describe(err))
+		}
+		m.inst.sso = svc
+	}
 	return nil
 }
 
@@ -44,6 +54,10 @@ func (m *Main) withInstitution(manager *sandbox.Manager, d web.Deps) web.Deps {
 		d.Resets = m.DB
 	}
 	d.SSOOnly = m.Config.Inst.SSOOnly
+	d.Identities = m.DB
+	if m.inst.sso != nil {
+		d.SSO = m.inst.sso
+	}
 	d.Probes = []faultline.Probe{
 		{Name: "database", Check: m.DB.Ready},
 		{Name: "engine", Check: m.Engine.Ping, Optional: true},

@@ -20,3 +20,19 @@ type ResetPasswordPage struct {
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// SignInSettingsPage is the account's sign-in settings.
+type SignInSettingsPage struct {
+	Page
+	HasPassword bool
+	Provider    string // the SSO provider's name; "" when there is none
+	Linked      []LinkedIdentity
+}
+
+// LinkedIdentity is one identity linked to the account.
+type LinkedIdentity struct {
+	Kind     string // "oidc" or "lti"
+	Issuer   string
+	Since    string
+	LastSeen string
+}
