@@ -284,3 +284,214 @@ type SingleSignOn interface {
 	// linked by email), EUNAVAILABLE when the provider cannot be reached.
 	Complete(ctx context.Context, state, code string) (*User, string, error)
 }
+
+// ---- Grade events: what the passback and grade emails follow ----
+
+// GradeEvent is one result stored for a submission.
+type GradeEvent struct {
+	ResultID     int64
+	SubmissionID int64
+	UserID       int64
+	Lab          string
+	Regrade      bool // stored by a regrade job, not the learner's own submit
+}
+
+// GradeEventService reads results in the order they were stored and keeps
+// named cursors, so a follower resumes where it stopped after a restart.
+type GradeEventService interface {
+	// GradeEvents returns up to limit results with ids above afterID, in id order.
+	GradeEvents(ctx context.Context, afterID int64, limit int) ([]GradeEvent, error)
+	// EventCursor returns the named cursor; ENOTFOUND if it was never set.
+	EventCursor(ctx context.Context, name string) (int64, error)
+	// SetEventCursor sets the named cursor.
+	SetEventCursor(ctx context.Context, name string, id int64) error
+	// LatestResultID is the newest result's id (0 when none).
+	LatestResultID(ctx context.Context) (int64, error)
+}
+
+// ScoreSource gives the one score a learner holds for a lab, the number
+// every grade surface shows. It is what LMS passback and grade emails
+// send.
+type ScoreSource interface {
+	// HeldScore returns the learner's score and the lab's maximum;
+	// ENOTFOUND when the learner has no graded submission for the lab.
+	HeldScore(ctx context.Context, userID int64, lab string) (score, max int, err error)
+}
+
+// ---- LTI 1.3 ----
+
+// LTIPlatform is an LMS registered with this tool.
+type LTIPlatform struct {
+	ID          int64
+	Name        string
+	Issuer      string // the platform's issuer (iss of its id_tokens)
+	ClientID    string // the client id the platform gave this tool
+	AuthURL     string // the platform's OIDC authentication request endpoint
+	TokenURL    string // the platform's OAuth2 token endpoint (for services)
+	JWKSURL     string // the platform's public keys
+	Deployments []string
+	CreatedBy   int64
+	CreatedAt   time.Time
+}
+
+// LTIKey is one of the tool's own signing keys (RSA, PKCS#8 PEM).
+type LTIKey struct {
+	KID        string
+	PrivatePEM []byte
+	CreatedAt  time.Time
+}
+
+// LTIContext links an LMS course (context) to a cohort, with the service
+// endpoints its launches announced.
+type LTIContext struct {
+	PlatformID     int64
+	ContextID      string
+	Title          string
+	Label          string
+	CohortID       int64
+	LineItemsURL   string // AGS line items container; "" when not offered
+	MembershipsURL string // NRPS context memberships; "" when not offered
+	LastSyncAt     time.Time
+}
+
+// LTIGradeTarget is where a learner's score for a lab goes: the line item
+// of the resource link they launched the lab from.
+type LTIGradeTarget struct {
+	PlatformID     int64
+	ContextID      string
+	ResourceLinkID string
+	UserID         int64
+	Subject        string // the learner's LTI user id (sub)
+	Lab            string
+	LineItemURL    string // "" until found or created in LineItemsURL
+	LineItemsURL   string
+}
+
+// LTIScoreJob is a score waiting to be sent to a platform.
+type LTIScoreJob struct {
+	ID            int64
+	Target        LTIGradeTarget
+	Score         int
+	MaxScore      int
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	State         string // "pending", "sending", "sent", "failed"
+	UpdatedAt     time.Time
+}
+
+// LTIStore keeps LTI registrations, links and the passback queue.
+type LTIStore interface {
+	// CreateLTIPlatform registers p; ECONFLICT for a taken (issuer, client id).
+	CreateLTIPlatform(ctx context.Context, p *LTIPlatform) error
+	// DeleteLTIPlatform removes a registration (cohorts and accounts stay).
+	DeleteLTIPlatform(ctx context.Context, id int64) error
+	ListLTIPlatforms(ctx context.Context) ([]*LTIPlatform, error)
+	FindLTIPlatform(ctx context.Context, id int64) (*LTIPlatform, error)
+	// FindLTIPlatformByIssuer finds the registration for issuer and client
+	// id; with an empty client id the issuer must have exactly one.
+	// ENOTFOUND when none, EINVALID when the client id is needed.
+	FindLTIPlatformByIssuer(ctx context.Context, issuer, clientID string) (*LTIPlatform, error)
+
+	// ToolKey returns the newest signing key, storing newKey() first when
+	// there is none. ToolKeys lists every key (for the JWKS).
+	ToolKey(ctx context.Context, newKey func() (*LTIKey, error)) (*LTIKey, error)
+	ToolKeys(ctx context.Context) ([]*LTIKey, error)
+
+	// LinkLTIContext returns the cohort linked to the context, creating
+	// the cohort (named after the course, created by createdBy) and the
+	// link in one transaction on first launch; it records the service
+	// URLs the launch announced.
+	LinkLTIContext(ctx context.Context, c *LTIContext, createdBy int64, inviteCode string) (*LTIContext, error)
+	FindLTIContextByCohort(ctx context.Context, cohortID int64) (*LTIContext, error)
+	MarkLTISynced(ctx context.Context, platformID int64, contextID string) error
+
+	UpsertLTIGradeTarget(ctx context.Context, t *LTIGradeTarget) error
+	LTIGradeTargets(ctx context.Context, userID int64, lab string) ([]*LTIGradeTarget, error)
+	// SetLTILineItem records the line item found or created for a link's lab.
+	SetLTILineItem(ctx context.Context, platformID int64, contextID, resourceLinkID, lab, lineItemURL string) error
+
+	// EnqueueLTIScore queues the score for the target, replacing one still
+	// waiting for the same line item and learner.
+	EnqueueLTIScore(ctx context.Context, j *LTIScoreJob) error
+	// ClaimLTIScore takes the oldest due job with a lease; ENOTFOUND if none.
+	ClaimLTIScore(ctx context.Context, worker string, lease time.Duration) (*LTIScoreJob, error)
+	// FinishLTIScore records the outcome of a claimed job: sent (errText
+	// ""), retry at next, or failed for good (next zero).
+	FinishLTIScore(ctx context.Context, id int64, worker, errText string, next time.Time) error
+	ListLTIScores(ctx context.Context, userID int64) ([]*LTIScoreJob, error)
+}
+
+// LTILogin is a platform's third-party login initiation.
+type LTILogin struct {
+	Issuer        string
+	LoginHint     string
+	TargetLinkURI string
+	MessageHint   string
+	ClientID      string // optional
+	DeploymentID  string // optional
+}
+
+// LTILaunchResult is what a verified launch leads to.
+type LTILaunchResult struct {
+	User     *User
+	Redirect string // a local path to send the browser to
+	// DeepLink is set for a deep linking request: the instructor picks
+	// what to place in the course.
+	DeepLink *LTIDeepLinkRequest
+}
+
+// LTIDeepLinkRequest is a deep linking request waiting for the
+// instructor's choice; Token names it (it works once, for an hour).
+type LTIDeepLinkRequest struct {
+	Token          string
+	Platform       string
+	Course         string
+	AcceptMultiple bool
+}
+
+// LTIContentItem is one lab or lesson placed in a course.
+type LTIContentItem struct {
+	Kind  string // "lab" or "lesson"
+	Slug  string
+	Title string
+}
+
+// LTIRosterReport says what a roster sync did.
+type LTIRosterReport struct {
+	Members  int // active members the platform listed
+	Created  int // accounts made
+	Added    int // memberships added or changed
+	Removed  int // learners taken off because the platform lists them inactive
+	Warnings []string
+}
+
+// LTITool is the LTI 1.3 tool the web layer drives. Implemented by
+// lti.Service; every method checks the viewer's rights itself.
+type LTITool interface {
+	// Login answers a third-party login initiation: it returns the
+	// platform URL to send the browser to and the state to keep in a
+	// cookie. ENOTFOUND for an unregistered platform, EINVALID for a bad
+	// request.
+	Login(ctx context.Context, req LTILogin) (redirect, state string, err error)
+	// Launch verifies an id_token posted back with the state and acts on
+	// it. EUNAUTHORIZED for anything that fails the LTI security checks.
+	Launch(ctx context.Context, state, idToken string) (*LTILaunchResult, error)
+	// DeepLinkResponse signs the response to a deep linking request with
+	// the chosen items and returns where to post it. ENOTFOUND for an
+	// unknown or used token or another viewer's.
+	DeepLinkResponse(ctx context.Context, viewer *User, token string, items []LTIContentItem) (returnURL, jwt string, err error)
+	// JWKS returns the tool's public keys as a JSON Web Key Set.
+	JWKS(ctx context.Context) ([]byte, error)
+	// Platforms, RegisterPlatform and DeletePlatform are for admins
+	// (ENOTFOUND for anyone else).
+	Platforms(ctx context.Context, viewer *User) ([]*LTIPlatform, error)
+	RegisterPlatform(ctx context.Context, viewer *User, p *LTIPlatform) error
+	DeletePlatform(ctx context.Context, viewer *User, id int64) error
+	// CohortLink returns the course linked to a cohort the viewer teaches
+	// (ENOTFOUND when none is, or the viewer does not teach it).
+	CohortLink(ctx context.Context, viewer *User, cohortID int64) (*LTIContext, error)
+	// SyncRoster reads the course's roster from the platform (Names and
+	// Role Provisioning) into the cohort.
+	SyncRoster(ctx context.Context, viewer *User, cohortID int64) (*LTIRosterReport, error)
+}

@@ -80,6 +80,8 @@ type Deps struct {
 	// lists an account's links. Either may be nil.
 	SSO        faultline.SingleSignOn
 	Identities faultline.IdentityService
+	// LTI is the LTI 1.3 tool (lti.go); nil when not set up.
+	LTI faultline.LTITool
 }
 
 // Server is the portal's http.Handler. The exported fields are tuning knobs
@@ -197,6 +199,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/labs/{slug}/terminal", s.h(s.serveTerminal)) // WebSocket; answers a visitor with close code 4401
 		s.passwordRoutes(r)
 		s.ssoRoutes(r)
+		s.ltiRoutes(r)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -225,6 +228,7 @@ func (s *Server) routes() chi.Router {
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
 			s.ssoUserRoutes(r)
+			s.ltiUserRoutes(r)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)
@@ -236,6 +240,7 @@ func (s *Server) routes() chi.Router {
 				s.rosterRoutes(r)  // roster.go
 				s.regradeRoutes(r) // regrades.go
 				s.liveRoutes(r)    // live.go
+				s.ltiTeacherRoutes(r)
 			})
 		})
 	})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/lti"
 	"github.com/faultline-dev/faultline/mail"
 	"github.com/faultline-dev/faultline/metrics"
 	"github.com/faultline-dev/faultline/sandbox"
@@ -20,6 +21,7 @@ type institutionParts struct {
 	queue    *mail.Queue
 	metrics  *metrics.Metrics
 	sso      *sso.Service // nil without -oidc-issuer
+	lti      *lti.Service
 }
 
 // openInstitution builds the institution parts once the portal's public
@@ -43,6 +45,19 @@ func (m *Main) openInstitution() error {
 		}
 		m.inst.sso = svc
 	}
+	tool, err := lti.New(lti.Config{
+		BaseURL: m.Config.BaseURL, Lab: m.Labs.Lab,
+		Lesson: func(slug string) (*faultline.Lesson, bool) {
+			l, err := m.Content.Lesson(slug)
+			return l, err == nil
+		},
+		// The store's best score until the course layer's one score is wired.
+		Scores: m.DB, Logger: m.Logger,
+	}, m.DB)
+	if err != nil {
+		return fmt.Errorf("lti: %s", describe(err))
+	}
+	m.inst.lti = tool
 	return nil
 }
 
@@ -58,6 +73,7 @@ func (m *Main) withInstitution(manager *sandbox.Manager, d web.Deps) web.Deps {
 	if m.inst.sso != nil {
 		d.SSO = m.inst.sso
 	}
+	d.LTI = m.inst.lti
 	d.Probes = []faultline.Probe{
 		{Name: "database", Check: m.DB.Ready},
 		{Name: "engine", Check: m.Engine.Ping, Optional: true},
@@ -81,8 +97,15 @@ func (m *Main) instrument(h http.Handler) http.Handler {
 }
 
 // runInstitution starts the institution's background work (the mail
-// queue) until bg ends.
+// queue, LMS score passback) until bg ends.
 func (m *Main) runInstitution(bg context.Context) {
+	if t := m.inst.lti; t != nil {
+		m.background.Add(1)
+		go func() {
+			defer m.background.Done()
+			_ = t.RunPassback(bg, lti.PassbackOptions{})
+		}()
+	}
 	if q := m.inst.queue; q != nil {
 		m.background.Add(1)
 		go func() {

@@ -36,3 +36,56 @@ type LinkedIdentity struct {
 	Since    string
 	LastSeen string
 }
+
+// LTIAdminPage registers LMS platforms.
+type LTIAdminPage struct {
+	Page
+	Enabled                                   bool
+	LoginURL, LaunchURL, DeepLinkURL, JWKSURL string
+	Platforms                                 []LTIPlatformRow
+	Form                                      LTIPlatformForm
+	Error, Notice                             string
+}
+
+// LTIPlatformRow is one registered platform.
+type LTIPlatformRow struct {
+	ID                                                              int64
+	Name, Issuer, ClientID, Deployments, AuthURL, TokenURL, JWKSURL string
+}
+
+// LTIPlatformForm is the registration form's input, kept on an error.
+type LTIPlatformForm struct {
+	Name, Issuer, ClientID, Deployments, AuthURL, TokenURL, JWKSURL string
+}
+
+// LTIDeepLinkPage is the instructor's choice of what to place in a course.
+type LTIDeepLinkPage struct {
+	Page
+	Token, Platform, Course, Error string
+	Multiple                       bool
+	Labs, Lessons                  []LTIChoice
+}
+
+// LTIChoice is one lab or lesson to pick.
+type LTIChoice struct {
+	Value, Title, Summary string
+	Points                int
+}
+
+// LTIDeepLinkReturnPage posts the signed choice back to the platform.
+type LTIDeepLinkReturnPage struct {
+	Page
+	ReturnURL, JWT string
+	Count          int
+}
+
+// CohortLTIPage is a cohort's link to an LMS course.
+type CohortLTIPage struct {
+	Page
+	CohortID              int64
+	CohortName, CohortURL string
+	Linked, CanSync       bool
+	Course, LastSync      string
+	Notice, Error, Report string
+	Warnings              []string
+}
