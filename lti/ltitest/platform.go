@@ -149,6 +149,16 @@ func Start(tb testing.TB) *Platform {
 	return p
 }
 
+// UseHost makes the platform call itself by another name for the same
+// loopback address (e.g. "localhost", to be the same site as a tool
+// there); the issuer and every URL change with it. Call it before use.
+func (p *Platform) UseHost(host string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u, _ := url.Parse(p.srv.URL)
+	p.URL = "http://" + host + ":" + u.Port()
+}
+
 // AuthURL, TokenURL and JWKSURL are what an admin registers in the tool.
 func (p *Platform) AuthURL() string  { return p.URL + "/auth" }
 func (p *Platform) TokenURL() string { return p.URL + "/token" }
