@@ -48,14 +48,14 @@ func (n PasswordResetNotice) NoticeKind() NoticeKind { return NoticePasswordRese
 func (n PasswordResetNotice) NoticeTo() Recipient    { return n.To }
 
 // GradeNotice tells a learner a grade they did not wait for has landed (a
-// regrade changed the score they hold for a lab).
+// regrade changed the score of one of their submissions).
 type GradeNotice struct {
 	To       Recipient
 	Lab      string // slug
 	LabTitle string
 	Score    int
 	MaxScore int
-	Previous int    // the score held before; -1 when there was none
+	Previous int    // the submission's score before; -1 when there was none
 	URL      string // the submission page, absolute
 }
 
@@ -294,6 +294,12 @@ type GradeEvent struct {
 	UserID       int64
 	Lab          string
 	Regrade      bool // stored by a regrade job, not the learner's own submit
+	Status       ResultStatus
+	Score        int
+	MaxScore     int
+	// PrevScore is the score of the submission's previous result, -1
+	// when this is its first.
+	PrevScore int
 }
 
 // GradeEventService reads results in the order they were stored and keeps

@@ -204,7 +204,7 @@ it is.
 
 	gradeText = template.Must(template.New("grade").Parse(`Hello {{.M.Name}},
 
-{{if ge .M.Previous 0}}Your submission to {{.M.LabTitle}} was graded again. The score you hold
+{{if ge .M.Previous 0}}Your submission to {{.M.LabTitle}} was graded again: its score
 went from {{.M.Previous}} to {{.M.Score}}/{{.M.MaxScore}}.{{else}}Your submission to {{.M.LabTitle}} was graded: {{.M.Score}}/{{.M.MaxScore}}.{{end}}
 
 See the result: {{.M.URL}}

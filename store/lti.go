@@ -550,7 +550,9 @@ func (db *DB) GradeEvents(ctx context.Context, afterID int64, limit int) ([]faul
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT r.id, r.submission_id, s.user_id, s.lab, r.regrade_job_id IS NOT NULL
+	rows, err := tx.QueryContext(ctx, `SELECT r.id, r.submission_id, s.user_id, s.lab, r.regrade_job_id IS NOT NULL,
+			r.status, r.score, r.max_score,
+			COALESCE((SELECT p.score FROM results p WHERE p.submission_id = r.submission_id AND p.id < r.id ORDER BY p.id DESC LIMIT 1), -1)
 		FROM results r JOIN submissions s ON s.id = r.submission_id WHERE r.id > ? ORDER BY r.id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("grade events after %d: %w", afterID, err)
@@ -559,9 +561,11 @@ func (db *DB) GradeEvents(ctx context.Context, afterID int64, limit int) ([]faul
 	var out []faultline.GradeEvent
 	for rows.Next() {
 		var e faultline.GradeEvent
-		if err := rows.Scan(&e.ResultID, &e.SubmissionID, &e.UserID, &e.Lab, &e.Regrade); err != nil {
+		var status string
+		if err := rows.Scan(&e.ResultID, &e.SubmissionID, &e.UserID, &e.Lab, &e.Regrade, &status, &e.Score, &e.MaxScore, &e.PrevScore); err != nil {
 			return nil, fmt.Errorf("grade events: %w", err)
 		}
+		e.Status = faultline.ResultStatus(status)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/lti"
@@ -107,10 +108,21 @@ func (m *Main) runInstitution(bg context.Context) {
 		}()
 	}
 	if q := m.inst.queue; q != nil {
-		m.background.Add(1)
+		g := &mail.GradeMailer{Events: m.DB, Users: m.DB, Notifier: m.inst.notifier, BaseURL: m.Config.BaseURL, Logger: m.Logger,
+			LabTitle: func(slug string) string {
+				if l, err := m.Labs.Lab(slug); err == nil {
+					return l.Title
+				}
+				return slug
+			}}
+		m.background.Add(2)
 		go func() {
 			defer m.background.Done()
 			_ = q.Run(bg)
+		}()
+		go func() {
+			defer m.background.Done()
+			g.Run(bg, 5*time.Second)
 		}()
 	}
 }
