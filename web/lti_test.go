@@ -471,3 +471,41 @@ func TestLTIAdminPages(t *testing.T) {
 		t.Fatal("the platform is still listed")
 	}
 }
+
+// TestLTIPassbackRetries: a platform that answers 503 gets the score again
+// after the backoff; one that refuses it (400) is given up, and the job
+// keeps the platform's answer.
+func TestLTIPassbackRetries(t *testing.T) {
+	le := MustLTIEnv(t)
+	ctx := context.Background()
+	le.lms.Enroll(ltitest.Person{Sub: "r1", Name: "Rae", Email: "rae@uni.example"})
+	le.lms.AddLink(ltitest.Link{ID: "l", Custom: map[string]string{"lab": "saga"}})
+	le.passback(t)
+	newLMSBrowser(t).launch(le.lms.LaunchURL("r1", "l", false))
+	_, rae, _ := le.db.FindIdentity(ctx, faultline.IdentityLTI, le.lms.URL, "r1")
+	le.lms.FailScores(503)
+	le.MustSubmission(rae, "saga")
+	le.MustComplete(&faultline.Result{Lab: "saga", Status: faultline.StatusGraded, Score: 4, MaxScore: 9})
+	le.passback(t)
+	jobs, _ := le.db.ListLTIScores(ctx, rae.ID)
+	if le.lms.ScorePosts() != 0 || len(jobs) != 1 || jobs[0].State != "pending" || jobs[0].Attempts != 1 || !strings.Contains(jobs[0].LastError, "503") {
+		t.Fatalf("after a 503: %d posts, jobs %+v", le.lms.ScorePosts(), jobs)
+	}
+	le.passback(t) // not due yet
+	if le.lms.ScorePosts() != 0 {
+		t.Fatal("retried before the backoff")
+	}
+	le.clock.Add(31 * time.Second)
+	le.passback(t)
+	if le.lms.ScorePosts() != 1 {
+		t.Fatalf("%d scores after the backoff, want 1", le.lms.ScorePosts())
+	}
+	le.lms.FailScores(400)
+	le.MustSubmission(rae, "saga")
+	le.MustComplete(&faultline.Result{Lab: "saga", Status: faultline.StatusGraded, Score: 9, MaxScore: 9})
+	le.passback(t)
+	jobs, _ = le.db.ListLTIScores(ctx, rae.ID)
+	if jobs[0].State != "failed" || !strings.Contains(jobs[0].LastError, "400") {
+		t.Fatalf("after a 400: %+v", jobs[0])
+	}
+}

@@ -113,6 +113,7 @@ type Platform struct {
 	deepLinks   int
 	scorePosts  int
 	issuedNonce map[string]bool
+	failScores  []int
 	PageSize    int // roster page size (default 2)
 }
 
@@ -219,6 +220,14 @@ func (p *Platform) Violations() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.violations...)
+}
+
+// FailScores makes the next score posts answer with these statuses (a
+// platform that is down or refuses), one per post.
+func (p *Platform) FailScores(statuses ...int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failScores = append(p.failScores, statuses...)
 }
 
 // ScorePosts counts scores accepted.
@@ -568,6 +577,12 @@ func (p *Platform) postScore(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.bearer(w, r, scopeScore) {
+		return
+	}
+	if len(p.failScores) > 0 {
+		st := p.failScores[0]
+		p.failScores = p.failScores[1:]
+		http.Error(w, "the gradebook is unavailable", st)
 		return
 	}
 	li := p.lineItems[p.URL+"/lineitems/"+r.PathValue("id")]
