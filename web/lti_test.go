@@ -460,6 +460,13 @@ func TestLTIAdminPages(t *testing.T) {
 	if ps, _ := le.db.ListLTIPlatforms(context.Background()); len(ps) != 1 {
 		t.Fatalf("%d platforms after the refused requests", len(ps))
 	}
+	// The deep linking choice needs a signed-in user and their own token.
+	if res := le.browser().post("/lti/deep-link", url.Values{"token": {"x"}, "item": {"lab:saga"}}); res.status != http.StatusUnauthorized {
+		t.Errorf("visitor POST /lti/deep-link: %d, want 401", res.status)
+	}
+	if res := le.MustLogin(lin).post("/lti/deep-link", url.Values{"token": {"made-up"}, "item": {"lab:saga"}}); res.status != http.StatusNotFound {
+		t.Errorf("learner POST /lti/deep-link with a made-up token: %d, want 404", res.status)
+	}
 	res := le.browser().get("/lti/jwks")
 	if res.status != http.StatusOK || !strings.Contains(res.header.Get("Content-Type"), "application/json") || !strings.Contains(res.body, `"kty":"RSA"`) || strings.Contains(res.body, `"d":`) {
 		t.Fatalf("jwks: %d %s", res.status, res.body)
