@@ -118,3 +118,31 @@ func (db *DB) GradeTimings(ctx context.Context, afterID int64, limit int) ([]fau
 	}
 	return out, nil
 }
+
+// InUse reports whether another process (a running portal) has the
+// database at path open. See databaseInUse.
+func InUse(path string) (bool, error) { return databaseInUse(path) }
+
+// StopAllSandboxes records every starting or running sandbox as stopped
+// with no container (for `faultline down`, after the engine removed them)
+// and returns how many rows changed. Saved files are not touched.
+func (db *DB) StopAllSandboxes(ctx context.Context) (int, error) {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE sandboxes SET state = 'stopped', container_id = '', error = '', updated_at = ?
+		WHERE state IN ('starting', 'running') OR container_id <> ''`, encodeTime(tx.now))
+	if err != nil {
+		return 0, fmt.Errorf("stop all sandboxes: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("stop all sandboxes: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("stop all sandboxes: commit: %w", err)
+	}
+	return int(n), nil
+}

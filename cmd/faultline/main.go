@@ -30,6 +30,7 @@ Usage:
                                                add an account (password read from stdin)
   faultline backup [--data-dir D] FILE         copy the database to FILE, also while the portal serves
   faultline restore [--data-dir D] FILE        put a backup in place (portal stopped; the old database is kept)
+  faultline down [--data-dir D]                remove every container and network of this portal (stopped); saved work stays
 `
 
 func main() {
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runBackup(ctx, cfg, rest, stdout, stderr)
 	case cmd == "restore":
 		err = runRestore(ctx, cfg, rest, stdout, stderr)
+	case cmd == "down":
+		err = runDown(ctx, cfg, rest, stdout, stderr, logger)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
