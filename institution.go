@@ -165,6 +165,22 @@ type PasswordResetService interface {
 	ResetPassword(ctx context.Context, tokenHash, passwordHash string) (*User, error)
 }
 
+// PasswordRecovery is the use case of forgotten passwords. Implemented by
+// recovery.Service.
+type PasswordRecovery interface {
+	// Enabled reports whether reset links can be sent (email is set up).
+	Enabled() bool
+	// Request emails a reset link when an account has the address; it
+	// answers the same (nil) either way. EINVALID for a malformed address,
+	// ETOOMANY past the per-client and per-address limits.
+	Request(ctx context.Context, email, client string) error
+	// Check returns the account of a live link; ENOTFOUND otherwise.
+	Check(ctx context.Context, token string) (*User, error)
+	// Reset sets a new password through a live link, once; EINVALID for a
+	// password that breaks the rule, ENOTFOUND for a dead link.
+	Reset(ctx context.Context, token, password, confirm string) (*User, error)
+}
+
 // NoPassword is the password hash of an account made by single sign-on or
 // an LMS launch: no password matches it, so the account signs in only
 // through its linked identities (or after a password reset).

@@ -85,8 +85,7 @@ type Config struct {
 	// Lab and Lesson look slugs up in the catalogs.
 	Lab    func(slug string) (*faultline.Lab, error)
 	Lesson func(slug string) (*faultline.Lesson, bool)
-	// Scores gives the one score a learner holds for a lab (the course
-	// layer's; the store's best score until then).
+	// Scores gives the one score a learner holds for a lab (CourseScores).
 	Scores     faultline.ScoreSource
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -126,6 +125,38 @@ func New(cfg Config, st Store) (*Service, error) {
 	}
 	return &Service{cfg: cfg, st: st, log: log, keys: map[int64]*oidc.RemoteKeySet{}, jwks: map[int64]string{},
 		tokens: map[string]cachedToken{}, kick: make(chan struct{}, 1)}, nil
+}
+
+// MyScores is the course layer's verb for the scores a learner holds
+// (course.Service).
+type MyScores interface {
+	MyScores(ctx context.Context, viewer *faultline.User) (map[string]faultline.HeldScore, error)
+}
+
+// CourseScores gives the one score through the course layer: what the
+// learner holds for the lab under their cohort's rules (late penalties,
+// adjustments), the number every grade surface shows.
+type CourseScores struct {
+	Course MyScores
+	Users  faultline.UserService
+}
+
+// HeldScore implements faultline.ScoreSource; ENOTFOUND when the learner
+// holds no score for the lab.
+func (c CourseScores) HeldScore(ctx context.Context, userID int64, lab string) (int, int, error) {
+	u, err := c.Users.FindUserByID(ctx, userID)
+	if err != nil {
+		return 0, 0, err
+	}
+	held, err := c.Course.MyScores(ctx, u)
+	if err != nil {
+		return 0, 0, err
+	}
+	h, ok := held[lab]
+	if !ok || !h.Has {
+		return 0, 0, faultline.Errorf(faultline.ENOTFOUND, "No graded submission.")
+	}
+	return h.Score, h.MaxScore, nil
 }
 
 // URLs are the tool's addresses a platform is configured with.

@@ -22,8 +22,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline-dev/faultline"
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/faultline-dev/faultline"
 )
 
 // Compile-time checks that *DB implements the root interfaces.
@@ -50,6 +51,10 @@ type DB struct {
 	// Now returns the current time; read once per transaction and stored in
 	// UTC. Defaults to time.Now. Set it before the DB is shared.
 	Now func() time.Time
+	// StorageBudget is each learner's budget, in bytes, for saved file
+	// versions (0: faultline.DefaultFairness.StorageBytes). Set it before
+	// the DB is shared.
+	StorageBudget int64
 }
 
 // Open opens (creating if needed) the SQLite database file at path, applies

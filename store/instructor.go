@@ -129,8 +129,8 @@ func (db *DB) SetLabSettings(ctx context.Context, s *faultline.LabSettings) erro
 }
 
 // SubmissionCounts returns how many submissions the user has made for the
-// lab in all, and how many within the minute before now, in one indexed
-// query. Feed it to LabSettings.Admit before CreateSubmission. Unknown users
+// lab in all, how many within the minute before now, and how many of theirs
+// (any lab, regrades aside) wait in the queue, in one query. Feed it to LabSettings.Admit before CreateSubmission. Unknown users
 // or labs count zero.
 func (db *DB) SubmissionCounts(ctx context.Context, userID int64, lab string) (faultline.SubmissionCount, error) {
 	tx, err := db.beginRead(ctx)
@@ -143,9 +143,10 @@ func (db *DB) SubmissionCounts(ctx context.Context, userID int64, lab string) (f
 
 func submissionCounts(ctx context.Context, tx *dbTx, userID int64, lab string) (faultline.SubmissionCount, error) {
 	var c faultline.SubmissionCount
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(created_at > ?), 0)
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(created_at > ?), 0),
+		(SELECT COUNT(*) FROM submissions WHERE user_id = ? AND state = 'queued' AND priority = 0)
 		FROM submissions WHERE user_id = ? AND lab = ?`,
-		encodeTime(tx.now.Add(-time.Minute)), userID, lab).Scan(&c.Total, &c.LastMinute); err != nil {
+		encodeTime(tx.now.Add(-time.Minute)), userID, userID, lab).Scan(&c.Total, &c.LastMinute, &c.Waiting); err != nil {
 		return c, fmt.Errorf("submission counts of user %d lab %q: %w", userID, lab, err)
 	}
 	return c, nil

@@ -250,14 +250,14 @@ func TestSubmissionCountsGate(t *testing.T) {
 	MustCreateSubmission(t, db, other.ID, "saga")
 	clk.Advance(40 * time.Second) // the first is now older than a minute
 	c, err := db.SubmissionCounts(ctx, u.ID, "saga")
-	if err != nil || c != (faultline.SubmissionCount{Total: 2, LastMinute: 1}) {
-		t.Fatalf("counts = %+v, %v; want total 2, last minute 1", c, err)
+	if err != nil || c != (faultline.SubmissionCount{Total: 2, LastMinute: 1, Waiting: 3}) {
+		t.Fatalf("counts = %+v, %v; want total 2, last minute 1, 3 waiting of any lab", c, err)
 	}
 	set := &faultline.LabSettings{Lab: "saga", MaxSubmissions: 3, PerMinute: 1}
-	assertCode(t, set.Admit(clk.Now(), c), faultline.ETOOMANY)
+	assertCode(t, set.Policy().Admit(clk.Now(), c), faultline.ETOOMANY)
 	clk.Advance(time.Minute)
 	c, _ = db.SubmissionCounts(ctx, u.ID, "saga")
-	if err := set.Admit(clk.Now(), c); err != nil {
+	if err := set.Policy().Admit(clk.Now(), c); err != nil {
 		t.Fatalf("admit after a quiet minute: %v", err)
 	}
 	if c, err := db.SubmissionCounts(ctx, u.ID, "nothing"); err != nil || c.Total != 0 {

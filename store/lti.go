@@ -15,7 +15,6 @@ import (
 var (
 	_ faultline.LTIStore          = (*DB)(nil)
 	_ faultline.GradeEventService = (*DB)(nil)
-	_ faultline.ScoreSource       = (*DB)(nil)
 )
 
 func httpURL(s string) bool {
@@ -600,25 +599,4 @@ func (db *DB) SetEventCursor(ctx context.Context, name string, id int64) error {
 		return fmt.Errorf("set event cursor %q: %w", name, err)
 	}
 	return tx.Commit()
-}
-
-// HeldScore returns the learner's best graded score for the lab and the
-// lab's maximum; ENOTFOUND when nothing was graded. It stands in for the
-// course layer's one score until that is wired (see lti.Service).
-func (db *DB) HeldScore(ctx context.Context, userID int64, lab string) (int, int, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer tx.Rollback()
-	var score, max sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT MAX(r.score), MAX(r.max_score) FROM submissions s JOIN results r ON r.id = s.result_id
-		WHERE s.user_id = ? AND s.lab = ? AND r.status <> 'error'`, userID, lab).Scan(&score, &max)
-	if err != nil {
-		return 0, 0, fmt.Errorf("held score of user %d on %s: %w", userID, lab, err)
-	}
-	if !score.Valid {
-		return 0, 0, faultline.Errorf(faultline.ENOTFOUND, "No graded submission.")
-	}
-	return int(score.Int64), int(max.Int64), nil
 }

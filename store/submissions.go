@@ -89,33 +89,14 @@ func (db *DB) createSubmission(ctx context.Context, s *faultline.Submission, adm
 	return nil
 }
 
-// checkSubmissionFiles applies the workspace caps to a submission's files.
+// checkSubmissionFiles applies the tree caps to a submission's files (the
+// starter overlaid by the learner's own, which are held to the workspace
+// caps when saved).
 func checkSubmissionFiles(files []faultline.File) error {
 	if len(files) == 0 {
 		return faultline.Errorf(faultline.EINVALID, "A submission needs at least one file.")
 	}
-	if len(files) > faultline.MaxWorkspaceFiles {
-		return faultline.Errorf(faultline.ETOOLARGE, "A submission holds at most %d files.", faultline.MaxWorkspaceFiles)
-	}
-	seen := make(map[string]bool, len(files))
-	total := 0
-	for _, f := range files {
-		if _, err := faultline.CleanPath(f.Path); err != nil {
-			return err
-		}
-		if seen[f.Path] {
-			return faultline.Errorf(faultline.EINVALID, "File %q appears twice.", f.Path)
-		}
-		seen[f.Path] = true
-		if len(f.Content) > faultline.MaxFileSize {
-			return faultline.Errorf(faultline.ETOOLARGE, "File %q is larger than %d KiB.", f.Path, faultline.MaxFileSize>>10)
-		}
-		total += len(f.Content)
-	}
-	if total > faultline.MaxWorkspaceSize {
-		return faultline.Errorf(faultline.ETOOLARGE, "A submission holds at most %d MiB.", faultline.MaxWorkspaceSize>>20)
-	}
-	return nil
+	return faultline.CheckFiles(files, faultline.MaxTreeFiles, faultline.MaxTreeSize, "A submission")
 }
 
 // FindSubmission returns the submission with its files (sorted by path) and
@@ -186,11 +167,28 @@ func (db *DB) ListSubmissions(ctx context.Context, f faultline.SubmissionFilter)
 	return out, nil
 }
 
-// ClaimSubmission takes the oldest queued submission (by creation time, then
-// id; learners' submissions before regrades) for worker: it marks it running, leases it until now+lease, increments
-// Attempts and sets StartedAt, atomically. The returned submission includes
-// its files. It returns ENOTFOUND if nothing is queued and EINVALID for an
-// empty worker name or a lease that is not positive.
+// fairNextSQL selects the queued submission a worker takes next, fairly
+// across learners: learners' own submissions before regrades (priority 0
+// first); among them, first those of learners with none being graded now,
+// then the learner served least recently (whose last grading started
+// earliest, or who was never served), then the oldest submission. So one
+// learner with many waiting submissions delays another's by no more than
+// the jobs already running, and learners take turns.
+const fairNextSQL = `
+	SELECT q.id FROM submissions q
+	WHERE q.state = 'queued'
+	ORDER BY q.priority,
+		(SELECT COUNT(*) FROM submissions r WHERE r.user_id = q.user_id AND r.state = 'running'),
+		COALESCE((SELECT MAX(p.started_at) FROM submissions p WHERE p.user_id = q.user_id AND p.started_at IS NOT NULL), ''),
+		q.created_at, q.id
+	LIMIT 1`
+
+// ClaimSubmission takes the next queued submission, chosen fairly across
+// learners (fairNextSQL), for worker: it marks it running, leases it until
+// now+lease, increments Attempts and sets StartedAt, atomically. The
+// returned submission includes its files. It returns ENOTFOUND if nothing
+// is queued and EINVALID for an empty worker name or a lease that is not
+// positive.
 func (db *DB) ClaimSubmission(ctx context.Context, worker string, lease time.Duration) (*faultline.Submission, error) {
 	if worker == "" {
 		return nil, faultline.Errorf(faultline.EINVALID, "Worker name is required.")
@@ -207,7 +205,7 @@ func (db *DB) ClaimSubmission(ctx context.Context, worker string, lease time.Dur
 	err = tx.QueryRowContext(ctx, `
 		UPDATE submissions
 		SET state = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1, started_at = ?
-		WHERE id = (SELECT id FROM submissions WHERE state = 'queued' ORDER BY priority, created_at, id LIMIT 1)
+		WHERE id = (`+fairNextSQL+`)
 		RETURNING id`, worker, encodeTime(tx.now.Add(lease)), encodeTime(tx.now)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, faultline.Errorf(faultline.ENOTFOUND, "No submission is queued.")
@@ -557,9 +555,10 @@ func insertResult(ctx context.Context, tx *dbTx, id, jobID int64, r *faultline.R
 			return 0, fmt.Errorf("store result of submission %d: test %q: attachments: %w", id, t.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO test_results
-			(result_id, seq, name, hidden, status, score, max_score, message, output, faults, attachments)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			rid, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output, faults, string(aj)); err != nil {
+			(result_id, seq, name, hidden, status, score, max_score, message, output, faults, attachments, failed_run, seed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rid, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output, faults, string(aj),
+			t.FailedRun, t.Seed); err != nil {
 			return 0, fmt.Errorf("store result of submission %d: test %q: %w", id, t.Name, err)
 		}
 	}
@@ -635,7 +634,8 @@ func loadResults(ctx context.Context, tx *dbTx, where string, args ...any) ([]*f
 	for _, rec := range out {
 		ids = append(ids, rec.ID)
 	}
-	trows, err := tx.QueryContext(ctx, `SELECT result_id, name, hidden, status, score, max_score, message, output, attachments
+	trows, err := tx.QueryContext(ctx, `SELECT result_id, name, hidden, status, score, max_score, message, output, attachments,
+		failed_run, seed
 		FROM test_results WHERE result_id IN (`+placeholders(len(ids))+`) ORDER BY result_id, seq`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("load test results: %w", err)
@@ -646,7 +646,7 @@ func loadResults(ctx context.Context, tx *dbTx, where string, args ...any) ([]*f
 		var status string
 		var t faultline.TestResult
 		var atts string
-		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output, &atts); err != nil {
+		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output, &atts, &t.FailedRun, &t.Seed); err != nil {
 			return nil, fmt.Errorf("load test results: %w", err)
 		}
 		t.Status = faultline.TestStatus(status)

@@ -18,11 +18,11 @@ func TestCreateSubmissionValidates(t *testing.T) {
 	db, _ := MustOpenDB(t)
 	u := MustCreateUser(t, db, "l@example.com", faultline.RoleLearner)
 	file := func(p string, n int) faultline.File { return faultline.File{Path: p, Content: make([]byte, n)} }
-	many := make([]faultline.File, faultline.MaxWorkspaceFiles+1)
+	many := make([]faultline.File, faultline.MaxTreeFiles+1)
 	for i := range many {
 		many[i] = file(fmt.Sprintf("f%d.go", i), 1)
 	}
-	tooBig := make([]faultline.File, faultline.MaxWorkspaceSize/faultline.MaxFileSize+1)
+	tooBig := make([]faultline.File, faultline.MaxTreeSize/faultline.MaxFileSize+1)
 	for i := range tooBig {
 		tooBig[i] = file(fmt.Sprintf("f%d.go", i), faultline.MaxFileSize)
 	}

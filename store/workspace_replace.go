@@ -13,37 +13,23 @@ import (
 // version where its content changed. Either all of it is stored or none:
 // a reset or restore interrupted half-way never leaves a mix of old and new
 // files. EINVALID for a bad path or a path given twice, ETOOLARGE over
-// MaxFileSize, MaxWorkspaceFiles or MaxWorkspaceSize. Earlier versions are
-// kept, as always.
+// MaxFileSize, MaxWorkspaceFiles or MaxWorkspaceSize or past the storage
+// budget (see makeRoom). Earlier versions are kept, unless thinning them
+// makes room.
 func (db *DB) ReplaceFiles(ctx context.Context, userID int64, lab string, files []faultline.File) error {
 	if lab == "" {
 		return faultline.Errorf(faultline.EINVALID, "Lab is required.")
 	}
-	if len(files) > faultline.MaxWorkspaceFiles {
-		return faultline.Errorf(faultline.ETOOLARGE, "A workspace holds at most %d files.", faultline.MaxWorkspaceFiles)
+	if err := faultline.CheckFiles(files, faultline.MaxWorkspaceFiles, faultline.MaxWorkspaceSize, "Your saved files"); err != nil {
+		return err
 	}
 	want := make(map[string][]byte, len(files))
-	total := 0
 	for _, f := range files {
-		p, err := faultline.CleanPath(f.Path)
-		if err != nil {
-			return err
-		}
-		if _, dup := want[p]; dup {
-			return faultline.Errorf(faultline.EINVALID, "File %q is listed twice.", p)
-		}
-		if len(f.Content) > faultline.MaxFileSize {
-			return faultline.Errorf(faultline.ETOOLARGE, "File %q is larger than %d KiB.", p, faultline.MaxFileSize>>10)
-		}
-		total += len(f.Content)
 		c := f.Content
 		if c == nil {
 			c = []byte{}
 		}
-		want[p] = c
-	}
-	if total > faultline.MaxWorkspaceSize {
-		return faultline.Errorf(faultline.ETOOLARGE, "A workspace holds at most %d MiB.", faultline.MaxWorkspaceSize>>20)
+		want[f.Path] = c
 	}
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
@@ -71,12 +57,20 @@ func (db *DB) ReplaceFiles(ctx context.Context, userID int64, lab string, files 
 			return err
 		}
 	}
+	var changed []*faultline.FileVersion
+	var incoming int64
 	for _, f := range files {
-		p, _ := faultline.CleanPath(f.Path)
+		p := f.Path
 		if v := latest[p]; v != nil && !v.Deleted && bytes.Equal(v.Content, want[p]) {
 			continue // unchanged: keep the current version
 		}
-		nv := &faultline.FileVersion{UserID: userID, Lab: lab, Path: p, Content: want[p], CreatedAt: tx.now}
+		changed = append(changed, &faultline.FileVersion{UserID: userID, Lab: lab, Path: p, Content: want[p], CreatedAt: tx.now})
+		incoming += int64(len(want[p]))
+	}
+	if err := db.makeRoom(ctx, tx, userID, incoming); err != nil {
+		return err
+	}
+	for _, nv := range changed {
 		if err := insertVersion(ctx, tx, nv); err != nil {
 			return err
 		}

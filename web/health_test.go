@@ -14,8 +14,7 @@ import (
 // without failing on it; both are open to visitors and change nothing.
 func TestHealthAndReadiness(t *testing.T) {
 	engineErr := faultline.Errorf(faultline.EUNAVAILABLE, "The container engine is not reachable.")
-	var e *env
-	e = MustEnv(t, func(d *Deps) {
+	e := MustInstEnv(t, func(e *env, d *Deps) {
 		d.Probes = []faultline.Probe{
 			{Name: "database", Check: func(ctx context.Context) error { return e.db.Ready(ctx) }},
 			{Name: "engine", Check: func(context.Context) error { return engineErr }, Optional: true},

@@ -37,12 +37,11 @@ func MustLTIEnv(t *testing.T) *ltiEnv {
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
 	le := &ltiEnv{base: base}
-	le.env = MustEnv(t, func(d *Deps) {
+	le.env = MustInstEnv(t, func(e *env, d *Deps) {
 		d.BaseURL = base
-		db := d.Users.(lti.Store)
 		tool, err := lti.New(lti.Config{BaseURL: base, Lab: d.Labs.Lab,
 			Lesson: func(slug string) (*faultline.Lesson, bool) { l, err := d.Content.Lesson(slug); return l, err == nil },
-			Scores: d.Users.(faultline.ScoreSource), Now: d.Now}, db)
+			Scores: lti.CourseScores{Course: e.course, Users: e.db}, Now: d.Now}, e.db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -514,5 +513,30 @@ func TestLTIPassbackRetries(t *testing.T) {
 	jobs, _ = le.db.ListLTIScores(ctx, rae.ID)
 	if jobs[0].State != "failed" || !strings.Contains(jobs[0].LastError, "400") {
 		t.Fatalf("after a 400: %+v", jobs[0])
+	}
+}
+
+// TestLTIPassbackSendsTheOneScore: the score sent to the LMS is the one the
+// learner holds under the cohort's rules — here a late submission loses
+// half its points — not the raw grade.
+func TestLTIPassbackSendsTheOneScore(t *testing.T) {
+	le := MustLTIEnv(t)
+	ctx := context.Background()
+	le.lms.Enroll(ltitest.Person{Sub: "late-1", Name: "Lee", Email: "lee@uni.example"})
+	le.lms.AddLink(ltitest.Link{ID: "l", Custom: map[string]string{"lab": "saga"}})
+	le.passback(t)
+	newLMSBrowser(t).launch(le.lms.LaunchURL("late-1", "l", false))
+	_, lee, _ := le.db.FindIdentity(ctx, faultline.IdentityLTI, le.lms.URL, "late-1")
+	cs, _ := le.db.ListCohorts(ctx, lee.ID)
+	if err := le.db.SetLabSettings(ctx, &faultline.LabSettings{CohortID: cs[0].ID, Lab: "saga", DueAt: le.clock.Now().Add(-time.Hour),
+		Late: faultline.LatePolicy{Mode: faultline.LatePenalty, PercentPerDay: 50, CapPercent: 50}, Visibility: faultline.TestsVisible}); err != nil {
+		t.Fatal(err)
+	}
+	le.MustSubmission(lee, "saga")
+	le.MustComplete(&faultline.Result{Lab: "saga", Status: faultline.StatusGraded, Score: 8, MaxScore: 8})
+	le.passback(t)
+	items := le.lms.LineItems()
+	if len(items) != 1 || len(items[0].Scores) != 1 || items[0].Scores[0].ScoreGiven != 4 || items[0].Scores[0].ScoreMaximum != 8 {
+		t.Fatalf("the LMS got %+v; want the late-penalised 4 of 8", items)
 	}
 }

@@ -9,20 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/mail"
+	"github.com/faultline-dev/faultline/recovery"
 )
 
 // withMail gives the portal password resets by email through the real
-// notifier and the store's outbox.
-func withMail() envOption {
-	return func(d *Deps) {
-		db := d.Users.(interface {
-			faultline.Outbox
-			faultline.PasswordResetService
-		})
-		d.Resets = db
-		d.Notifier = mail.NewNotifier(db, mail.Site{Name: "Faultline", BaseURL: d.BaseURL}, nil)
+// recovery service, notifier and the store's outbox.
+func withMail() webOption {
+	return func(e *env, d *Deps) {
+		n := mail.NewNotifier(e.db, mail.Site{Name: "Faultline", BaseURL: d.BaseURL}, nil)
+		d.Recovery = &recovery.Service{Users: e.db, Resets: e.db, Notifier: n, BaseURL: d.BaseURL, BcryptCost: bcrypt.MinCost, Now: e.clock.Now}
 	}
 }
 
@@ -48,7 +47,7 @@ func (e *env) lastResetLink(id int64) string {
 // a good one sets the password, ends the old sessions and signs in; the
 // link does not work twice and never reaches the logs.
 func TestPasswordResetByEmail(t *testing.T) {
-	e := MustEnv(t, withMail())
+	e := MustInstEnv(t, withMail())
 	lin := e.MustUser("Lin Learner", faultline.RoleLearner)
 	old := e.MustLogin(lin)
 	visitor := e.browser()
@@ -141,7 +140,7 @@ func TestPasswordResetNeedsMail(t *testing.T) {
 // form, a learner's correct password is refused, and an administrator
 // signs in with a password through /login?password=1.
 func TestSSOOnlySignIn(t *testing.T) {
-	e := MustEnv(t, withMail(), func(d *Deps) { d.SSOOnly = true })
+	e := MustInstEnv(t, withMail(), func(_ *env, d *Deps) { d.SSOOnly = true })
 	admin := e.MustUser("Ada Admin", faultline.RoleAdmin)
 	lin := e.MustUser("Lin Learner", faultline.RoleLearner)
 	b := e.browser()

@@ -12,12 +12,9 @@ import (
 )
 
 // withSSO gives the portal single sign-on through the provider.
-func withSSO(t *testing.T, idp *oidctest.Provider) envOption {
-	return func(d *Deps) {
-		db := d.Users.(interface {
-			faultline.IdentityService
-			faultline.AuthStateService
-		})
+func withSSO(t *testing.T, idp *oidctest.Provider) webOption {
+	return func(e *env, d *Deps) {
+		db := e.db
 		svc, err := sso.New(sso.Config{Issuer: idp.URL, ClientID: "faultline", ClientSecret: "s3cret", RedirectURL: d.BaseURL + "/sso/callback", Name: "Example U"}, db, db)
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +50,7 @@ func followIdP(t *testing.T, res *response) string {
 // /settings/sign-in.
 func TestSSOSignInThroughTheBrowser(t *testing.T) {
 	idp := oidctest.Start(t, "faultline", "s3cret", "http://portal.test/sso/callback")
-	e := MustEnv(t, withSSO(t, idp))
+	e := MustInstEnv(t, withSSO(t, idp))
 	t.Cleanup(func() {
 		if v := idp.Violations(); len(v) > 0 {
 			t.Errorf("protocol violations: %v", v)

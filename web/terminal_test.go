@@ -152,7 +152,6 @@ func MustTermSite(t *testing.T) *termSite {
 	if testing.Short() {
 		t.Skip("needs the container engine")
 	}
-	e := MustEnv(t)
 	eng, err := sandbox.New("", slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
@@ -169,8 +168,11 @@ func MustTermSite(t *testing.T) *termSite {
 		eng.Close()
 	})
 	_, lc := MustCatalogs(t)
-	mgr := sandbox.NewManager(eng, e.db, sandbox.ManagerOptions{Warm: lc.StdImports()})
-	e.srv.d.Terminals = mgr
+	var mgr *sandbox.Manager
+	e := MustEnv(t, func(d *envDeps) {
+		mgr = sandbox.NewManager(eng, d.DB, sandbox.ManagerOptions{Warm: lc.StdImports()})
+		d.Terminals = mgr
+	})
 	ts := httptest.NewServer(e.srv)
 	t.Cleanup(ts.Close)
 	return &termSite{e: e, ts: ts, mgr: mgr}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/lti"
 	"github.com/faultline-dev/faultline/mail"
 	"github.com/faultline-dev/faultline/metrics"
+	"github.com/faultline-dev/faultline/recovery"
 	"github.com/faultline-dev/faultline/sandbox"
 	"github.com/faultline-dev/faultline/sso"
 	"github.com/faultline-dev/faultline/web"
@@ -26,8 +28,9 @@ type institutionParts struct {
 }
 
 // openInstitution builds the institution parts once the portal's public
-// URL is known (links in email point there).
-func (m *Main) openInstitution() error {
+// URL is known (links in email point there) and the course layer exists
+// (LMS passback sends its one score).
+func (m *Main) openInstitution(svc *course.Service) error {
 	cfg := m.Config.Inst
 	if cfg.SMTP.Host != "" {
 		sender, err := mail.NewSender(cfg.SMTP)
@@ -52,8 +55,7 @@ func (m *Main) openInstitution() error {
 			l, err := m.Content.Lesson(slug)
 			return l, err == nil
 		},
-		// The store's best score until the course layer's one score is wired.
-		Scores: m.DB, Logger: m.Logger,
+		Scores: lti.CourseScores{Course: svc, Users: m.DB}, Logger: m.Logger,
 	}, m.DB)
 	if err != nil {
 		return fmt.Errorf("lti: %s", describe(err))
@@ -66,8 +68,7 @@ func (m *Main) openInstitution() error {
 // endpoints to the web server's deps.
 func (m *Main) withInstitution(manager *sandbox.Manager, d web.Deps) web.Deps {
 	if m.inst.notifier != nil {
-		d.Notifier = m.inst.notifier
-		d.Resets = m.DB
+		d.Recovery = &recovery.Service{Users: m.DB, Resets: m.DB, Notifier: m.inst.notifier, BaseURL: m.Config.BaseURL, Logger: m.Logger}
 	}
 	d.SSOOnly = m.Config.Inst.SSOOnly
 	d.Identities = m.DB

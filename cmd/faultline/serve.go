@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/content"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/sandbox"
@@ -97,6 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.DB, err = store.Open(filepath.Join(m.Config.DataDir, "faultline.db")); err != nil {
 		return err
 	}
+	m.DB.StorageBudget = m.Config.Fairness.WithDefaults().StorageBytes
 	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
 		return fmt.Errorf("docker client: %w", err)
 	}
@@ -128,25 +130,33 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.BaseURL == "" {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
-	if err := m.openInstitution(); err != nil { // institution.go
+	svc, err := course.New(course.Deps{
+		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB, Workspace: m.DB,
+		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
+		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
+		Sandboxes:  manager,
+		Terminals:  manager,
+		Replayer:   g,
+		Similarity: grader.NewSimilarity(),
+		Labs:       m.Labs,
+		Kick:       m.Worker.Kick,
+		Now:        time.Now,
+		Logger:     m.Logger,
+		Fairness:   m.Config.Fairness,
+		SetupToken: m.SetupToken,
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.openInstitution(svc); err != nil { // institution.go
 		return err
 	}
 	handler, err := web.New(m.withInstitution(manager, web.Deps{
-		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
-		Workspace: m.DB, Submissions: m.DB,
-		Records:       m.DB, // submission limits of cohort lab settings
-		Instructor:    m.DB,
-		Tokens:        m.DB,
-		Sandboxes:     manager,
-		Terminals:     manager,
+		Course:        svc,
 		Content:       m.Content,
 		Labs:          m.Labs,
-		Replayer:      g,
-		Similarity:    grader.NewSimilarity(),
-		Kick:          m.Worker.Kick,
 		Logger:        m.Logger,
 		Now:           time.Now,
-		SetupToken:    m.SetupToken,
 		BaseURL:       m.Config.BaseURL,
 		SecureCookies: m.Config.SecureCookies,
 	}))

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -55,6 +56,7 @@ const (
 
 type testState struct {
 	sawPass, sawFail, sawSkip bool
+	failedSub                 string // the first failing subtest's path, as its fail event named it
 	out                       capped
 	lift                      *lifter // in front of out
 }
@@ -103,6 +105,7 @@ func Score(r io.Reader, tests []faultline.LabTest) *faultline.Result {
 		case st.sawFail:
 			tr.Status = faultline.TestFail
 			tr.Message = FailureMessage(tr.Output)
+			tr.FailedRun, tr.Seed = failedRun(t.Name, st.failedSub, tr.Output)
 		case st.sawPass:
 			tr.Status = faultline.TestPass
 			tr.Score = t.Points
@@ -154,12 +157,39 @@ func handleLine(line []byte, states map[string]*testState, hiddenOf map[string]b
 	case "fail":
 		if st != nil {
 			st.sawFail = true
+			if ev.Test != top && st.failedSub == "" {
+				st.failedSub = ev.Test // subtests report before their parents: the innermost first
+			}
 		}
 	case "skip":
 		if st != nil && ev.Test == top {
 			st.sawSkip = true
 		}
 	}
+}
+
+// failedRun names the run a replay of a failing test repeats: the failing
+// subtest's path from the test events (the test itself when no subtest
+// failed) and the labkit seed of that run, from a "seed=N" subtest name or
+// else the failure report. It returns "" and 0 when no seed is known (there
+// is then nothing to replay). The path comes from the events only; nothing
+// the test printed decides which tests a replay runs (see
+// course.Service.Replay, which also quotes every part).
+func failedRun(name, sub, output string) (string, int64) {
+	run := name
+	if sub != "" {
+		run = sub
+	}
+	parts := strings.Split(run, "/")
+	if last := parts[len(parts)-1]; len(parts) > 1 && strings.HasPrefix(last, "seed=") {
+		if n, err := strconv.ParseInt(strings.TrimPrefix(last, "seed="), 10, 64); err == nil {
+			return run, n
+		}
+	}
+	if rp, ok := faultline.ParseRepro(output); ok {
+		return run, rp.Seed
+	}
+	return "", 0
 }
 
 // packageMatches reports whether an event of package pkg may count for a test

@@ -2,6 +2,7 @@ package testjson_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,4 +268,32 @@ func TestAdd(t *testing.T) {
 		"TestAdd":  {faultline.TestFail, 0, "Add(1, 2) = -1, want 3"},
 		"TestZero": {faultline.TestPass, 1, ""},
 	})
+}
+
+// TestFailedRun: a failing test records the run a replay repeats from its
+// events: the failing subtest and its seed, or the test itself with the
+// seed of its report; nothing when no seed is known.
+func TestFailedRun(t *testing.T) {
+	ev := func(action, test, out string) string {
+		b, _ := json.Marshal(testjson.Event{Action: action, Package: testjson.PackageHidden, Test: test, Output: out})
+		return string(b) + "\n"
+	}
+	stream := ev("run", "TestA", "") +
+		ev("output", "TestA/seed=42", "    Reproduce: LABKIT_SEED=7 go test -count=1 -run '.*' ./...\n") +
+		ev("fail", "TestA/seed=42", "") + ev("fail", "TestA/seed=9", "") + ev("fail", "TestA", "") +
+		ev("output", "TestB", "    Reproduce: LABKIT_SEED=5 go test -count=1 -run '^TestB$' ./...\n") + ev("fail", "TestB", "") +
+		ev("output", "TestC", "plain failure\n") + ev("fail", "TestC", "") +
+		ev("pass", "TestD", "")
+	res := testjson.Score(strings.NewReader(stream), []faultline.LabTest{
+		{Name: "TestA", Points: 1, Hidden: true}, {Name: "TestB", Points: 1, Hidden: true},
+		{Name: "TestC", Points: 1, Hidden: true}, {Name: "TestD", Points: 1, Hidden: true},
+	})
+	for i, want := range []struct {
+		run  string
+		seed int64
+	}{{"TestA/seed=42", 42}, {"TestB", 5}, {"", 0}, {"", 0}} {
+		if got := res.Tests[i]; got.FailedRun != want.run || got.Seed != want.seed {
+			t.Errorf("%s: run %q seed %d, want %q %d", got.Name, got.FailedRun, got.Seed, want.run, want.seed)
+		}
+	}
 }

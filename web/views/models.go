@@ -424,3 +424,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func id64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func scoreText(score, max int) string { return itoa(score) + "/" + itoa(max) }
+func itoa64(n int64) string           { return strconv.FormatInt(n, 10) }
+
+// labFilesURL is where a lab page's file forms post.
+func labFilesURL(labURL string) string { return labURL + "/files" }

@@ -17,10 +17,8 @@ type SubmissionReview struct {
 	// LearnerLinks lead to the learner's submissions of the lab in each
 	// cohort the viewer teaches them in.
 	LearnerLinks []ReviewLink
-	// SimilarUnavailable: no similarity checker is configured.
-	SimilarUnavailable bool
-	Similar            []SimilarFlag
-	Threshold          int // percent
+	Similar      []SimilarFlag
+	Threshold    int // percent
 }
 
 // CodeFile is one file of a submission.
@@ -84,11 +82,10 @@ type SimilarPairView struct {
 
 // SimilarSection is the lab statistics page's "Similar submissions".
 type SimilarSection struct {
-	Unavailable bool
-	Compared    int // learners whose best submission was compared
-	Threshold   int // percent
-	Pairs       []SimilarPairView
-	More        int // pairs beyond those listed
+	Compared  int // learners whose best submission was compared
+	Threshold int // percent
+	Pairs     []SimilarPairView
+	More      int // pairs beyond those listed
 }
 
 // FlagNote is one suspicious-code flag with why it deserves a look.
