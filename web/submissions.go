@@ -117,10 +117,15 @@ func pictureIndex(sh *course.Shown, i int) int {
 
 // serveSubmission shows a submission: its state, then its result.
 func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
-	sh, err := s.shown(r)
+	id, err := submissionID(r)
 	if err != nil {
 		return err
 	}
+	p, err := s.c.SubmissionPage(r.Context(), UserFromContext(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	sh := p.Shown
 	sub := sh.Submission
 	m := views.SubmissionPage{
 		Page:     s.page(r, fmt.Sprintf("Submission #%d", sub.ID), "labs"),
@@ -136,12 +141,8 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 		m.EventsURL = submissionURL(sub.ID) + "/events"
 		m.Refresh = 3
 	}
-	if m.Review, err = s.submissionReview(r.Context(), sh); err != nil { // similar.go
-		return err
-	}
-	if m.Regrade, err = s.submissionRegrade(r, sh); err != nil { // regrades.go
-		return err
-	}
+	m.Review = submissionReview(sh, p.Review) // similar.go
+	m.Regrade = submissionRegrade(r, p)       // regrades.go
 	return s.render(w, r, http.StatusOK, views.Submission(m))
 }
 
