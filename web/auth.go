@@ -241,7 +241,7 @@ func (s *Server) joinForm(r *http.Request, c *faultline.Cohort, code, name, emai
 		m.Intro = ""
 		m.SignedInAs = u.Name
 	}
-	return m
+	return s.joinOptions(r, code, m) // sso.go: SSO-only mode
 }
 
 // serveJoin shows the sign-up form of a cohort invite; 404 for a bad code.
@@ -264,6 +264,9 @@ func (s *Server) serveJoinPost(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return redirect(w, r, "/")
+	}
+	if err := s.passwordSignUp(); err != nil { // sso.go: SSO-only mode
+		return err
 	}
 	if err := s.parseForm(r); err != nil {
 		return err

@@ -161,4 +161,16 @@ func TestSSOOnlySignIn(t *testing.T) {
 	if res := e.browser().get("/password/forgot"); res.status != http.StatusNotFound {
 		t.Fatalf("password reset in SSO-only mode: %d, want 404", res.status)
 	}
+	// Invites make no password accounts: the visitor signs in first.
+	c := e.MustCohort("Spring", admin)
+	join := e.browser().get("/join/" + c.InviteCode)
+	if join.status != http.StatusOK || join.testid("auth-form").Length() != 0 {
+		t.Fatalf("invite page in SSO-only mode: %d with %d password forms", join.status, join.testid("auth-form").Length())
+	}
+	if res := e.browser().post("/join/"+c.InviteCode, url.Values{"name": {"Eve"}, "email": {"eve@example.com"}, "password": {testPassword}, "confirm": {testPassword}}); res.status != http.StatusForbidden {
+		t.Fatalf("password sign-up through an invite in SSO-only mode: %d, want 403", res.status)
+	}
+	if res := e.MustLogin(admin).get("/join/" + c.InviteCode); res.testid("join-as-me").Length() != 1 {
+		t.Fatal("a signed-in user cannot join through the invite in SSO-only mode")
+	}
 }

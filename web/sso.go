@@ -43,6 +43,30 @@ func (s *Server) signInOptions(r *http.Request, m views.AuthForm) views.AuthForm
 	return m
 }
 
+// joinOptions: in SSO-only mode a visitor on an invite page signs in
+// through the provider first (and comes back to join as themselves)
+// instead of making a password account.
+func (s *Server) joinOptions(r *http.Request, code string, m views.AuthForm) views.AuthForm {
+	if !s.d.SSOOnly || m.SignedInAs != "" {
+		return m
+	}
+	m.HidePassword = true
+	m.Intro = "Sign in first; this page then adds you to the cohort."
+	if s.d.SSO != nil {
+		m.SSO = []views.SSOButton{{Label: "Sign in with " + s.d.SSO.Name(), URL: "/sso/login?next=" + urlQueryEscape("/join/"+code)}}
+	}
+	return m
+}
+
+// passwordSignUp returns nil when visitors may make password accounts
+// (not in SSO-only mode).
+func (s *Server) passwordSignUp() error {
+	if s.d.SSOOnly {
+		return faultline.Errorf(faultline.EFORBIDDEN, "This portal signs people in through their organisation's sign-in; sign in first, then open the invite link again.")
+	}
+	return nil
+}
+
 // passwordSignIn returns nil when u may sign in with a password: always,
 // except in SSO-only mode, where only administrators may (so the portal's
 // administrator keeps a way in when the identity provider is down or
