@@ -430,6 +430,10 @@ type LTIStore interface {
 
 	UpsertLTIGradeTarget(ctx context.Context, t *LTIGradeTarget) error
 	LTIGradeTargets(ctx context.Context, userID int64, lab string) ([]*LTIGradeTarget, error)
+	// LTITargetsSettingsChanged lists the grade targets whose cohort changed
+	// the lab's settings (due date, late policy) after since, and the
+	// newest such change (since when none).
+	LTITargetsSettingsChanged(ctx context.Context, since time.Time) ([]*LTIGradeTarget, time.Time, error)
 	// SetLTILineItem records the line item found or created for a link's lab.
 	SetLTILineItem(ctx context.Context, platformID int64, contextID, resourceLinkID, lab, lineItemURL string) error
 

@@ -296,8 +296,12 @@ func (o *PassbackOptions) defaults() {
 	}
 }
 
-// cursorName is the passback's cursor over the results table.
-const cursorName = "lti-passback"
+// cursorName is the passback's cursor over the results table;
+// settingsCursor its cursor (unix nanoseconds) over cohort lab settings.
+const (
+	cursorName     = "lti-passback"
+	settingsCursor = "lti-settings"
+)
 
 // RunPassback follows the results table and sends scores until ctx ends.
 func (s *Service) RunPassback(ctx context.Context, opt PassbackOptions) error {
@@ -356,11 +360,39 @@ func (s *Service) PassbackOnce(ctx context.Context, opt PassbackOptions) error {
 	return nil
 }
 
-// follow queues the held score of every learner and lab with a new result
-// that has an LMS line item to go to. The cursor moves only after the
-// scores are queued (queueing twice replaces, so a crash between the two
-// sends nothing twice). The first run starts at the newest result.
+// follow queues the held score of every learner and lab with a new result,
+// or whose cohort changed the lab's settings (a due date or late policy
+// changes the score held), that has an LMS line item to go to. The cursors
+// move only after the scores are queued (queueing twice replaces, so a
+// crash between the two sends nothing twice). The first run starts now.
 func (s *Service) follow(ctx context.Context) error {
+	if err := s.followResults(ctx); err != nil {
+		return err
+	}
+	return s.followSettings(ctx)
+}
+
+func (s *Service) followSettings(ctx context.Context) error {
+	ns, err := s.st.EventCursor(ctx, settingsCursor)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return s.st.SetEventCursor(ctx, settingsCursor, s.cfg.Now().UnixNano())
+	} else if err != nil {
+		return err
+	}
+	since := time.Unix(0, ns).UTC()
+	ts, newest, err := s.st.LTITargetsSettingsChanged(ctx, since)
+	if err != nil || len(ts) == 0 {
+		return err
+	}
+	for _, t := range ts {
+		if err := s.queueScore(ctx, t); err != nil {
+			return err
+		}
+	}
+	return s.st.SetEventCursor(ctx, settingsCursor, newest.UnixNano())
+}
+
+func (s *Service) followResults(ctx context.Context) error {
 	after, err := s.st.EventCursor(ctx, cursorName)
 	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
 		latest, err := s.st.LatestResultID(ctx)

@@ -394,6 +394,40 @@ func (db *DB) LTIGradeTargets(ctx context.Context, userID int64, lab string) ([]
 	return out, rows.Err()
 }
 
+// LTITargetsSettingsChanged lists the grade targets of labs whose cohort
+// settings changed after since, and the newest change (since when none).
+func (db *DB) LTITargetsSettingsChanged(ctx context.Context, since time.Time) ([]*faultline.LTIGradeTarget, time.Time, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, since, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT t.platform_id, t.context_id, t.resource_link_id, t.user_id, t.subject, t.lab,
+			t.lineitem_url, t.lineitems_url, cl.updated_at
+		FROM cohort_labs cl
+		JOIN lti_contexts c ON c.cohort_id = cl.cohort_id
+		JOIN lti_grade_targets t ON t.platform_id = c.platform_id AND t.context_id = c.context_id AND t.lab = cl.lab
+		WHERE cl.updated_at > ? ORDER BY cl.updated_at`, encodeTime(since))
+	if err != nil {
+		return nil, since, fmt.Errorf("lti targets of changed settings: %w", err)
+	}
+	defer rows.Close()
+	newest := since
+	var out []*faultline.LTIGradeTarget
+	for rows.Next() {
+		t := &faultline.LTIGradeTarget{}
+		var at time.Time
+		if err := rows.Scan(&t.PlatformID, &t.ContextID, &t.ResourceLinkID, &t.UserID, &t.Subject, &t.Lab, &t.LineItemURL, &t.LineItemsURL, timeText{&at}); err != nil {
+			return nil, since, fmt.Errorf("lti targets of changed settings: %w", err)
+		}
+		if at.After(newest) {
+			newest = at
+		}
+		out = append(out, t)
+	}
+	return out, newest, rows.Err()
+}
+
 // SetLTILineItem records the line item of a resource link's lab for every
 // learner's target and every waiting score.
 func (db *DB) SetLTILineItem(ctx context.Context, platformID int64, contextID, resourceLinkID, lab, lineItemURL string) error {

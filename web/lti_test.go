@@ -539,4 +539,20 @@ func TestLTIPassbackSendsTheOneScore(t *testing.T) {
 	if len(items) != 1 || len(items[0].Scores) != 1 || items[0].Scores[0].ScoreGiven != 4 || items[0].Scores[0].ScoreMaximum != 8 {
 		t.Fatalf("the LMS got %+v; want the late-penalised 4 of 8", items)
 	}
+	// The instructor moves the due date past the submission: the score
+	// held changes without a new grade, and the LMS gets it.
+	le.clock.Add(time.Second)
+	if err := le.db.SetLabSettings(ctx, &faultline.LabSettings{CohortID: cs[0].ID, Lab: "saga", DueAt: le.clock.Now().Add(24 * time.Hour),
+		Late: faultline.LatePolicy{Mode: faultline.LatePenalty, PercentPerDay: 50, CapPercent: 50}, Visibility: faultline.TestsVisible}); err != nil {
+		t.Fatal(err)
+	}
+	le.passback(t)
+	items = le.lms.LineItems()
+	if n := len(items[0].Scores); n != 2 || items[0].Scores[1].ScoreGiven != 8 {
+		t.Fatalf("after the due date moved the LMS has %+v; want a second score of 8", items[0].Scores)
+	}
+	le.passback(t) // nothing new: nothing sent again
+	if n := len(le.lms.LineItems()[0].Scores); n != 2 {
+		t.Fatalf("%d scores after a pass with no change, want 2", n)
+	}
 }
