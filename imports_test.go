@@ -10,7 +10,8 @@ import (
 
 // TestImportRules checks the import rules of docs/architecture.md on every
 // package of the module (tests aside): the root package imports nothing of
-// ours; course imports nothing of ours but the root; web reaches storage,
+// ours; course, recovery, sso, lti, mail and metrics import nothing of ours
+// but the root (and their own subpackages); web reaches storage,
 // sandboxes and the grader only through course; only the Docker backend
 // imports Docker packages; only store imports the SQL driver; sandbox
 // imports nothing of grader; nothing imports web or cmd.
@@ -54,6 +55,9 @@ func TestImportRules(t *testing.T) {
 				broken = "the root package imports nothing of ours"
 			case p.ImportPath == mod+"/course" && ours(imp) && imp != mod:
 				broken = "course imports nothing of ours but the root package"
+			case (under(p.ImportPath, "recovery") || under(p.ImportPath, "sso") || under(p.ImportPath, "lti") ||
+				under(p.ImportPath, "mail") || under(p.ImportPath, "metrics")) && ours(imp) && imp != mod && !strings.HasPrefix(imp, p.ImportPath):
+				broken = "the institution packages import nothing of ours but the root package"
 			case under(p.ImportPath, "web") && (under(imp, "store") || under(imp, "sandbox") || under(imp, "grader") || under(imp, "testjson")):
 				broken = "web reaches storage, sandboxes and the grader only through course"
 			case docker(imp) && !under(p.ImportPath, "sandbox/docker"):

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline-dev/faultline/sandbox"
 	"github.com/faultline-dev/faultline/store"
 )
 
@@ -44,9 +43,9 @@ func runDown(ctx context.Context, cfg Config, args []string, stdout, stderr io.W
 	} else if inUse {
 		return fmt.Errorf("the portal is running on %s (another process has its database open); stop it first, or it starts sandboxes again", cfg.DataDir)
 	}
-	engine, err := sandbox.New(cfg.DockerHost, logger)
+	engine, err := newEngine(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return err
 	}
 	defer engine.Close()
 	engine.SetScope(id)

@@ -55,7 +55,7 @@ func TestDown(t *testing.T) {
 	}
 	// Nothing of the installation is left on the engine.
 	id, _ := os.ReadFile(filepath.Join(data, "installation-id"))
-	e, err := sandbox.New("", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e, err := newEngine(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
