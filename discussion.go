@@ -360,6 +360,10 @@ type GroupService interface {
 	// groups (names and members set; IDs filled) in one transaction. A
 	// learner may be in only one of them (EINVALID).
 	ReplaceGroups(ctx context.Context, cohortID int64, groups []*Group) error
+	// AddGroup adds an empty group (g.Name, g.CohortID set; ID filled)
+	// beside the cohort's current groups. EINVALID for an empty name,
+	// ENOTFOUND for an unknown cohort.
+	AddGroup(ctx context.Context, g *Group) error
 	// ListGroups returns the cohort's groups (archived ones too when
 	// archived is true), by ID.
 	ListGroups(ctx context.Context, cohortID int64, archived bool) ([]*Group, error)

@@ -753,6 +753,31 @@ func (db *DB) ReplaceGroups(ctx context.Context, cohortID int64, groups []*fault
 	return nil
 }
 
+// AddGroup adds an empty group beside the cohort's current ones (ID and
+// time filled). EINVALID for an empty name, ENOTFOUND for an unknown cohort.
+func (db *DB) AddGroup(ctx context.Context, g *faultline.Group) error {
+	if strings.TrimSpace(g.Name) == "" {
+		return faultline.Errorf(faultline.EINVALID, "Every group needs a name.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	g.CreatedAt, g.Archived, g.Members = tx.now, false, []int64{}
+	err = tx.QueryRowContext(ctx, `INSERT INTO discussion_groups (cohort_id, name, created_at) VALUES (?, ?, ?) RETURNING id`,
+		g.CohortID, g.Name, encodeTime(tx.now)).Scan(&g.ID)
+	if isForeignKey(err) {
+		return faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	} else if err != nil {
+		return fmt.Errorf("add group to cohort %d: %w", g.CohortID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add group to cohort %d: commit: %w", g.CohortID, err)
+	}
+	return nil
+}
+
 func loadGroupMembers(ctx context.Context, tx *dbTx, groups []*faultline.Group) error {
 	for _, g := range groups {
 		rows, err := tx.QueryContext(ctx, `SELECT m.user_id FROM discussion_group_members m JOIN users u ON u.id = m.user_id

@@ -339,6 +339,15 @@ func TestGroupsAndTheirPromptThreads(t *testing.T) {
 	if ts := f.list(faultline.ThreadFilter{}); len(ts) != 1 || !ts[0].Shared {
 		t.Fatalf("a shared group thread is not in the cohort's list: %+v", ts)
 	}
+	// A group added by hand sits beside the current ones.
+	extra := &faultline.Group{CohortID: f.cohort.ID, Name: "Group 3"}
+	if err := f.db.AddGroup(f.ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.db.ListGroups(f.ctx, f.cohort.ID, false); len(got) != 3 || got[2].Name != "Group 3" || len(got[2].Members) != 0 {
+		t.Fatalf("after adding a group: %+v", got)
+	}
+	assertCode(t, f.db.AddGroup(f.ctx, &faultline.Group{CohortID: f.cohort.ID, Name: " "}), faultline.EINVALID)
 	// Moving Cara to group 2 by hand.
 	if err := f.db.SetGroupMember(f.ctx, f.cohort.ID, cara.ID, groups[1].ID); err != nil {
 		t.Fatal(err)
@@ -354,7 +363,7 @@ func TestGroupsAndTheirPromptThreads(t *testing.T) {
 	}
 	cur, _ := f.db.ListGroups(f.ctx, f.cohort.ID, false)
 	all, _ := f.db.ListGroups(f.ctx, f.cohort.ID, true)
-	if len(cur) != 1 || len(all) != 3 || !all[0].Archived {
+	if len(cur) != 1 || len(all) != 4 || !all[0].Archived {
 		t.Fatalf("after a new split: current %+v, all %+v", cur, all)
 	}
 	if _, err := f.db.FindThread(f.ctx, gt.ID); err != nil {
