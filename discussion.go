@@ -307,6 +307,9 @@ type DiscussionService interface {
 	// SearchThreads returns the IDs of the cohort's threads whose title or
 	// some visible post contains every term (case-insensitive).
 	SearchThreads(ctx context.Context, cohortID int64, terms []string) ([]int64, error)
+	// CohortVersion returns a number that changes whenever any thread of
+	// the cohort or any of their posts does (cheap to poll).
+	CohortVersion(ctx context.Context, cohortID int64) (int64, error)
 	// ThreadVersion returns only the thread's version (cheap to poll).
 	ThreadVersion(ctx context.Context, id int64) (int64, error)
 	// UpdateThread applies change to the thread's flags (Pinned, Locked,

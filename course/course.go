@@ -107,6 +107,7 @@ type Service struct {
 	replays *replaySlots
 	dummy   dummyHash
 	setup   setupOnce
+	shares  *termShares // terminals shared with staff (officehours.go)
 }
 
 // New returns a Service over d, or EINVALID naming the first missing
@@ -140,6 +141,7 @@ func New(d Deps) (*Service, error) {
 	s := &Service{d: d, log: d.Logger, now: d.Now, fair: d.Fairness.WithDefaults()}
 	s.logins = newThrottle(5, 5*time.Minute, d.Now)
 	s.replays = newReplaySlots(s.fair.ReplaySlots)
+	s.shares = newTermShares()
 	return s, nil
 }
 

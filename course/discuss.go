@@ -534,6 +534,22 @@ func (s *Service) ThreadVersion(ctx context.Context, viewer *faultline.User, coh
 	return v, err
 }
 
+// DiscussionVersion returns a number that changes whenever anything in the
+// cohort's discussions does (cheap to poll), to whoever takes part in them;
+// known skips the check for a stream that made it when it began.
+func (s *Service) DiscussionVersion(ctx context.Context, viewer *faultline.User, cohortID int64, known bool) (int64, error) {
+	if !known {
+		if _, err := s.discussant(ctx, viewer, cohortID); err != nil {
+			return 0, err
+		}
+	}
+	v, err := s.d.Discussions.CohortVersion(ctx, cohortID)
+	if err != nil {
+		return 0, fmt.Errorf("discussion version of cohort %d: %w", cohortID, err)
+	}
+	return v, nil
+}
+
 // Filters of the cohort's thread list.
 const (
 	FilterAll        = ""

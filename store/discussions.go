@@ -274,6 +274,22 @@ func (db *DB) SearchThreads(ctx context.Context, cohortID int64, terms []string)
 	return out, nil
 }
 
+// CohortVersion returns the sum of the versions of the cohort's threads
+// and their number: it changes whenever a thread is started or any thread
+// or post changes.
+func (db *DB) CohortVersion(ctx context.Context, cohortID int64) (int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var v int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(sum(version), 0) + count(*) FROM threads WHERE cohort_id = ?`, cohortID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("version of cohort %d's threads: %w", cohortID, err)
+	}
+	return v, nil
+}
+
 // ThreadVersion returns only the thread's version; ENOTFOUND if none.
 func (db *DB) ThreadVersion(ctx context.Context, id int64) (int64, error) {
 	var v int64

@@ -89,5 +89,8 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 	if m.Roster, err = s.rosterView(r, c, members); err != nil {
 		return err
 	}
+	if m.Conversation, err = s.conversationPanel(r, c.ID); err != nil { // moderation.go
+		return err
+	}
 	return s.render(w, r, http.StatusOK, views.Cohort(m))
 }

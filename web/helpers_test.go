@@ -129,6 +129,7 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&d)
 	}
+	d.Lessons = d.Content
 	svc, err := course.New(d.Deps)
 	if err != nil {
 		t.Fatalf("new course service: %v", err)

@@ -155,6 +155,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
+			s.conversationRoutes(r) // discuss.go
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)
@@ -166,6 +167,7 @@ func (s *Server) routes() chi.Router {
 				s.rosterRoutes(r)  // roster.go
 				s.regradeRoutes(r) // regrades.go
 				s.liveRoutes(r)    // live.go
+				s.conversationTeacherRoutes(r)
 			})
 		})
 	})
@@ -285,7 +287,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 // page returns the shared page model for r.
 func (s *Server) page(r *http.Request, title, nav string) views.Page {
-	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav}
+	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: s.inboxCount(r)}
 }
 
 // redirect sends a 303 See Other, the answer to a successful form POST.

@@ -117,6 +117,12 @@ func pictureIndex(sh *course.Shown, i int) int {
 
 // serveSubmission shows a submission: its state, then its result.
 func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
+	return s.renderSubmission(w, r, http.StatusOK, "")
+}
+
+// renderSubmission renders the submission page with status; feedbackErr
+// re-shows a refused comment or regrade request (feedback.go).
+func (s *Server) renderSubmission(w http.ResponseWriter, r *http.Request, status int, feedbackErr string) error {
 	sh, err := s.shown(r)
 	if err != nil {
 		return err
@@ -142,7 +148,13 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 	if m.Regrade, err = s.submissionRegrade(r, sh); err != nil { // regrades.go
 		return err
 	}
-	return s.render(w, r, http.StatusOK, views.Submission(m))
+	fb, err := s.submissionFeedback(r, sh) // feedback.go
+	if err != nil {
+		return err
+	}
+	m.Feedback, fb.panel.Error = fb.panel, feedbackErr
+	m.Review.Files = withLineComments(m.Review.Files, fb, sub.ID, r.URL.Query().Get("comment"))
+	return s.render(w, r, status, views.Submission(m))
 }
 
 // serveSubmissionEvents streams a submission's progress as Server-Sent
