@@ -970,3 +970,37 @@ func (s *Server) placeDiscussions(r *http.Request, place faultline.Place) ([]vie
 	}
 	return out, nil
 }
+
+// searchThreads is how many threads of each cohort a site search lists.
+const searchThreads = 10
+
+// discussionHits are the threads of the viewer's cohorts matching a site
+// search, as the viewer may see them.
+func (s *Server) discussionHits(r *http.Request, q string) ([]views.SearchResult, error) {
+	viewer := UserFromContext(r.Context())
+	cs, err := s.c.DiscussionCohorts(r.Context(), viewer)
+	if err != nil {
+		return nil, err
+	}
+	var out []views.SearchResult
+	for _, c := range cs {
+		list, err := s.c.Threads(r.Context(), viewer, c.Cohort.ID, course.ThreadQuery{Search: q})
+		if err != nil {
+			return nil, err
+		}
+		for i, tv := range list.Threads {
+			if i == searchThreads {
+				break
+			}
+			kind := "Discussion"
+			if len(cs) > 1 {
+				kind += " · " + c.Cohort.Name
+			}
+			row := threadRowView(tv)
+			out = append(out, views.SearchResult{Kind: kind, Title: row.Title, URL: row.URL, Snippet: []views.SnippetPart{
+				{Text: fmt.Sprintf("%s · %s · %s", row.Place, row.Author.Name, plural(row.Replies, "reply", "replies"))},
+			}})
+		}
+	}
+	return out, nil
+}
