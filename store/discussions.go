@@ -30,13 +30,6 @@ func nullID(id int64) any {
 	return id
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 const threadColumns = `t.id, t.cohort_id, t.place_kind, t.place_slug, t.kind, t.title, COALESCE(t.author_id, 0),
 	t.anonymous, t.private, COALESCE(t.group_id, 0), t.prompt, t.shared, t.pinned, t.locked, COALESCE(t.answer_id, 0),
 	t.run, t.version, t.created_at, t.last_activity_at, t.first_staff_reply_at`

@@ -67,15 +67,10 @@ type feedback struct {
 	fv    *course.FeedbackView
 }
 
-// submissionFeedback builds the feedback section for a submission the viewer
-// may see; comment (from ?comment=<file>:<line>) opens a line's form.
-func (s *Server) submissionFeedback(r *http.Request, sh *course.Shown) (*feedback, error) {
-	ctx := r.Context()
-	viewer := UserFromContext(ctx)
-	fv, err := s.c.Feedback(ctx, viewer, sh)
-	if err != nil {
-		return nil, err
-	}
+// submissionFeedback builds the feedback section of a submission page from
+// what course.SubmissionPage gathered: the feedback, and for the owner the
+// failing runs they may attach and the cohorts a question can go to.
+func (s *Server) submissionFeedback(sh *course.Shown, fv *course.FeedbackView, runs []course.RunChoice, cohorts []*faultline.Cohort) *feedback {
 	sub := sh.Submission
 	base := submissionURL(sub.ID)
 	p := &views.FeedbackPanel{SubmissionID: sub.ID, Teacher: fv.Teacher, Own: fv.Own, CommentURL: base + "/comments"}
@@ -130,10 +125,6 @@ func (s *Server) submissionFeedback(r *http.Request, sh *course.Shown) (*feedbac
 		for i, name := range fv.Askable {
 			p.Askable = append(p.Askable, views.Choice{Value: strconv.Itoa(i), Label: name})
 		}
-		runs, cohorts, err := s.c.AttachableRuns(ctx, viewer, sh)
-		if err != nil {
-			return nil, err
-		}
 		for _, c := range cohorts {
 			for _, run := range runs {
 				u := fmt.Sprintf("%s/new?run=%d&test=%d", discussURL(c.ID), sub.ID, run.Index)
@@ -145,7 +136,7 @@ func (s *Server) submissionFeedback(r *http.Request, sh *course.Shown) (*feedbac
 			}
 		}
 	}
-	return fb, nil
+	return fb
 }
 
 // extensionText says what an extension changes, to its learner (own) or

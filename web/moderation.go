@@ -112,11 +112,11 @@ func (s *Server) serveAnswerRequest(w http.ResponseWriter, r *http.Request) erro
 	return redirect(w, r, course.RequestsURL(cid)+"?notice=answered")
 }
 
-// conversationPanel builds the instructor dashboard's discussion numbers.
-func (s *Server) conversationPanel(r *http.Request, cid int64) (*views.ConversationPanel, error) {
-	st, err := s.c.ConversationStats(r.Context(), UserFromContext(r.Context()), cid)
-	if err != nil {
-		return nil, err
+// conversationPanel builds the instructor dashboard's discussion numbers
+// from what course.CohortPage gathered.
+func conversationPanel(cid int64, st *course.ConversationStats) *views.ConversationPanel {
+	if st == nil {
+		return nil
 	}
 	p := &views.ConversationPanel{
 		Unanswered: st.Unanswered, Unresolved: st.Unresolved, Answered: st.StaffAnswered, OpenRequests: st.OpenRequests,
@@ -126,7 +126,7 @@ func (s *Server) conversationPanel(r *http.Request, cid int64) (*views.Conversat
 	if st.StaffAnswered > 0 {
 		p.MedianFirst = waitText(st.MedianFirstStaff)
 	}
-	return p, nil
+	return p
 }
 
 // waitText writes a wait for people: "45 s", "12 min", "3 h 20 min", "2 d 4 h".

@@ -123,10 +123,15 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 // renderSubmission renders the submission page with status; feedbackErr
 // re-shows a refused comment or regrade request (feedback.go).
 func (s *Server) renderSubmission(w http.ResponseWriter, r *http.Request, status int, feedbackErr string) error {
-	sh, err := s.shown(r)
+	id, err := submissionID(r)
 	if err != nil {
 		return err
 	}
+	p, err := s.c.SubmissionPage(r.Context(), UserFromContext(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	sh := p.Shown
 	sub := sh.Submission
 	m := views.SubmissionPage{
 		Page:     s.page(r, fmt.Sprintf("Submission #%d", sub.ID), "labs"),
@@ -142,16 +147,10 @@ func (s *Server) renderSubmission(w http.ResponseWriter, r *http.Request, status
 		m.EventsURL = submissionURL(sub.ID) + "/events"
 		m.Refresh = 3
 	}
-	if m.Review, err = s.submissionReview(r.Context(), sh); err != nil { // similar.go
-		return err
-	}
-	if m.Regrade, err = s.submissionRegrade(r, sh); err != nil { // regrades.go
-		return err
-	}
-	fb, err := s.submissionFeedback(r, sh) // feedback.go
-	if err != nil {
-		return err
-	}
+	m.Review = submissionReview(sh, p.Review) // similar.go
+	m.Regrade = submissionRegrade(r, p)       // regrades.go
+
+	fb := s.submissionFeedback(sh, p.Feedback, p.Runs, p.RunCohorts) // feedback.go
 	m.Feedback, fb.panel.Error = fb.panel, feedbackErr
 	m.Review.Files = withLineComments(m.Review.Files, fb, sub.ID, r.URL.Query().Get("comment"))
 	return s.render(w, r, status, views.Submission(m))
