@@ -46,6 +46,13 @@ type Notification struct {
 	URL       string // where it leads, a path on this site
 	ReadAt    time.Time
 	CreatedAt time.Time
+
+	// For email only (not stored): Topic is what it is about in a few
+	// words (the thread's title, "submission #12 of Circuit breaker");
+	// Started says it starts something (a thread, an announcement) rather
+	// than adding to it.
+	Topic   string
+	Started bool
 }
 
 // NotificationSetting says where one kind of notification goes.

@@ -434,9 +434,9 @@ func (s *Service) Endorse(ctx context.Context, viewer *faultline.User, cohortID,
 	if on {
 		url := PostURL(t.CohortID, t.ID, p.ID)
 		s.notify(ctx, viewer.ID, []notice{
-			{to: p.AuthorID, kind: faultline.NotifyAnswer, cohortID: t.CohortID, actor: viewer.Name,
+			{to: p.AuthorID, kind: faultline.NotifyAnswer, cohortID: t.CohortID, topic: t.Title, actor: viewer.Name,
 				title: "Staff endorsed your answer in “" + t.Title + "”", excerpt: excerptOf(p.Body), url: url},
-			{to: t.AuthorID, kind: faultline.NotifyAnswer, cohortID: t.CohortID, actor: viewer.Name,
+			{to: t.AuthorID, kind: faultline.NotifyAnswer, cohortID: t.CohortID, topic: t.Title, actor: viewer.Name,
 				title: "Staff endorsed an answer to “" + t.Title + "”", excerpt: excerptOf(p.Body), url: url},
 		})
 	}
@@ -617,7 +617,7 @@ func (s *Service) ReportPost(ctx context.Context, viewer *faultline.User, cohort
 	}
 	var ns []notice
 	for _, u := range staff {
-		ns = append(ns, notice{to: u, kind: faultline.NotifyModeration, cohortID: cohortID, actor: viewer.Name,
+		ns = append(ns, notice{to: u, kind: faultline.NotifyModeration, cohortID: cohortID, topic: t.Title, actor: viewer.Name,
 			title: "A post in “" + t.Title + "” was reported", excerpt: reason, url: ModerationURL(cohortID)})
 	}
 	s.notify(ctx, viewer.ID, ns)
@@ -671,7 +671,7 @@ func (s *Service) ModeratePost(ctx context.Context, viewer *faultline.User, coho
 		}
 	}
 	s.audit(ctx, d, action+" post", fmt.Sprintf("post %d in “%s”", p.ID, t.Title), "")
-	s.notify(ctx, viewer.ID, []notice{{to: p.AuthorID, kind: faultline.NotifyModeration, cohortID: cohortID, actor: viewer.Name,
+	s.notify(ctx, viewer.ID, []notice{{to: p.AuthorID, kind: faultline.NotifyModeration, cohortID: cohortID, topic: t.Title, actor: viewer.Name,
 		title: title, url: PostURL(cohortID, t.ID, p.ID)}})
 	if action == ModRelease {
 		s.announcePost(ctx, &discussant{user: s.userOrNil(ctx, p.AuthorID), cohort: d.cohort, staff: p.Staff}, t, np)
@@ -733,7 +733,7 @@ func (s *Service) notifyHeld(ctx context.Context, d *discussant, t *faultline.Th
 	}
 	var ns []notice
 	for _, u := range staff {
-		ns = append(ns, notice{to: u, kind: faultline.NotifyModeration, cohortID: t.CohortID, actor: d.user.Name,
+		ns = append(ns, notice{to: u, kind: faultline.NotifyModeration, cohortID: t.CohortID, topic: t.Title, actor: d.user.Name,
 			title: "A post in “" + t.Title + "” was held by the solution-leak guard", excerpt: p.HeldReason, url: ModerationURL(t.CohortID)})
 	}
 	s.notify(ctx, d.user.ID, ns)
@@ -792,7 +792,7 @@ func (s *Service) announce(ctx context.Context, d *discussant, t *faultline.Thre
 	var ns []notice
 	for _, id := range mentions(p.Body, members) {
 		if canSee[id] {
-			ns = append(ns, notice{to: id, kind: faultline.NotifyMention, cohortID: t.CohortID, actor: actor(id),
+			ns = append(ns, notice{to: id, kind: faultline.NotifyMention, cohortID: t.CohortID, topic: t.Title, actor: actor(id),
 				title: "You were mentioned in “" + t.Title + "”", excerpt: excerpt, url: url})
 		}
 	}
@@ -801,7 +801,7 @@ func (s *Service) announce(ctx context.Context, d *discussant, t *faultline.Thre
 			id := m.User.ID
 			switch {
 			case t.Kind == faultline.ThreadAnnouncement && canSee[id]:
-				ns = append(ns, notice{to: id, kind: faultline.NotifyAnnouncement, cohortID: t.CohortID, actor: actor(id),
+				ns = append(ns, notice{to: id, kind: faultline.NotifyAnnouncement, cohortID: t.CohortID, topic: t.Title, started: true, actor: actor(id),
 					title: "Announcement: " + t.Title, excerpt: excerpt, url: url})
 			case staff[id]:
 				what := "New question"
@@ -811,7 +811,7 @@ func (s *Service) announce(ctx context.Context, d *discussant, t *faultline.Thre
 				if t.Private {
 					what = "New private question"
 				}
-				ns = append(ns, notice{to: id, kind: faultline.NotifyReply, cohortID: t.CohortID, actor: actor(id),
+				ns = append(ns, notice{to: id, kind: faultline.NotifyReply, cohortID: t.CohortID, topic: t.Title, started: true, actor: actor(id),
 					title: what + ": “" + t.Title + "”", excerpt: excerpt, url: url})
 			}
 		}
@@ -826,7 +826,7 @@ func (s *Service) announce(ctx context.Context, d *discussant, t *faultline.Thre
 		if !canSee[id] {
 			continue
 		}
-		n := notice{to: id, kind: faultline.NotifyReply, cohortID: t.CohortID, actor: actor(id),
+		n := notice{to: id, kind: faultline.NotifyReply, cohortID: t.CohortID, topic: t.Title, actor: actor(id),
 			title: "New reply in “" + t.Title + "”", excerpt: excerpt, url: url}
 		if id == t.AuthorID && t.Kind == faultline.ThreadQuestion {
 			n.kind, n.title = faultline.NotifyAnswer, "New answer to your question “"+t.Title+"”"

@@ -213,6 +213,7 @@ func (s *Service) AddComment(ctx context.Context, viewer *faultline.User, submis
 		where = fmt.Sprintf("%s line %d", path, line)
 	}
 	url := fmt.Sprintf("%s#comment-%d", SubmissionURL(sub.ID), c.ID)
+	topic := fmt.Sprintf("submission #%d of %s", sub.ID, sh.LabTitle)
 	var ns []notice
 	if sh.Own {
 		// The learner replied: tell whoever wrote the comments above.
@@ -220,13 +221,13 @@ func (s *Service) AddComment(ctx context.Context, viewer *faultline.User, submis
 		if err == nil {
 			for _, o := range cs {
 				if o.AuthorID != viewer.ID && (o.ID == parentID || o.ParentID == parentID) {
-					ns = append(ns, notice{to: o.AuthorID, kind: faultline.NotifyFeedback, actor: viewer.Name,
+					ns = append(ns, notice{to: o.AuthorID, kind: faultline.NotifyFeedback, topic: topic, actor: viewer.Name,
 						title: fmt.Sprintf("%s replied on submission #%d of %s", viewer.Name, sub.ID, sh.LabTitle), excerpt: excerptOf(body), url: url})
 				}
 			}
 		}
 	} else {
-		ns = append(ns, notice{to: sub.UserID, kind: faultline.NotifyFeedback, actor: viewer.Name,
+		ns = append(ns, notice{to: sub.UserID, kind: faultline.NotifyFeedback, topic: topic, actor: viewer.Name,
 			title: fmt.Sprintf("%s commented on %s (%s, #%d)", viewer.Name, where, sh.LabTitle, sub.ID), excerpt: excerptOf(body), url: url})
 	}
 	s.notify(ctx, viewer.ID, ns)
@@ -300,7 +301,7 @@ func (s *Service) adjust(ctx context.Context, viewer *faultline.User, c *faultli
 	}
 	s.audit(ctx, &discussant{user: viewer, cohort: c, staff: true}, "adjust score",
 		fmt.Sprintf("%s on %s", u.Name, l.Title), fmt.Sprintf("%+d: %s", points, reason))
-	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, actor: viewer.Name,
+	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, topic: "your score on " + l.Title, actor: viewer.Name,
 		title: fmt.Sprintf("Your score on %s was adjusted by %+d", l.Title, points), excerpt: reason, url: "/labs/" + l.Slug}})
 	return a, nil
 }
@@ -332,7 +333,7 @@ func (s *Service) GrantExtension(ctx context.Context, viewer *faultline.User, co
 		detail += " (" + e.Reason + ")"
 	}
 	s.audit(ctx, &discussant{user: viewer, cohort: c, staff: true}, "grant extension", fmt.Sprintf("%s on %s", u.Name, l.Title), detail)
-	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, actor: viewer.Name,
+	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, topic: "your extension on " + l.Title, actor: viewer.Name,
 		title: "You have an extension on " + l.Title + ": " + detail, url: "/labs/" + l.Slug}})
 	return &e, nil
 }
@@ -348,7 +349,7 @@ func (s *Service) RemoveExtension(ctx context.Context, viewer *faultline.User, c
 		return internal(err, "remove extension of %q for user %d", l.Slug, u.ID)
 	}
 	s.audit(ctx, &discussant{user: viewer, cohort: c, staff: true}, "remove extension", fmt.Sprintf("%s on %s", u.Name, l.Title), "")
-	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, actor: viewer.Name,
+	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, topic: "your extension on " + l.Title, actor: viewer.Name,
 		title: "Your extension on " + l.Title + " was withdrawn", url: "/labs/" + l.Slug}})
 	return nil
 }
@@ -425,7 +426,7 @@ func (s *Service) RequestRegrade(ctx context.Context, viewer *faultline.User, su
 			return nil, err
 		}
 		for _, u := range staff {
-			ns = append(ns, notice{to: u, kind: faultline.NotifyFeedback, cohortID: c.ID, actor: viewer.Name,
+			ns = append(ns, notice{to: u, kind: faultline.NotifyFeedback, cohortID: c.ID, topic: fmt.Sprintf("a regrade request on %s", r.Test), started: true, actor: viewer.Name,
 				title: fmt.Sprintf("%s asks about %s on %s (#%d)", viewer.Name, r.Test, sh.LabTitle, sub.ID), excerpt: reason,
 				url: RequestsURL(c.ID)})
 		}
@@ -535,7 +536,7 @@ func (s *Service) AnswerRegradeRequest(ctx context.Context, viewer *faultline.Us
 		fmt.Sprintf("%s on %s, %s (#%d)", u.Name, r.Lab, r.Test, r.SubmissionID), answer)
 	what := map[string]string{DecideAnswer: "answered", DecideDecline: "declined", DecideAdjust: "accepted (score adjusted)",
 		DecideRegrade: "accepted (regrading)"}[decision]
-	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, actor: viewer.Name,
+	s.notify(ctx, viewer.ID, []notice{{to: u.ID, kind: faultline.NotifyFeedback, cohortID: c.ID, topic: fmt.Sprintf("your regrade request on %s", r.Test), actor: viewer.Name,
 		title: fmt.Sprintf("Your regrade request on %s was %s", r.Test, what), excerpt: answer, url: SubmissionURL(r.SubmissionID) + "#feedback"}})
 	return r, nil
 }

@@ -27,6 +27,8 @@ type notice struct {
 	title    string
 	excerpt  string
 	url      string
+	topic    string // for email: the thread's title, or the submission
+	started  bool   // for email: a new thread or announcement
 }
 
 // notify stores the notices (one per recipient and kind; a recipient's own
@@ -51,7 +53,10 @@ func (s *Service) notify(ctx context.Context, actorID int64, ns []notice) {
 			continue
 		}
 		fn := &faultline.Notification{UserID: n.to, CohortID: n.cohortID, Kind: n.kind, Actor: oneLine(n.actor, 100),
-			Title: oneLine(n.title, 200), Excerpt: oneLine(n.excerpt, 300), URL: n.url}
+			Title: oneLine(n.title, 200), Excerpt: oneLine(n.excerpt, 300), URL: n.url, Topic: oneLine(n.topic, 200), Started: n.started}
+		if fn.Topic == "" {
+			fn.Topic = fn.Title
+		}
 		if st.Inbox {
 			inbox = append(inbox, fn)
 		}
