@@ -133,7 +133,7 @@ func TestConversation(t *testing.T) {
 		t.Fatalf("groupmate posts: %d", code)
 	}
 	b.do("the post arrives without a reload", 30*time.Second,
-		chromedp.WaitVisible(`//div[@data-testid="post-body"][contains(., "the cart would rather")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//div[@data-testid="post-body"][contains(., "the cart would rather")]`),
 	)
 	signOut()
 	g2Thread := discussPrompt(g2a, "We think sloppy quorums hand the cost to the reader.")
@@ -205,7 +205,7 @@ func TestConversation(t *testing.T) {
 	b.do("endorse", 30*time.Second,
 		chromedp.Navigate(question),
 		chromedp.WaitVisible(`[data-testid="post"][data-state="held"]`),
-		chromedp.Click(`//article[@data-testid="post"][contains(., "a success must reset it")]//button[@data-testid="endorse"]`, chromedp.BySearch),
+		chromedp.Click(`//article[@data-testid="post"][contains(., "a success must reset it")]//button[@data-testid="endorse"]`),
 		chromedp.WaitVisible(tid("endorsed")),
 	)
 	if got := text("endorsement", tid("endorsed")); !strings.Contains(got, "Ines") {

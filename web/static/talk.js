@@ -97,7 +97,33 @@
     es.onerror = function () { if (state) state.textContent = "reconnecting…"; };
   }
 
+  // When a result arrives live (app.js swaps it in), the feedback section
+  // under it was rendered before there was a result: fetch the page once
+  // more and swap that section, so "Attach my failing run" and the
+  // regrade request form show without a reload.
+  function refreshFeedback() {
+    var result = document.getElementById("result");
+    var fb = document.getElementById("feedback");
+    if (!result || !fb || !result.dataset.events || !window.MutationObserver || !window.fetch) return;
+    var obs = new MutationObserver(function () {
+      var box = result.querySelector("[data-testid=result]");
+      var st = box && box.dataset.state;
+      if (st !== "done" && st !== "failed") return;
+      obs.disconnect();
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (res) { return res.ok ? res.text() : Promise.reject(res.status); })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var next = doc.getElementById("feedback");
+          if (next) fb.replaceWith(document.importNode(next, true));
+        })
+        .catch(function () {});
+    });
+    obs.observe(result, { childList: true, subtree: true });
+  }
+
   function init() {
+    refreshFeedback();
     var posts = document.getElementById("thread-posts");
     if (posts) {
       follow(posts, "posts", markRead);
