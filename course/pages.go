@@ -18,6 +18,11 @@ type SubmissionPage struct {
 	History       []*faultline.ResultRecord
 	RegradeCohort int64
 	JobCohorts    map[int64]int64
+	// Feedback on the submission (feedback.go); for the owner, the failing
+	// runs they may attach to a question and the cohorts it can go to.
+	Feedback   *FeedbackView
+	Runs       []RunChoice
+	RunCohorts []*faultline.Cohort
 }
 
 // SubmissionPage returns what the page of submission id shows to viewer;
@@ -29,6 +34,12 @@ func (s *Service) SubmissionPage(ctx context.Context, viewer *faultline.User, id
 	}
 	p := &SubmissionPage{Shown: sh}
 	if p.Review, err = s.Review(ctx, viewer, sh); err != nil {
+		return nil, err
+	}
+	if p.Feedback, err = s.Feedback(ctx, viewer, sh); err != nil {
+		return nil, err
+	}
+	if p.Runs, p.RunCohorts, err = s.AttachableRuns(ctx, viewer, sh); err != nil {
 		return nil, err
 	}
 	if !sh.Teacher {
@@ -62,6 +73,8 @@ type CohortPage struct {
 	Matrix  []*faultline.MatrixRow
 	// Taught are the cohorts viewer teaches, the targets of a move.
 	Taught []*faultline.Cohort
+	// Conversation: questions, moderation and regrade requests (feedback.go).
+	Conversation *ConversationStats
 }
 
 // CohortPage returns what the dashboard of a cohort viewer teaches shows;
@@ -79,6 +92,9 @@ func (s *Service) CohortPage(ctx context.Context, viewer *faultline.User, id int
 		return nil, err
 	}
 	if p.Taught, err = s.TaughtCohorts(ctx, viewer); err != nil {
+		return nil, err
+	}
+	if p.Conversation, err = s.ConversationStats(ctx, viewer, id); err != nil {
 		return nil, err
 	}
 	return p, nil

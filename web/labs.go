@@ -176,6 +176,10 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	}
 	m.History = s.labHistory(l, m.Submissions, ws.RestorePoints) // history.go
 	m.Rules = rulesLine(ws.Standing, s.now())                    // labsettings.go
+
+	if m.Conversation, err = s.labConversation(r, ws.Standing); err != nil { // feedback.go
+		return err
+	}
 	status := v.status
 	if status == 0 {
 		status = http.StatusOK

@@ -130,10 +130,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.BaseURL == "" {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
+	if err := m.openMail(); err != nil { // talkmail.go
+		return err
+	}
 	svc, err := course.New(course.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB, Workspace: m.DB,
 		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
 		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
+		Discussions: m.DB, Groups: m.DB, Moderation: m.DB, Feedback: m.DB, Inbox: m.DB,
+		Lessons: m.Content, Markdown: content.Render, Mailer: m.notificationMailer(),
 		Sandboxes:  manager,
 		Terminals:  manager,
 		Replayer:   g,

@@ -16,6 +16,8 @@ type Assets struct {
 	JS        string
 	Live      string // live.js: the regrade and live pages' refresh
 	Highlight string
+	Talk      string // talk.css: discussions and feedback
+	TalkJS    string // talk.js: live threads, read marks, terminal watching
 }
 
 // Page is what every full page shares.
@@ -25,6 +27,7 @@ type Page struct {
 	Assets  Assets
 	Nav     string // "home", "lessons", "labs" or "cohorts": the active menu item
 	Refresh int    // > 0: a <noscript> meta refresh after this many seconds
+	Inbox   int    // unread notifications, shown beside the Inbox link
 }
 
 // ErrorPage is shown for any error that is not re-rendered in its form.
@@ -140,6 +143,8 @@ type LessonPage struct {
 	Next    *OutlineItem
 	Labs    []LabCard // labs that practise it: named by the lesson or naming it
 	Quiz    *QuizView // nil when the page has no quiz
+	// Discussions are the cohort's threads here (talk_models.go).
+	Discussions []PlaceDiscussionView
 }
 
 // QuizView is a lesson's quiz as a form, and after a submission its result.
@@ -292,6 +297,9 @@ type LabPage struct {
 	Notice      string
 	Error       string
 	Rules       string // cohort settings that apply: due date, submissions left (labsettings.go)
+	// Conversation: discussions here, the learner's extension and
+	// adjustments, terminal sharing (talk_models.go).
+	Conversation LabConversation
 }
 
 // ResultView is the state and, when finished, the result of a submission.
@@ -360,6 +368,7 @@ type SubmissionPage struct {
 	Result    ResultView
 	Review    SubmissionReview   // similar_models.go: files, previous attempt, similarity
 	Regrade   *SubmissionRegrade // regrade_models.go: results history and Regrade button; nil unless the viewer teaches
+	Feedback  *FeedbackPanel     // talk_models.go: comments, adjustments, regrade requests, attach a failing run
 }
 
 // CohortsPage is /cohorts with the create form.
@@ -417,6 +426,8 @@ type CohortPage struct {
 	Roster    RosterView     // members with roles and actions (roster_models.go)
 	Live      string         // the live view's URL (live.go)
 	Regrades  string         // the cohort's regrades (regrades.go)
+	// Conversation: questions, moderation, regrade requests (talk_models.go).
+	Conversation *ConversationPanel
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
