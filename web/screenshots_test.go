@@ -184,7 +184,7 @@ func TestScreenshots(t *testing.T) {
 	focus("staff-line-form", submissionURL(codeSub)+"?comment=0:12", `[data-testid="line-comment-form"]`)
 	focus("staff-feedback", submissionURL(codeSub), "#feedback")
 	shot("staff-diff", submissionURL(codeSub)+"/diff?against="+strconv.FormatInt(sub, 10))
-	focus("staff-diff", submissionURL(codeSub)+"/diff?against="+strconv.FormatInt(sub, 10), `[data-testid="diff-comments"]`)
+	focus("staff-diff", submissionURL(codeSub)+"/diff?against="+strconv.FormatInt(sub, 10), `[data-testid="diff-note"]`)
 	shot("staff-learner-lab", ll)
 	shot("staff-office", ll+"/files")
 	focus("learner-lesson", "/lessons/replication-quorums", `[data-testid="place-discussions"]`)

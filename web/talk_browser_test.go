@@ -18,7 +18,8 @@ import (
 // a phone's width (390 CSS pixels) and checks what a reader sees: no page
 // is wider than the screen (the results table and the result history
 // included), a line comment and the form to write one stay inside the
-// screen while a long line of code scrolls sideways, and the meta lines keep
+// screen while a long line of code scrolls sideways (in the file view and
+// in the diff), and the meta lines keep
 // their words apart ("Lab · Annabel Quill (anonymous to classmates) · 0 replies").
 func TestTalkNarrowScreen(t *testing.T) {
 	w := mustTalkWorld(t)
@@ -124,4 +125,5 @@ func TestTalkNarrowScreen(t *testing.T) {
 	diff := submissionURL(codeSub) + "/diff?against=" + strconv.FormatInt(sub, 10)
 	open(diff)
 	fits(diff)
+	inside(diff, `[data-testid="diff-note"]`)
 }
