@@ -16,11 +16,11 @@ import (
 
 // TestTalkNarrowScreen opens the conversation's pages in a real Chromium at
 // a phone's width (390 CSS pixels) and checks what a reader sees: no page
-// is wider than the screen (the results table and the result history
-// included), a line comment and the form to write one stay inside the
-// screen while a long line of code scrolls sideways (in the file view and
-// in the diff), and the meta lines keep
-// their words apart ("Lab · Annabel Quill (anonymous to classmates) · 0 replies").
+// is wider than the screen (the results table, the result history and the
+// new thread form's list of places included); a line comment and the form
+// to write one stay inside the screen while a long line of code scrolls
+// sideways, in the file view and in the diff; and the meta lines keep their
+// words apart ("Lab · Annabel Quill (anonymous to classmates) · 0 replies").
 func TestTalkNarrowScreen(t *testing.T) {
 	w := mustTalkWorld(t)
 	e := w.e
@@ -107,6 +107,8 @@ func TestTalkNarrowScreen(t *testing.T) {
 	if got := text("index meta", `document.querySelector('[data-testid="thread-row"] .meta').textContent`); !strings.Contains(got, "Build a circuit breaker · Annabel Quill (anonymous to classmates) · 0 replies") {
 		t.Errorf("thread row meta = %q, want the place, a spaced dot and the author", got)
 	}
+	open("/discuss/" + cid + "/new")
+	fits("/discuss/" + cid + "/new")
 	thread := course.ThreadURL(w.spring.ID, q.Thread.ID)
 	open(thread)
 	fits(thread)
