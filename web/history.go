@@ -171,12 +171,12 @@ func hunks(path, old, cur string) []views.DiffHunk {
 				nOld++
 				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "del", Text: "-" + text})
 			case udiff.Insert:
+				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "add", Text: "+" + text, New: h.ToLine + nNew})
 				nNew++
-				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "add", Text: "+" + text})
 			default:
+				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "ctx", Text: " " + text, New: h.ToLine + nNew})
 				nOld++
 				nNew++
-				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "ctx", Text: " " + text})
 			}
 		}
 		dh.Header = fmt.Sprintf("@@ -%s +%s @@", hunkRange(h.FromLine, nOld), hunkRange(h.ToLine, nNew))
