@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -377,4 +378,20 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*faultl
 		return nil, internal(err, "authenticate token")
 	}
 	return u, nil
+}
+
+// Rename changes viewer's display name (trimmed) and returns it. EINVALID
+// for an empty or overlong name.
+func (s *Service) Rename(ctx context.Context, viewer *faultline.User, name string) (string, error) {
+	if err := signedIn(viewer); err != nil {
+		return "", err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return "", faultline.Errorf(faultline.EINVALID, "Enter your name (up to 100 characters).")
+	}
+	if err := s.d.Users.SetUserName(ctx, viewer.ID, name); err != nil {
+		return "", internal(err, "rename user %d", viewer.ID)
+	}
+	return name, nil
 }

@@ -100,13 +100,22 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, views.Home(m))
 }
 
-// serveOutline is /lessons.
+// serveOutline is /lessons: the modules and their lessons.
 func (s *Server) serveOutline(w http.ResponseWriter, r *http.Request) error {
 	mods, cases, err := s.outline(r)
 	if err != nil {
 		return err
 	}
 	return s.render(w, r, http.StatusOK, views.Outline(views.OutlinePage{Page: s.page(r, "Lessons", "lessons"), Modules: mods, Cases: cases}))
+}
+
+// serveCases is /cases: the case studies.
+func (s *Server) serveCases(w http.ResponseWriter, r *http.Request) error {
+	_, cases, err := s.outline(r)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.Cases(views.OutlinePage{Page: s.page(r, "Case studies", "cases"), Cases: cases}))
 }
 
 // serveLesson serves /lessons/{slug} (kind "lesson") or /cases/{slug} (kind
@@ -125,6 +134,7 @@ func (s *Server) serveLesson(kind string) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
+		m.JustRead = m.Read && r.URL.Query().Get("read") == "1" // display only, after the POST
 		return s.render(w, r, http.StatusOK, views.Lesson(m))
 	}
 }
@@ -138,7 +148,7 @@ func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonP
 	}
 	m := views.LessonPage{Page: s.page(r, l.Title, "lessons"), Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + url.PathEscape(l.Slug) + "/read"}
 	if l.Kind == "case" {
-		m.Kind = "Case study"
+		m.Kind, m.Nav = "Case study", "cases"
 	}
 	_, m.Read = p.read[l.Slug]
 	prev, next := s.d.Content.Neighbours(l.Slug)
@@ -266,7 +276,9 @@ func (s *Server) lesson(slug string) (*faultline.Lesson, error) {
 	return l, nil
 }
 
-// serveMarkRead records that the user read a lesson or case and goes back to it.
+// serveMarkRead records that the user read a lesson or case. A form goes
+// back to the same place on the page, where it now says so; the page's
+// script asks for JSON and confirms in place without leaving the page.
 func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lesson(chi.URLParam(r, "slug"))
 	if err != nil {
@@ -275,7 +287,10 @@ func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request) error {
 	if err := s.c.MarkRead(r.Context(), UserFromContext(r.Context()), l); err != nil {
 		return err
 	}
-	return redirect(w, r, lessonURL(l))
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]any{"read": true, "slug": l.Slug})
+	}
+	return redirect(w, r, lessonURL(l)+"?read=1#read-state")
 }
 
 func fmtDate(t time.Time) string {

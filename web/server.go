@@ -115,6 +115,9 @@ func (s *Server) routes() chi.Router {
 		s.renderError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.", false)
 	})
 	r.Get("/static/{name}", s.serveStatic)
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { // browsers ask for it by this name
+		http.Redirect(w, r, s.assets.urls.Icon, http.StatusMovedPermanently)
+	})
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
 	r.Group(func(r chi.Router) {
@@ -135,6 +138,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
 			r.Post("/lessons/{slug}/read", s.h(s.serveMarkRead))
 			r.Post("/lessons/{slug}/quiz", s.h(s.serveQuiz))
+			r.Get("/cases", s.h(s.serveCases))
 			r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
 			r.Get("/diagrams/{name}", s.h(s.serveDiagram))
 			r.Get("/search", s.h(s.serveSearch))
@@ -155,6 +159,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
+			s.accountRoutes(r) // account.go
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)

@@ -16,6 +16,7 @@ type Assets struct {
 	JS        string
 	Live      string // live.js: the regrade and live pages' refresh
 	Highlight string
+	Icon      string // favicon.svg
 }
 
 // Page is what every full page shares.
@@ -25,6 +26,9 @@ type Page struct {
 	Assets  Assets
 	Nav     string // "home", "lessons", "labs" or "cohorts": the active menu item
 	Refresh int    // > 0: a <noscript> meta refresh after this many seconds
+	// BodyClass styles a whole page, e.g. "workspace" for the lab page
+	// that fills the window.
+	BodyClass string
 }
 
 // ErrorPage is shown for any error that is not re-rendered in its form.
@@ -120,14 +124,16 @@ type OutlinePage struct {
 // LessonPage is one lesson or case study.
 type LessonPage struct {
 	Page
-	Lesson  *faultline.Lesson
-	Kind    string // "Lesson" or "Case study"
-	Read    bool
-	ReadURL string
-	Prev    *OutlineItem
-	Next    *OutlineItem
-	Labs    []LabCard // labs that practise it: named by the lesson or naming it
-	Quiz    *QuizView // nil when the page has no quiz
+	Lesson *faultline.Lesson
+	Kind   string // "Lesson" or "Case study"
+	Read   bool
+	// JustRead: the learner has just marked it read; the page confirms it.
+	JustRead bool
+	ReadURL  string
+	Prev     *OutlineItem
+	Next     *OutlineItem
+	Labs     []LabCard // labs that practise it: named by the lesson or naming it
+	Quiz     *QuizView // nil when the page has no quiz
 }
 
 // QuizView is a lesson's quiz as a form, and after a submission its result.
