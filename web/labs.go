@@ -112,7 +112,7 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		return err
 	}
 	m := views.LabPage{
-		Page:   s.page(r, l.Title, "labs"),
+		Page:   s.workspacePage(r, l.Title),
 		README: html,
 		Run:    v.run, Notice: v.notice, Error: v.errMsg,
 		Lab: views.LabInfo{
@@ -181,6 +181,13 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		status = http.StatusOK
 	}
 	return s.render(w, r, status, views.Lab(m, ui))
+}
+
+// workspacePage is the page model of the lab page, which fills the window.
+func (s *Server) workspacePage(r *http.Request, title string) views.Page {
+	p := s.page(r, title, "labs")
+	p.BodyClass = "workspace"
+	return p
 }
 
 // defaultFile picks the file to open first: the first Go file, else the first.

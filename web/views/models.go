@@ -242,7 +242,9 @@ type Editor struct {
 	ReadOnly bool
 }
 
-// TestRow is one test in a result table.
+// TestRow is one test in a result: its verdict, and beside it what helps
+// with a failure: the pictures it attached, the button that replays its
+// failing run, and the trace explorer of that run.
 type TestRow struct {
 	Name     string
 	Hidden   bool
@@ -251,7 +253,13 @@ type TestRow struct {
 	MaxScore int
 	Message  string
 	Output   string
+	Pictures []PictureView // what the test attached, identical pictures once
+	Replay   *ReplayLink   // its failing run names a seed
+	Trace    string        // the trace explorer of its failing run; "" if none was recorded
 }
+
+// Failed reports whether the test did not pass.
+func (t TestRow) Failed() bool { return t.Status != "pass" }
 
 // RunView is the outcome of "Run tests" in the sandbox.
 type RunView struct {
@@ -300,15 +308,36 @@ type ResultView struct {
 	MaxScore   int
 	Message    string
 	Output     string
-	Tests      []TestRow
-	Flags      []string // shown to instructors only
+	Tests      []TestRow // each with its pictures, Replay button and trace
+	Flags      []string  // shown to instructors only
 	Duration   string
-	Pictures   []PictureView // what the tests attached
-	Replays    []ReplayLink  // failing runs that name a seed
 	// HiddenSummary replaces the hidden tests when the learner's cohort hides
 	// them; LateNote explains a late penalty applied to Score (labsettings.go).
 	HiddenSummary string
 	LateNote      string
+	// Next is what to do after full marks; nil otherwise.
+	Next *WhatNext
+}
+
+// Full reports whether the result has full marks.
+func (r ResultView) Full() bool { return r.Finished && r.MaxScore > 0 && r.Score >= r.MaxScore }
+
+// Failing counts the tests that did not pass.
+func (r ResultView) Failing() int {
+	n := 0
+	for _, t := range r.Tests {
+		if t.Failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// WhatNext points a learner with full marks onwards: the next lab they have
+// not finished and the lessons that go deeper.
+type WhatNext struct {
+	Lab     *LabCard
+	Lessons []OutlineItem
 }
 
 // ReplayLink is a button that replays one failing test's run by its seed.
@@ -340,6 +369,9 @@ type PictureView struct {
 	// Inline marks a data: URL (a replay's pictures, never stored): shown,
 	// not linked.
 	Inline bool
+	// SameAs names an earlier test that attached the very same picture: it
+	// is not shown twice.
+	SameAs string
 }
 
 // SubmissionPage is /submissions/{id}.
