@@ -80,6 +80,7 @@ type labView struct {
 	errMsg  string
 	status  int
 	sandbox *views.SandboxView // already known
+	tab     string             // the tab of the bottom pane to show first
 }
 
 // sandboxView is how a sandbox looks on the lab page; err (the course's
@@ -176,6 +177,10 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	}
 	m.History = s.labHistory(l, m.Submissions, ws.RestorePoints) // history.go
 	m.Rules = rulesLine(ws.Standing, s.now())                    // labsettings.go
+	m.Tab = v.tab
+	if m.Run != nil {
+		m.Tab = "tests"
+	}
 	status := v.status
 	if status == 0 {
 		status = http.StatusOK
@@ -231,7 +236,7 @@ func (s *Server) serveLab(w http.ResponseWriter, r *http.Request) error {
 		v.notice = "Saved " + v.file + ". Every saved version is kept."
 	}
 	if q.Get("replaced") == "1" { // display only, after a reset or restore (history.go)
-		v.notice = replacedNotice
+		v.notice, v.tab = replacedNotice, "history"
 	}
 	if p := q.Get("deleted"); p != "" { // display only, after a delete
 		v.notice = "Deleted " + p + ". Its earlier versions are kept in your history."

@@ -108,7 +108,27 @@
     });
   }
 
+  // The heat map says when there is more to scroll: the fade at its edge
+  // and the hint above go once the last column is in view.
+  function heatCue() {
+    var wrap = document.querySelector('[data-testid="heat-wrap"]');
+    if (!wrap) return;
+    var box = wrap.parentElement;
+    var hint = document.querySelector('[data-testid="heat-hint"]');
+    function update() {
+      var fits = wrap.scrollWidth <= wrap.clientWidth + 1;
+      var atEnd = wrap.scrollLeft + wrap.clientWidth >= wrap.scrollWidth - 2;
+      box.classList.toggle("fits", fits);
+      box.classList.toggle("at-end", atEnd);
+      if (hint) hint.hidden = fits;
+    }
+    wrap.addEventListener("scroll", update, { passive: true });
+    window.addEventListener("resize", update);
+    update();
+  }
+
   function init() {
+    heatCue();
     markReadInPlace();
     followSubmission();
     enhanceEditor();

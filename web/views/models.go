@@ -294,6 +294,9 @@ type LabPage struct {
 	Notice      string
 	Error       string
 	Rules       string // cohort settings that apply: due date, submissions left (labsettings.go)
+	// Tab is the tab of the bottom pane to show first: "tests" after a
+	// test run, "history" after a reset or restore; "" the terminal.
+	Tab string
 }
 
 // ResultView is the state and, when finished, the result of a submission.

@@ -26,6 +26,9 @@ const clamp = (name, v) => Math.min(LIMITS[name][1], Math.max(LIMITS[name][0], M
 
 // startPanes enhances root (the .lab-ws element). It returns showRunTab(name),
 // which brings a tab of the bottom pane (and on a phone that pane) forward.
+// The page names the tab to show first (data-initial-tab: the tests after a
+// plain run, the submissions after a reset); otherwise the terminal. Only
+// the sizes are remembered, so every visit starts in the same place.
 export function startPanes(root) {
   if (!root) return () => {};
   const state = load();
@@ -108,7 +111,6 @@ export function startPanes(root) {
       t.tabIndex = on ? 0 : -1;
     }
     for (const p of panels) p.classList.toggle("is-active", p.dataset.tab === name);
-    state.tab = name;
   };
   if (runTabs && tabs.length) {
     runTabs.hidden = false;
@@ -117,7 +119,7 @@ export function startPanes(root) {
       t.setAttribute("role", "tab");
       t.id = "run-tab-" + t.dataset.tab;
       t.setAttribute("aria-controls", "run-panel-" + t.dataset.tab);
-      t.addEventListener("click", () => { showTab(t.dataset.tab); store(state); });
+      t.addEventListener("click", () => showTab(t.dataset.tab));
     }
     for (const p of panels) {
       p.id = "run-panel-" + p.dataset.tab;
@@ -126,15 +128,14 @@ export function startPanes(root) {
     }
     runTabs.addEventListener("keydown", (e) => arrowTabs(e, tabs));
     root.classList.add("tabbed-run");
-    // A page that comes back with a test run (the plain form) shows it.
-    const ran = root.querySelector('[data-testid="run-output"]');
-    showTab(ran ? "tests" : state.tab || "terminal");
+    showTab(root.dataset.initialTab || "terminal");
   }
 
   // ---- A phone: the panes as tabs ----
   const wsTabs = root.querySelector(".ws-tabs");
   const panes = [...root.querySelectorAll(".ws-pane[data-pane]")];
   const paneTabs = wsTabs ? [...wsTabs.querySelectorAll("button[data-pane]")] : [];
+  let current = root.dataset.initialTab ? "run" : "code";
   const showPane = (name) => {
     for (const t of paneTabs) {
       const on = t.dataset.pane === name;
@@ -142,7 +143,7 @@ export function startPanes(root) {
       t.tabIndex = on ? 0 : -1;
     }
     for (const p of panes) p.classList.toggle("is-active", p.dataset.pane === name);
-    state.pane = name;
+    current = name;
   };
   if (wsTabs && paneTabs.length) {
     wsTabs.setAttribute("role", "tablist");
@@ -150,7 +151,7 @@ export function startPanes(root) {
       t.setAttribute("role", "tab");
       t.id = "pane-tab-" + t.dataset.pane;
       t.setAttribute("aria-controls", "pane-" + t.dataset.pane);
-      t.addEventListener("click", () => { showPane(t.dataset.pane); store(state); });
+      t.addEventListener("click", () => showPane(t.dataset.pane));
     }
     wsTabs.addEventListener("keydown", (e) => arrowTabs(e, paneTabs));
     const phone = window.matchMedia(PHONE);
@@ -166,7 +167,7 @@ export function startPanes(root) {
           p.removeAttribute("aria-labelledby");
         }
       }
-      if (phone.matches) showPane(state.pane || (root.querySelector('[data-testid="run-output"]') ? "run" : "code"));
+      if (phone.matches) showPane(current);
     };
     phone.addEventListener("change", follow);
     follow();
