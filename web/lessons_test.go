@@ -132,8 +132,8 @@ func TestHome(t *testing.T) {
 	u := e.MustUser("Lea Learner", faultline.RoleLearner)
 	e.MustCohort("Spring", inst, u)
 	res := e.MustLogin(u).get("/")
-	if res.testid("outline").Length() != 1 || res.testid("lab-card").Length() != len(e.srv.d.Labs.All()) {
-		t.Error("signed-in home: want the outline and every lab")
+	if res.testid("course-summary").Length() != 1 || res.testid("home-lab").Length() != len(e.srv.d.Labs.All()) {
+		t.Error("signed-in home: want the course summary and every lab")
 	}
 	if got := res.testid("my-cohorts").Text(); !strings.Contains(got, "Spring") {
 		t.Errorf("my cohorts %q", got)

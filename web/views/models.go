@@ -108,10 +108,52 @@ type CohortLink struct {
 // HomePage is / for signed-in users and visitors.
 type HomePage struct {
 	Page
-	Modules []OutlineModule
-	Cases   []OutlineItem
-	Labs    []LabCard
-	Cohorts []CohortLink
+	Modules  []OutlineModule
+	Cases    []OutlineItem
+	Labs     []HomeLabRow // every lab: due date and held score
+	Cohorts  []CohortLink
+	Continue *ContinueView // the lab worked on last; nil before any work
+	NextRead *OutlineItem  // the first lesson or case study not read yet
+	Recent   []RecentRow
+	Read     int // lessons and case studies read
+	Readable int // lessons and case studies in the course
+	Quizzes  int // quizzes taken
+	Finished int // labs with full marks
+}
+
+// HomeLabRow is one lab on the home page.
+type HomeLabRow struct {
+	Slug    string
+	Title   string
+	Pattern string
+	URL     string
+	Due     string // "due 12 Dec 18:00 UTC"; "" without a due date
+	DueISO  string
+	DueSoon bool   // due within two days
+	Overdue bool   // past due and not at full marks
+	Opens   string // "opens 1 Dec 09:00 UTC" while not open yet
+	Score   string // the held score, "7/10"; "" before any graded attempt
+	Full    bool
+	Worked  bool // the learner saved or submitted something
+}
+
+// ContinueView is where the learner left off.
+type ContinueView struct {
+	Title  string
+	URL    string
+	Worked string // "2 hours ago"
+	Score  string
+}
+
+// RecentRow is one of the learner's latest submissions.
+type RecentRow struct {
+	URL      string
+	LabTitle string
+	When     string
+	State    string
+	Score    string // "" until graded
+	Full     bool
+	Note     string // a late penalty
 }
 
 // OutlinePage is /lessons.
