@@ -556,17 +556,6 @@ type SubmissionFilter struct {
 	Limit    int   // 0 means 100
 }
 
-// LabScore is one learner's standing on one lab.
-type LabScore struct {
-	UserID       int64
-	Lab          string
-	BestScore    int
-	MaxScore     int
-	Attempts     int
-	BestID       int64 // submission with the best score (earliest among equals)
-	LastSubmitAt time.Time
-}
-
 // SubmissionService is the grading queue and the record of results.
 type SubmissionService interface {
 	// CreateSubmission inserts s as queued with its files. ETOOLARGE over the
@@ -592,9 +581,6 @@ type SubmissionService interface {
 	// RequeueExpired puts running submissions whose lease expired back in the
 	// queue and returns how many.
 	RequeueExpired(ctx context.Context) (int, error)
-	// LabScores returns the best score and attempt count of every learner of the
-	// cohort on every lab they submitted to.
-	LabScores(ctx context.Context, cohortID int64) ([]*LabScore, error)
 }
 
 // SandboxPhase is a step of starting a sandbox, reported as it happens.

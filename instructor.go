@@ -264,8 +264,6 @@ type InstructorService interface {
 	ProgressMatrix(ctx context.Context, cohortID int64) ([]*MatrixRow, error)
 	// LabStats returns the cohort-wide statistics of one lab.
 	LabStats(ctx context.Context, cohortID int64, lab string) (*LabStats, error)
-	// Gradebook returns one row per learner of the cohort, by name.
-	Gradebook(ctx context.Context, cohortID int64) ([]*GradebookRow, error)
 	// QueueStats describes the grading queue now.
 	QueueStats(ctx context.Context) (*QueueStats, error)
 }

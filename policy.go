@@ -203,6 +203,14 @@ func (p LabPolicy) Score(a Attempt) Scored {
 	return sc
 }
 
+// LateMatters reports whether lateness can change an attempt's score under
+// p (a due date with a penalty or refusal). When it cannot, Held depends
+// only on the best graded attempt (the earliest among equals), which lets
+// callers skip loading the rest.
+func (p LabPolicy) LateMatters() bool {
+	return !p.DueAt.IsZero() && (p.Late.Mode == LatePenalty || p.Late.Mode == LateRefuse)
+}
+
 // Note describes what the late rule did to the score, for the learner:
 // "" when nothing applied.
 func (s Scored) Note() string {

@@ -3,6 +3,7 @@ package content_test
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -255,6 +256,11 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 
 // The shipped course.
 
+// maxDiagramWidth is the widest diagram the shipped course allows, in SVG
+// pixels: about 60 columns of ASCII art, which a phone shows at about three
+// quarters of its size.
+const maxDiagramWidth = 480
+
 func TestEmbeddedCatalog(t *testing.T) {
 	c, err := content.Load(content.FS)
 	if err != nil {
@@ -307,6 +313,22 @@ func TestEmbeddedCatalog(t *testing.T) {
 			}
 			if words := len(strings.Fields(d.Text())); words < 1200 {
 				t.Errorf("%d words; lessons are meant to be substantial (1,200 or more)", words)
+			}
+			// Sources: every number and product claim must be traceable.
+			if n := d.Find("h2#further-reading").NextFiltered("ul").Find("li").Length(); n < 3 {
+				t.Errorf("Further reading lists %d sources; want 3 or more, by name", n)
+			}
+			// Diagrams must stay legible on a 390-pixel phone screen, where
+			// the page scales wider images down.
+			d.Find("figure.diagram img").Each(func(_ int, img *goquery.Selection) {
+				w, _ := img.Attr("width")
+				if n, err := strconv.Atoi(w); err != nil || n > maxDiagramWidth {
+					alt, _ := img.Attr("alt")
+					t.Errorf("diagram %q is %s pixels wide; keep it to %d (about 60 columns)", alt, w, maxDiagramWidth)
+				}
+			})
+			if l.Kind == content.KindCase && (len(l.Discussion) < 3 || len(l.Discussion) > 4) {
+				t.Errorf("%d discussion prompts; a case study has 3 or 4", len(l.Discussion))
 			}
 		})
 	}

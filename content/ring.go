@@ -19,9 +19,9 @@ import (
 //
 //	node 40 A          a node's point: a filled dot, labelled outside
 //	down 110 B         a node that is down: a cross
-//	new 150 D          a node joining: a hollow dot
+//	new 150 D          a node that has just joined: a hollow dot
 //	key 90 k1          a key: a small hollow dot, with an arrow inside the
-//	                   ring to the next node or down node clockwise (its
+//	                   ring to the next node clockwise of any kind (its
 //	                   owner), so the picture cannot contradict the rule
 //	arc 110 150 moves  a stretch of the ring drawn thick, labelled outside
 //	top 0 = 2^64       a tick at the top with a label
@@ -70,7 +70,7 @@ func parseRing(src string) ([]ringItem, error) {
 			if it.label = strings.TrimSpace(label); it.label == "" {
 				return nil, bad("%s needs an angle and a label", kind)
 			}
-			if kind != "key" && kind != "new" {
+			if kind != "key" {
 				nodes++
 			}
 		case "arc":
@@ -155,10 +155,10 @@ func renderRingSVG(src string) (renderedDiagram, error) {
 	box.add(ringRadius, ringRadius)
 	fmt.Fprintf(&body, `<circle cx="0" cy="0" r="%d" fill="none" stroke="currentColor" stroke-width="1.5"></circle>`+"\n", ringRadius)
 
-	// Owners: the first node or down node clockwise from each key.
+	// Owners: the first node clockwise from each key, whatever its state.
 	var owners []ringItem
 	for _, it := range items {
-		if it.kind == "node" || it.kind == "down" {
+		if it.kind == "node" || it.kind == "down" || it.kind == "new" {
 			owners = append(owners, it)
 		}
 	}

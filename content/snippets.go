@@ -241,7 +241,7 @@ func checkSnippets(ctx context.Context, snippets []Snippet) (problems, *SnippetR
 		}
 		return string(out), err
 	}
-	vetOut, vetErr := run("vet", "./...")
+	vetOut, vetErr := run("vet", "-trimpath", "./...")
 	if errors.Is(vetErr, context.DeadlineExceeded) || errors.Is(vetErr, context.Canceled) {
 		return nil, nil, vetErr
 	}
@@ -261,7 +261,7 @@ func checkSnippets(ctx context.Context, snippets []Snippet) (problems, *SnippetR
 		return probs, rep, nil
 	}
 	bin := filepath.Join(dir, "examples")
-	if out, err := run("build", "-o", bin, "./internal/examples"); err != nil {
+	if out, err := run("build", "-trimpath", "-o", bin, "./internal/examples"); err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, err
 		}

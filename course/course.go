@@ -11,7 +11,6 @@
 package course
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -165,5 +164,3 @@ func signedIn(viewer *faultline.User) error {
 	}
 	return nil
 }
-
-var _ = context.Background

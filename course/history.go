@@ -39,10 +39,7 @@ func (s *Service) ownSubmission(ctx context.Context, id, userID int64, lab strin
 // submission a against submission b, or against their saved files now when
 // b is 0. ENOTFOUND for a submission that is not theirs on this lab.
 func (s *Service) LabDiff(ctx context.Context, viewer *faultline.User, slug string, a, b int64) (*Side, *Side, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,10 +89,7 @@ type ResetPlan struct {
 // or to restore point point would do. ENOTFOUND for a point that is not
 // theirs on this lab.
 func (s *Service) PlanReset(ctx context.Context, viewer *faultline.User, slug string, point int64) (*ResetPlan, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +138,7 @@ func (s *Service) resetTarget(ctx context.Context, userID int64, l *faultline.La
 // transaction and written into a running sandbox; the returned notice
 // (user-safe) says when that last step failed.
 func (s *Service) Reset(ctx context.Context, viewer *faultline.User, slug string, point int64) (string, error) {
-	if err := signedIn(viewer); err != nil {
-		return "", err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return "", err
 	}
@@ -159,14 +150,55 @@ func (s *Service) Reset(ctx context.Context, viewer *faultline.User, slug string
 	if p != nil {
 		label = "Before restoring “" + p.Label + "”"
 	}
+	before, err := s.savedFiles(ctx, viewer.ID, l.Slug)
+	if err != nil {
+		return "", err
+	}
 	if _, err := s.d.RestorePts.AddRestorePoint(ctx, viewer.ID, l.Slug, label); err != nil {
 		return "", internal(err, "add restore point of user %d lab %q", viewer.ID, l.Slug)
 	}
 	if err := s.d.Workspace.ReplaceFiles(ctx, viewer.ID, l.Slug, target); err != nil {
 		return "", internal(err, "replace files of user %d lab %q", viewer.ID, l.Slug)
 	}
-	if n := s.writeIntoSandbox(ctx, viewer.ID, l.Slug, target); n != "" {
+	if !s.syncSandbox(ctx, viewer.ID, l, before, target) {
 		return "They could not all be written into your sandbox: restart the lab to copy them in.", nil
 	}
 	return "", nil
+}
+
+// syncSandbox makes a running sandbox hold what a sandbox started now would
+// after the saved files went from before to after: every file of after, and
+// for each path saved before but not after, the lab's own version of it
+// (starter or visible test) or nothing. It reports whether that worked (or
+// no sandbox runs).
+func (s *Service) syncSandbox(ctx context.Context, userID int64, l *faultline.Lab, before, after []faultline.File) bool {
+	sb, err := s.findSandbox(ctx, userID, l.Slug)
+	if err != nil || sb == nil || sb.State != faultline.SandboxRunning {
+		return true
+	}
+	if s.writeIntoSandbox(ctx, userID, l.Slug, after) != "" {
+		return false
+	}
+	kept := map[string]bool{}
+	for _, f := range after {
+		kept[f.Path] = true
+	}
+	own := map[string]faultline.File{}
+	for _, f := range faultline.MergeFiles(l.Starter, l.Visible) {
+		own[f.Path] = f
+	}
+	for _, f := range before {
+		if kept[f.Path] {
+			continue
+		}
+		if lf, ok := own[f.Path]; ok {
+			if s.writeIntoSandbox(ctx, userID, l.Slug, []faultline.File{lf}) != "" {
+				return false
+			}
+		} else if err := s.d.Sandboxes.RemoveFile(ctx, userID, l.Slug, f.Path); err != nil {
+			s.log.ErrorContext(ctx, "remove file from sandbox", "user", userID, "lab", l.Slug, "path", f.Path, "err", err)
+			return false
+		}
+	}
+	return true
 }

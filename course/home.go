@@ -68,13 +68,13 @@ func (s *Service) Home(ctx context.Context, viewer *faultline.User) (*Home, erro
 	for _, sub := range subs { // newest first
 		byLab[sub.Lab] = append(byLab[sub.Lab], sub)
 	}
-	policies, err := s.policiesOf(ctx, viewer.ID)
+	policy, err := s.learnerPolicy(ctx, viewer.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, l := range s.d.Labs.All() {
 		hl := HomeLab{Lab: l}
-		if hl.Policy, hl.InCohort, err = policies.policy(l.Slug); err != nil {
+		if hl.Policy, hl.InCohort, err = policy(l.Slug); err != nil {
 			return nil, err
 		}
 		var atts []faultline.Attempt
@@ -96,7 +96,7 @@ func (s *Service) Home(ctx context.Context, viewer *faultline.User) (*Home, erro
 		h.Labs = append(h.Labs, hl)
 	}
 	for _, sub := range subs[:min(len(subs), RecentResults)] {
-		p, _, err := policies.policy(sub.Lab)
+		p, _, err := policy(sub.Lab)
 		if err != nil {
 			return nil, err
 		}
@@ -110,40 +110,24 @@ func (s *Service) Home(ctx context.Context, viewer *faultline.User) (*Home, erro
 	return h, nil
 }
 
-// policiesOf looks up the cohorts userID learns in once, for their policy
-// on any lab (each cohort's settings loaded once).
-func (s *Service) policiesOf(ctx context.Context, userID int64) (*policyLookup, error) {
+// learnerPolicy returns one learner's policy on any lab, looking up their
+// cohorts once and each cohort's settings once.
+func (s *Service) learnerPolicy(ctx context.Context, userID int64) (func(lab string) (faultline.LabPolicy, bool, error), error) {
 	cohorts, err := s.d.Scores.LearnerCohorts(ctx, []int64{userID})
 	if err != nil {
 		return nil, fmt.Errorf("learner cohorts of user %d: %w", userID, err)
 	}
-	return &policyLookup{s: s, ctx: ctx, cohorts: cohorts[userID], cache: settingsCache{}}, nil
-}
-
-// policyLookup finds one learner's policy lab by lab.
-type policyLookup struct {
-	s       *Service
-	ctx     context.Context
-	cohorts []int64
-	cache   settingsCache
-}
-
-// policy returns the rules the learner works lab under, the same as
-// policyFor decides, and false when no cohort of theirs sets any (the zero
-// policy of the lab).
-func (l *policyLookup) policy(lab string) (faultline.LabPolicy, bool, error) {
-	if len(l.cohorts) == 0 {
-		return faultline.LabPolicy{Lab: lab}, false, nil
-	}
-	var sets []*faultline.LabSettings
-	for _, cid := range l.cohorts {
-		st, err := l.s.cohortSettings(l.ctx, l.cache, cid, lab)
+	cache := settingsCache{}
+	return func(lab string) (faultline.LabPolicy, bool, error) {
+		ps, err := s.policiesOf(ctx, cohorts, lab, cache)
 		if err != nil {
 			return faultline.LabPolicy{}, false, err
 		}
-		sets = append(sets, st)
-	}
-	return faultline.PolicyFor(lab, sets), true, nil
+		if p, ok := ps[userID]; ok {
+			return p, true, nil
+		}
+		return faultline.LabPolicy{Lab: lab}, false, nil
+	}, nil
 }
 
 func later(a, b time.Time) time.Time {
@@ -151,4 +135,33 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// NextStep is where a learner goes after full marks on a lab: the next lab
+// they have not finished (Lab nil when they finished every lab) and what
+// they have read, to mark the lessons offered.
+type NextStep struct {
+	Lab  *faultline.Lab
+	Read map[string]time.Time
+}
+
+// NextStep returns the next step after the submission sh when it is the
+// viewer's own with full marks; ok is false otherwise.
+func (s *Service) NextStep(ctx context.Context, viewer *faultline.User, sh *Shown) (next *NextStep, ok bool, err error) {
+	if !sh.Own || !sh.Finished() || sh.Result == nil || sh.Result.MaxScore <= 0 || sh.Result.Score < sh.Result.MaxScore {
+		return nil, false, nil
+	}
+	lab, found, err := s.NextLab(ctx, viewer, sh.Submission.Lab)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := s.Progress(ctx, viewer)
+	if err != nil {
+		return nil, false, err
+	}
+	n := &NextStep{Read: p.Read}
+	if found {
+		n.Lab = lab
+	}
+	return n, true, nil
 }

@@ -47,10 +47,7 @@ type Workspace struct {
 // Workspace returns the viewer's workspace of the lab: ENOTFOUND for an
 // unknown lab, EUNAUTHORIZED for a visitor.
 func (s *Service) Workspace(ctx context.Context, viewer *faultline.User, slug string) (*Workspace, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +77,19 @@ func (s *Service) Workspace(ctx context.Context, viewer *faultline.User, slug st
 	return w, nil
 }
 
-// Sandbox returns the viewer's sandbox of the lab: nil with a nil error when
-// they never started it, EUNAVAILABLE when sandboxes are unavailable.
-func (s *Service) Sandbox(ctx context.Context, viewer *faultline.User, slug string) (*faultline.Sandbox, error) {
+// viewerLab returns the lab a signed-in viewer acts on: EUNAUTHORIZED for a
+// visitor, ENOTFOUND for an unknown lab.
+func (s *Service) viewerLab(viewer *faultline.User, slug string) (*faultline.Lab, error) {
 	if err := signedIn(viewer); err != nil {
 		return nil, err
 	}
-	l, err := s.Lab(slug)
+	return s.Lab(slug)
+}
+
+// Sandbox returns the viewer's sandbox of the lab: nil with a nil error when
+// they never started it, EUNAVAILABLE when sandboxes are unavailable.
+func (s *Service) Sandbox(ctx context.Context, viewer *faultline.User, slug string) (*faultline.Sandbox, error) {
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +163,7 @@ type Saved struct {
 // test's path, ETOOLARGE over the file caps or the storage budget (nothing
 // saved), ENOTFOUND for an unknown lab.
 func (s *Service) SaveFile(ctx context.Context, viewer *faultline.User, slug, path string, content []byte) (*Saved, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -192,10 +192,7 @@ func (s *Service) SaveFile(ctx context.Context, viewer *faultline.User, slug, pa
 // A starter file comes back as the starter has it. ENOTFOUND for an unknown
 // lab or a file they never saved, EINVALID for a bad path.
 func (s *Service) DeleteFile(ctx context.Context, viewer *faultline.User, slug, path string) (*Saved, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -264,10 +261,7 @@ func sandboxTree(l *faultline.Lab, saved []faultline.File) []faultline.File {
 // (saying the saved files are safe), ETOOMANY with a retry time when too
 // many sandboxes are starting.
 func (s *Service) StartLab(ctx context.Context, viewer *faultline.User, slug string, phase func(faultline.SandboxPhase)) (*faultline.Sandbox, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -316,10 +310,7 @@ var ErrRunTimeout = faultline.Errorf(faultline.ETOOMANY, "The tests did not fini
 // run, EUNAVAILABLE when sandboxes are unavailable, and a result with status
 // time_limit when the tests ran out of RunTimeout.
 func (s *Service) RunTests(ctx context.Context, viewer *faultline.User, slug string, out io.Writer) (*faultline.Result, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -352,10 +343,7 @@ func (s *Service) RunTests(ctx context.Context, viewer *faultline.User, slug str
 // Terminal opens a shell in the viewer's own running sandbox of the lab.
 // ENOTFOUND when it does not run, EUNAVAILABLE when the engine is down.
 func (s *Service) Terminal(ctx context.Context, viewer *faultline.User, slug string, size faultline.TermSize) (faultline.Terminal, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -368,10 +356,7 @@ func (s *Service) Terminal(ctx context.Context, viewer *faultline.User, slug str
 // date, ETOOMANY (with a retry time where waiting helps) when a submission
 // limit, the per-minute rate or the bound on waiting submissions is reached.
 func (s *Service) Submit(ctx context.Context, viewer *faultline.User, slug string) (*faultline.Submission, error) {
-	if err := signedIn(viewer); err != nil {
-		return nil, err
-	}
-	l, err := s.Lab(slug)
+	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,11 @@ func (s *Service) policies(ctx context.Context, userIDs []int64, lab string, cac
 	if err != nil {
 		return nil, fmt.Errorf("learner cohorts: %w", err)
 	}
+	return s.policiesOf(ctx, cohorts, lab, cache)
+}
+
+// policiesOf is policies for learners whose cohorts are known.
+func (s *Service) policiesOf(ctx context.Context, cohorts map[int64][]int64, lab string, cache settingsCache) (map[int64]faultline.LabPolicy, error) {
 	if cache == nil {
 		cache = settingsCache{}
 	}
@@ -214,7 +219,10 @@ func (s *Service) MyScores(ctx context.Context, viewer *faultline.User) (map[str
 
 // Matrix returns the cohort's progress matrix (one row per learner, by
 // name) with every cell's best score the held score; ENOTFOUND unless
-// viewer teaches the cohort.
+// viewer teaches the cohort. Cells come from the store's summary of each
+// learner's best attempt; the attempts of a lab are loaded only when some
+// learner's policy makes lateness count (LabPolicy.LateMatters), since
+// otherwise the best attempt alone decides the held score.
 func (s *Service) Matrix(ctx context.Context, viewer *faultline.User, cohortID int64) ([]*faultline.MatrixRow, error) {
 	if _, err := s.Cohort(ctx, viewer, cohortID); err != nil {
 		return nil, err
@@ -223,13 +231,57 @@ func (s *Service) Matrix(ctx context.Context, viewer *faultline.User, cohortID i
 	if err != nil {
 		return nil, fmt.Errorf("progress matrix of cohort %d: %w", cohortID, err)
 	}
-	held, _, err := s.cohortHeld(ctx, cohortID, "")
+	users := make([]int64, 0, len(rows))
+	labs := map[string]bool{}
+	for _, r := range rows {
+		users = append(users, r.UserID)
+		for lab := range r.Cells {
+			labs[lab] = true
+		}
+	}
+	cohorts, err := s.d.Scores.LearnerCohorts(ctx, users)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("learner cohorts: %w", err)
+	}
+	cache := settingsCache{}
+	policy := map[string]map[int64]faultline.LabPolicy{}
+	for lab := range labs {
+		ps, err := s.policiesOf(ctx, cohorts, lab, cache)
+		if err != nil {
+			return nil, err
+		}
+		policy[lab] = ps
+	}
+	attempts := map[cellKey][]faultline.Attempt{}
+	for lab, ps := range policy {
+		late := false
+		for _, p := range ps {
+			late = late || p.LateMatters()
+		}
+		if !late {
+			continue
+		}
+		atts, err := s.d.Scores.CohortAttempts(ctx, cohortID, lab)
+		if err != nil {
+			return nil, fmt.Errorf("attempts of cohort %d lab %q: %w", cohortID, lab, err)
+		}
+		for _, a := range atts {
+			k := cellKey{a.UserID, a.Lab}
+			attempts[k] = append(attempts[k], a.Attempt)
+		}
 	}
 	for _, r := range rows {
 		for lab, c := range r.Cells {
-			h := held[cellKey{r.UserID, lab}]
+			p, ok := policy[lab][r.UserID]
+			if !ok {
+				p = faultline.LabPolicy{Lab: lab}
+			}
+			var h faultline.HeldScore
+			if p.LateMatters() {
+				h = p.Held(attempts[cellKey{r.UserID, lab}], nil)
+			} else if c.BestID > 0 {
+				h = p.Held([]faultline.Attempt{{SubmissionID: c.BestID, Graded: true, Score: c.BestScore, MaxScore: c.MaxScore}}, nil)
+			}
 			c.BestScore, c.BestID = h.Score, h.BestID
 			if h.Has {
 				c.MaxScore = h.MaxScore

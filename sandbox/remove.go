@@ -21,7 +21,7 @@ func (m *Manager) RemoveFile(ctx context.Context, userID int64, lab, path string
 		return err
 	}
 	out := &capWriter{limit: 4 << 10}
-	code, err := m.e.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"rm", "-f", "--", p}, WorkDir: WorkDir, Output: out})
+	code, err := m.e.exec(ctx, sb.ContainerID, []string{"rm", "-f", "--", p}, WorkDir, out)
 	if err != nil {
 		return err
 	}

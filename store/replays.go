@@ -8,8 +8,6 @@ import (
 	"github.com/faultline-dev/faultline"
 )
 
-var _ faultline.ReplayLog = (*DB)(nil)
-
 // StartReplay records r unless admit, given how many replays r.UserID
 // started in the hour before now (counted in the same transaction, so two
 // replays at once cannot both slip past a limit), returns an error, which

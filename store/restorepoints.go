@@ -10,8 +10,6 @@ import (
 	"github.com/faultline-dev/faultline"
 )
 
-var _ faultline.RestorePoints = (*DB)(nil)
-
 // AddRestorePoint records the learner's live saved files of the lab as a
 // new restore point pinning their versions (an empty point when nothing is
 // saved), and drops the oldest beyond faultline.MaxRestorePoints. EINVALID

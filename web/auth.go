@@ -139,10 +139,10 @@ func formValue(r *http.Request, name string) string {
 // ---- Sign in / out ----
 
 func (s *Server) loginForm(r *http.Request, email, next, msg string) views.AuthForm {
-	return views.AuthForm{
+	return s.signInOptions(r, views.AuthForm{
 		Page: s.page(r, "Sign in", ""), Action: "/login", Heading: "Sign in",
 		Email: email, Next: next, Error: msg, Submit: "Sign in",
-	}
+	}) // sso.go
 }
 
 // serveLogin shows the sign-in form (or sends a signed-in user on).
@@ -170,6 +170,9 @@ func (s *Server) serveLoginPost(w http.ResponseWriter, r *http.Request) error {
 		}
 		setRetryAfter(w, err)
 		return s.render(w, r, statusOf(code), views.Auth(s.loginForm(r, email, next, msg)))
+	}
+	if err := s.passwordSignIn(u); err != nil { // sso.go: SSO-only mode
+		return s.render(w, r, statusOf(faultline.ErrorCode(err)), views.Auth(s.loginForm(r, email, next, faultline.ErrorMessage(err))))
 	}
 	if err := s.startSession(w, r, u); err != nil {
 		return err
@@ -238,7 +241,7 @@ func (s *Server) joinForm(r *http.Request, c *faultline.Cohort, code, name, emai
 		m.Intro = ""
 		m.SignedInAs = u.Name
 	}
-	return m
+	return s.joinOptions(r, code, m) // sso.go: SSO-only mode
 }
 
 // serveJoin shows the sign-up form of a cohort invite; 404 for a bad code.
@@ -261,6 +264,9 @@ func (s *Server) serveJoinPost(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return redirect(w, r, "/")
+	}
+	if err := s.passwordSignUp(); err != nil { // sso.go: SSO-only mode
+		return err
 	}
 	if err := s.parseForm(r); err != nil {
 		return err

@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -63,14 +66,15 @@ func (s *Server) serveCreateCohort(w http.ResponseWriter, r *http.Request) error
 // serveCohort is the cohort dashboard: invite link, members and the progress
 // matrix of learners × labs. Anyone but its instructors and admins gets 404.
 func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.taughtCohort(r)
+	id, ok := course.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
+	}
+	p, err := s.c.CohortPage(r.Context(), UserFromContext(r.Context()), id)
 	if err != nil {
 		return err
 	}
-	members, err := s.c.Members(r.Context(), UserFromContext(r.Context()), c.ID)
-	if err != nil {
-		return err
-	}
+	c, members := p.Cohort, p.Members
 	m := views.CohortPage{
 		Page:      s.page(r, c.Name, "cohorts"),
 		Name:      c.Name,
@@ -82,12 +86,8 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 			Name: mem.User.Name, Email: mem.User.Email, Role: string(mem.Role), Joined: fmtDate(mem.JoinedAt),
 		})
 	}
-	if m.Progress, err = s.progressView(r, c.ID); err != nil {
-		return err
-	}
-	m.Invite = s.inviteView(c) // roster.go
-	if m.Roster, err = s.rosterView(r, c, members); err != nil {
-		return err
-	}
+	m.Progress = s.progressView(r, c.ID, p.Matrix)
+	m.Invite = s.inviteView(c)                    // roster.go
+	m.Roster = s.rosterView(c, members, p.Taught) // roster.go
 	return s.render(w, r, http.StatusOK, views.Cohort(m))
 }

@@ -140,11 +140,7 @@ func labCodes(all []*faultline.Lab) map[string]string {
 
 // progressView builds the cohort page's heat map from ProgressMatrix, sorted
 // as the request's ?sort=&dir= asks.
-func (s *Server) progressView(r *http.Request, cohortID int64) (views.ProgressMatrix, error) {
-	rows, err := s.c.Matrix(r.Context(), UserFromContext(r.Context()), cohortID)
-	if err != nil {
-		return views.ProgressMatrix{}, err
-	}
+func (s *Server) progressView(r *http.Request, cohortID int64, rows []*faultline.MatrixRow) views.ProgressMatrix {
 	all := s.d.Labs.All()
 	ms := parseMatrixSort(r.URL.Query(), all)
 	m := views.ProgressMatrix{
@@ -212,7 +208,7 @@ func (s *Server) progressView(r *http.Request, cohortID int64) (views.ProgressMa
 		sorted[i] = m.Rows[j]
 	}
 	m.Rows = sorted
-	return m, nil
+	return m
 }
 
 // serveLearnerLab lists one learner's submissions for one lab, newest first.
@@ -258,18 +254,15 @@ func scoreString(score, max int) string { return strconv.Itoa(score) + "/" + str
 
 // serveLabStats shows one lab's statistics in the cohort as charts and tables.
 func (s *Server) serveLabStats(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.taughtCohort(r)
+	id, ok := course.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
+	}
+	rep, err := s.c.LabReport(r.Context(), UserFromContext(r.Context()), id, chi.URLParam(r, "slug"))
 	if err != nil {
 		return err
 	}
-	l, err := s.lab(r)
-	if err != nil {
-		return err
-	}
-	st, err := s.c.LabStats(r.Context(), UserFromContext(r.Context()), c.ID, l.Slug)
-	if err != nil {
-		return err
-	}
+	c, l, st := rep.Cohort, rep.Lab, rep.Stats
 	max := st.MaxScore
 	if max <= 0 {
 		max = l.MaxScore()
@@ -279,12 +272,8 @@ func (s *Server) serveLabStats(w http.ResponseWriter, r *http.Request) error {
 		Lab: l.Slug, LabTitle: l.Title, Learners: st.Learners, MaxScore: max, Solved: len(st.AttemptsToFull),
 	}
 	m.Charts = labCharts(st, max)
-	if m.Similar, err = s.labSimilar(r, c.ID, l); err != nil { // similar.go
-		return err
-	}
-	if m.Regrade, err = s.labRegradeForm(r, c.ID, l.Slug); err != nil { // regrades.go
-		return err
-	}
+	m.Similar = s.labSimilar(c.ID, l, rep.Similar, rep.Compared) // similar.go
+	m.Regrade = s.labRegradeForm(r, c.ID, l.Slug, rep.Jobs)      // regrades.go
 	return s.render(w, r, http.StatusOK, views.LabStats(m))
 }
 

@@ -263,46 +263,25 @@ func (s *Server) serveCancelRegrade(w http.ResponseWriter, r *http.Request) erro
 
 // labRegradeForm is the regrade panel of a lab's statistics page: the form
 // and the lab's regrades in the cohort.
-func (s *Server) labRegradeForm(r *http.Request, cohortID int64, lab string) (views.RegradeForm, error) {
+func (s *Server) labRegradeForm(r *http.Request, cohortID int64, lab string, jobs []*faultline.RegradeJob) views.RegradeForm {
 	f := views.RegradeForm{Notice: noticeOf(r, regradeNotices), Action: labStatsURL(cohortID, lab) + "/regrade"}
-	jobs, err := s.c.RegradeJobs(r.Context(), UserFromContext(r.Context()), cohortID)
-	if err != nil {
-		return f, err
-	}
-	var mine []*faultline.RegradeJob
-	for _, j := range jobs {
-		if j.Lab == lab && len(mine) < 10 {
-			mine = append(mine, j)
-		}
-	}
-	f.Jobs = s.jobLines(mine, 0)
-	return f, nil
+	f.Jobs = s.jobLines(jobs[:min(len(jobs), 10)], 0)
+	return f
 }
 
 // submissionRegrade is the teacher's part of a submission page: every
 // result the submission has had and the Regrade button. It returns nil for
 // a viewer who does not teach the owner (learners see only the shown result).
-func (s *Server) submissionRegrade(r *http.Request, sh *course.Shown) (*views.SubmissionRegrade, error) {
-	if !sh.Teacher {
-		return nil, nil
+func submissionRegrade(r *http.Request, p *course.SubmissionPage) *views.SubmissionRegrade {
+	if !p.Teacher {
+		return nil
 	}
-	ctx := r.Context()
-	viewer := UserFromContext(ctx)
-	sub := sh.Submission
+	sub := p.Submission
 	m := &views.SubmissionRegrade{Form: views.RegradeForm{Notice: noticeOf(r, regradeNotices)}}
-	cohortID, err := s.c.RegradeCohort(ctx, viewer, sub.UserID)
-	if err != nil {
-		return nil, err
+	if p.RegradeCohort != 0 {
+		m.Form.Action = cohortURL(p.RegradeCohort) + "/submissions/" + strconv.FormatInt(sub.ID, 10) + "/regrade"
 	}
-	if cohortID != 0 {
-		m.Form.Action = cohortURL(cohortID) + "/submissions/" + strconv.FormatInt(sub.ID, 10) + "/regrade"
-	}
-	hist, err := s.c.ResultHistory(ctx, viewer, sub.ID)
-	if err != nil {
-		return nil, err
-	}
-	jobURLs := map[int64]string{}
-	for _, h := range hist {
+	for _, h := range p.History {
 		line := views.ResultHistoryLine{ID: h.ID, When: fmtSeconds(h.CreatedAt), Current: h.Current}
 		if res := h.Result; res != nil {
 			line.StatusText = statusText[res.Status]
@@ -315,20 +294,11 @@ func (s *Server) submissionRegrade(r *http.Request, sh *course.Shown) (*views.Su
 		}
 		if h.RegradeJobID != 0 {
 			line.Regrade = "regrade #" + strconv.FormatInt(h.RegradeJobID, 10)
-			u, seen := jobURLs[h.RegradeJobID]
-			if !seen {
-				cid, err := s.c.JobCohort(ctx, viewer, h.RegradeJobID)
-				if err != nil {
-					return nil, err
-				}
-				if cid != 0 {
-					u = regradeJobURL(cid, h.RegradeJobID)
-				}
-				jobURLs[h.RegradeJobID] = u
+			if cid := p.JobCohorts[h.RegradeJobID]; cid != 0 {
+				line.RegradeURL = regradeJobURL(cid, h.RegradeJobID)
 			}
-			line.RegradeURL = u
 		}
 		m.History = append(m.History, line)
 	}
-	return m, nil
+	return m
 }

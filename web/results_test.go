@@ -88,6 +88,10 @@ func TestWhatNextAfterFullMarks(t *testing.T) {
 	if got := res.testid("next-lessons").Find("a").Length(); got != len(e.srv.lessonsOfLab(labSlug)) || got == 0 {
 		t.Errorf("%d lessons offered, the lab practises %d", got, len(e.srv.lessonsOfLab(labSlug)))
 	}
+	// The live result the page swaps in says it too.
+	if ev := e.MustLogin(u).get(submissionURL(sub.ID) + "/events"); !strings.Contains(ev.body, `data-testid="what-next"`) || !strings.Contains(ev.body, labURL(want.Slug)) {
+		t.Errorf("the result event lacks what next:\n%.600s", ev.body)
+	}
 	if e.MustLogin(inst).get(submissionURL(sub.ID)).testid("what-next").Length() != 0 {
 		t.Error("an instructor viewing the learner's full marks is told what to do next")
 	}

@@ -58,7 +58,7 @@ func (s *Server) inviteView(c *faultline.Cohort) views.InviteView {
 // rosterView is the members panel's model: every member with the actions
 // the viewer (who teaches c) may take, and the other cohorts the viewer
 // teaches as move targets.
-func (s *Server) rosterView(r *http.Request, c *faultline.Cohort, members []*faultline.Member) (views.RosterView, error) {
+func (s *Server) rosterView(c *faultline.Cohort, members []*faultline.Member, taught []*faultline.Cohort) views.RosterView {
 	var v views.RosterView
 	base := cohortURL(c.ID) + "/members/"
 	for _, mem := range members {
@@ -79,11 +79,7 @@ func (s *Server) rosterView(r *http.Request, c *faultline.Cohort, members []*fau
 		}
 		v.Members = append(v.Members, row)
 	}
-	cs, err := s.c.TaughtCohorts(r.Context(), UserFromContext(r.Context()))
-	if err != nil {
-		return v, err
-	}
-	for _, o := range cs {
+	for _, o := range taught {
 		if o.ID != c.ID {
 			v.Targets = append(v.Targets, views.MoveTarget{ID: strconv.FormatInt(o.ID, 10), Name: o.Name})
 		}
@@ -91,7 +87,7 @@ func (s *Server) rosterView(r *http.Request, c *faultline.Cohort, members []*fau
 	for _, l := range s.d.Labs.All() {
 		v.Labs = append(v.Labs, views.SettingsLink{Title: l.Title, URL: labSettingsURL(c.ID, l.Slug)})
 	}
-	return v, nil
+	return v
 }
 
 // serveInvite sets the invite link's expiry (action=expiry) or replaces its

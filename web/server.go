@@ -38,6 +38,24 @@ type Deps struct {
 	// BaseURL prefixes invite links, e.g. http://localhost:8080.
 	BaseURL       string
 	SecureCookies bool
+
+	// Institution features (password.go, sso.go, lti.go, health.go).
+	// Recovery resets forgotten passwords by email; nil (or not Enabled)
+	// when the portal sends no email.
+	Recovery faultline.PasswordRecovery
+	// SSOOnly hides the password form: people sign in through single
+	// sign-on or their LMS (the setup admin keeps /login?password=1).
+	SSOOnly bool
+	// Probes are what /readyz checks; Metrics, if set, serves /metrics
+	// (already guarded). See health.go.
+	Probes  []faultline.Probe
+	Metrics http.Handler
+	// SSO signs people in through an OpenID provider (sso.go); Identities
+	// lists an account's links. Either may be nil.
+	SSO        faultline.SingleSignOn
+	Identities faultline.IdentityService
+	// LTI is the LTI 1.3 tool (lti.go); nil when not set up.
+	LTI faultline.LTITool
 }
 
 // Server is the portal's http.Handler: it parses a request, calls one verb
@@ -118,6 +136,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { // browsers ask for it by this name
 		http.Redirect(w, r, s.assets.urls.Icon, http.StatusMovedPermanently)
 	})
+	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
 	r.Group(func(r chi.Router) {
@@ -131,6 +150,9 @@ func (s *Server) routes() chi.Router {
 		r.Get("/join/{code}", s.h(s.serveJoin))
 		r.Post("/join/{code}", s.h(s.serveJoinPost))
 		r.Get("/labs/{slug}/terminal", s.h(s.serveTerminal)) // WebSocket; answers a visitor with close code 4401
+		s.passwordRoutes(r)
+		s.ssoRoutes(r)
+		s.ltiRoutes(r)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -160,6 +182,8 @@ func (s *Server) routes() chi.Router {
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
 			s.accountRoutes(r) // account.go
+			s.ssoUserRoutes(r)
+			s.ltiUserRoutes(r)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)
@@ -171,6 +195,7 @@ func (s *Server) routes() chi.Router {
 				s.rosterRoutes(r)  // roster.go
 				s.regradeRoutes(r) // regrades.go
 				s.liveRoutes(r)    // live.go
+				s.ltiTeacherRoutes(r)
 			})
 		})
 	})

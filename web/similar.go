@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -46,12 +45,8 @@ func compareURL(cohortID int64, lab string, a, b int64) string {
 }
 
 // labSimilar builds the lab statistics page's similar pairs.
-func (s *Server) labSimilar(r *http.Request, cohortID int64, l *faultline.Lab) (views.SimilarSection, error) {
+func (s *Server) labSimilar(cohortID int64, l *faultline.Lab, pairs []course.SimilarPair, compared int) views.SimilarSection {
 	sec := views.SimilarSection{Threshold: percent(similarThreshold)}
-	pairs, compared, err := s.c.LabSimilar(r.Context(), UserFromContext(r.Context()), cohortID, l.Slug)
-	if err != nil {
-		return sec, err
-	}
 	sec.Compared = compared
 	if len(pairs) > maxSimilarPairs {
 		sec.More = len(pairs) - maxSimilarPairs
@@ -67,19 +62,15 @@ func (s *Server) labSimilar(r *http.Request, cohortID int64, l *faultline.Lab) (
 		sec.Pairs = append(sec.Pairs, views.SimilarPairView{A: side(p.OwnerA, p.A), B: side(p.OwnerB, p.B),
 			Percent: percent(p.Score), CompareURL: compareURL(cohortID, l.Slug, p.A, p.B)})
 	}
-	return sec, nil
+	return sec
 }
 
 // submissionReview builds what the submission page shows beyond its result:
 // the files for everyone who may see it, the previous attempt, and for the
 // learner's teachers links to the learner's work and similar submissions.
-func (s *Server) submissionReview(ctx context.Context, sh *course.Shown) (views.SubmissionReview, error) {
+func submissionReview(sh *course.Shown, review *course.Review) views.SubmissionReview {
 	sub := sh.Submission
 	rv := views.SubmissionReview{Files: codeFiles(sub.Files), Threshold: percent(similarThreshold)}
-	review, err := s.c.Review(ctx, UserFromContext(ctx), sh)
-	if err != nil {
-		return rv, err
-	}
 	if prev := review.Previous; prev != nil {
 		p := views.PrevAttempt{
 			ID: prev.ID, URL: submissionURL(prev.ID),
@@ -106,7 +97,7 @@ func (s *Server) submissionReview(ctx context.Context, sh *course.Shown) (views.
 		rv.Prev = &p
 	}
 	if len(review.Cohorts) == 0 {
-		return rv, nil
+		return rv
 	}
 	rv.Teacher = true
 	for _, c := range review.Cohorts {
@@ -124,7 +115,7 @@ func (s *Server) submissionReview(ctx context.Context, sh *course.Shown) (views.
 		}
 		rv.Similar = append(rv.Similar, flag)
 	}
-	return rv, nil
+	return rv
 }
 
 // codeFiles prepares a submission's files for display: Go files

@@ -105,33 +105,23 @@ func resultView(sh *course.Shown) views.ResultView {
 	return v
 }
 
-// shownResult is the result the viewer sees, and after full marks on their
-// own submission, what to do next.
-func (s *Server) shownResult(r *http.Request, sh *course.Shown) (views.ResultView, error) {
-	v := resultView(sh)
-	if !v.Full() || !sh.Own {
-		return v, nil
-	}
-	ctx := r.Context()
-	viewer := UserFromContext(ctx)
-	next, ok, err := s.c.NextLab(ctx, viewer, sh.Submission.Lab)
-	if err != nil {
-		return v, err
+// withNext adds to v, after full marks on the viewer's own submission,
+// what to do next: the next lab and the lessons the lab practises.
+func (s *Server) withNext(v views.ResultView, lab string, next *course.NextStep, ok bool) views.ResultView {
+	if !ok {
+		return v
 	}
 	n := &views.WhatNext{}
-	if ok {
-		c := labCard(next, "")
+	if next.Lab != nil {
+		c := labCard(next.Lab, "")
 		n.Lab = &c
 	}
-	p, err := s.progress(r)
-	if err != nil {
-		return v, err
-	}
-	for _, l := range s.lessonsOfLab(sh.Submission.Lab) {
+	p := progress{read: next.Read}
+	for _, l := range s.lessonsOfLab(lab) {
 		n.Lessons = append(n.Lessons, outlineItem(l, p))
 	}
 	v.Next = n
-	return v, nil
+	return v
 }
 
 // lessonsOfLab are the lessons and case studies a lab practises: those its
@@ -210,10 +200,15 @@ func pictureIndex(sh *course.Shown, i int) int {
 
 // serveSubmission shows a submission: its state, then its result.
 func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
-	sh, err := s.shown(r)
+	id, err := submissionID(r)
 	if err != nil {
 		return err
 	}
+	p, err := s.c.SubmissionPage(r.Context(), UserFromContext(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	sh := p.Shown
 	sub := sh.Submission
 	m := views.SubmissionPage{
 		Page:     s.page(r, fmt.Sprintf("Submission #%d", sub.ID), "labs"),
@@ -221,9 +216,7 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 		LabTitle: sh.LabTitle, LabURL: labURL(sub.Lab),
 		Created: fmtTime(sub.CreatedAt),
 	}
-	if m.Result, err = s.shownResult(r, sh); err != nil {
-		return err
-	}
+	m.Result = s.withNext(resultView(sh), sub.Lab, p.Next, p.NextOK)
 	if !sh.Own {
 		m.Owner = sh.Owner.Name
 	}
@@ -231,12 +224,8 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 		m.EventsURL = submissionURL(sub.ID) + "/events"
 		m.Refresh = 3
 	}
-	if m.Review, err = s.submissionReview(r.Context(), sh); err != nil { // similar.go
-		return err
-	}
-	if m.Regrade, err = s.submissionRegrade(r, sh); err != nil { // regrades.go
-		return err
-	}
+	m.Review = submissionReview(sh, p.Review) // similar.go
+	m.Regrade = submissionRegrade(r, p)       // regrades.go
 	return s.render(w, r, http.StatusOK, views.Submission(m))
 }
 
@@ -274,11 +263,11 @@ func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) e
 		}
 		if sh.Finished() {
 			var buf bytes.Buffer
-			rv, err := s.shownResult(r, sh)
+			next, ok, err := s.c.NextStep(ctx, viewer, sh)
 			if err != nil {
 				return err
 			}
-			if err := views.Result(rv).Render(ctx, &buf); err != nil {
+			if err := views.Result(s.withNext(resultView(sh), sub.Lab, next, ok)).Render(ctx, &buf); err != nil {
 				return fmt.Errorf("render result of submission %d: %w", sub.ID, err)
 			}
 			_ = writeEvent(w, "result", buf.String())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
 func TestTermSizeQuery(t *testing.T) {
@@ -152,10 +153,12 @@ func MustTermSite(t *testing.T) *termSite {
 	if testing.Short() {
 		t.Skip("needs the container engine")
 	}
-	eng, err := sandbox.New("", slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := docker.New("", log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng := sandbox.New(db, log)
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	eng.SetScope("webterm-" + hex.EncodeToString(b[:]))

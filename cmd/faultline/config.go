@@ -33,6 +33,8 @@ type Config struct {
 	Fairness   faultline.Fairness
 	StorageMiB int // -storage-mib: Fairness.StorageBytes in MiB
 
+	Inst InstitutionConfig // email, single sign-on, LTI (institution_config.go)
+
 	envErrs []string // FAULTLINE_* values that did not parse, reported by Validate
 }
 
@@ -92,6 +94,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	}
 	dur(&c.IdleTimeout, "FAULTLINE_IDLE_TIMEOUT", "10m")
 	dur(&c.MaxLife, "FAULTLINE_MAX_LIFE", "12h")
+	c.institutionFromEnv(getenv)
 	return c
 }
 
@@ -122,6 +125,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.StorageMiB, "storage-mib", c.StorageMiB, "MiB of saved file versions each learner may keep; past it old versions are thinned, then saves refused (env FAULTLINE_STORAGE_MIB)")
 	c.registerCatalogFlags(fs)
 	c.registerDockerFlags(fs)
+	c.registerInstitutionFlags(fs)
 }
 
 // Validate checks the config and fills derived fields.
@@ -180,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.HasPrefix(c.BaseURL, "https://") {
 		c.SecureCookies = true
+	}
+	if err := c.validateInstitution(); err != nil {
+		return err
 	}
 	for _, d := range []struct{ flag, dir string }{{"-content-dir", c.ContentDir}, {"-labs-dir", c.LabsDir}} {
 		if d.dir == "" {

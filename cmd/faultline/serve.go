@@ -71,6 +71,7 @@ type Main struct {
 	cancelBG   context.CancelFunc
 	background sync.WaitGroup
 	workerErr  chan error
+	inst       institutionParts // email, SSO, LTI (institution.go)
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -98,8 +99,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.DB.StorageBudget = m.Config.Fairness.WithDefaults().StorageBytes
-	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
-		return fmt.Errorf("docker client: %w", err)
+	if m.Engine, err = newEngine(m.Config, m.Logger); err != nil {
+		return err
 	}
 	scope, err := installationID(m.Config.DataDir)
 	if err != nil {
@@ -147,7 +148,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := web.New(web.Deps{
+	if err := m.openInstitution(svc); err != nil { // institution.go
+		return err
+	}
+	handler, err := web.New(m.withInstitution(manager, web.Deps{
 		Course:        svc,
 		Content:       m.Content,
 		Labs:          m.Labs,
@@ -155,14 +159,14 @@ func (m *Main) Run(ctx context.Context) error {
 		Now:           time.Now,
 		BaseURL:       m.Config.BaseURL,
 		SecureCookies: m.Config.SecureCookies,
-	})
+	}))
 	if err != nil {
 		return err
 	}
 	m.web = handler
 
 	m.http = &http.Server{
-		Handler:           handler,
+		Handler:           m.instrument(handler), // institution.go: request metrics
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      0, // SSE and test runs stream; handlers bound their own work
@@ -177,6 +181,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancelBG = cancel
 	m.workerErr = make(chan error, 1)
 	go func() { m.workerErr <- m.Worker.Run(bg) }()
+	m.runInstitution(bg)
 	if engineUp {
 		m.background.Add(1)
 		go func() {

@@ -54,6 +54,18 @@ type AuthForm struct {
 	WithName   bool   // ask for a name and a password confirmation (setup, join)
 	SignedInAs string // join: the visitor is signed in; offer to join as them
 	Submit     string
+	// Sign-in extras (web/password.go, web/sso.go): a forgotten-password
+	// link, single sign-on buttons, and the password form hidden when the
+	// portal signs people in by SSO only.
+	Forgot       bool
+	SSO          []SSOButton
+	HidePassword bool
+}
+
+// SSOButton starts single sign-on with one identity provider.
+type SSOButton struct {
+	Label string // "Sign in with Example University"
+	URL   string // /sso/login?next=…
 }
 
 // OutlineItem is one lesson or case in an outline.

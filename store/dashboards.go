@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,173 +11,10 @@ import (
 	"github.com/faultline-dev/faultline"
 )
 
-var (
-	_ faultline.InstructorService = (*DB)(nil)
-	_ faultline.SubmissionRecords = (*DB)(nil)
-	_ faultline.RegradeService    = (*DB)(nil)
-	_ faultline.TokenService      = (*DB)(nil)
-)
-
-// ---- per cohort and lab settings ----
-
-const labSettingsColumns = `cohort_id, lab, opens_at, due_at, late_mode, late_pct_per_day, late_cap_pct,
-	max_submissions, per_minute, test_visibility, updated_at`
-
-func scanLabSettings(sc interface{ Scan(...any) error }) (*faultline.LabSettings, error) {
-	s := &faultline.LabSettings{}
-	var mode, vis string
-	if err := sc.Scan(&s.CohortID, &s.Lab, timeText{&s.OpensAt}, timeText{&s.DueAt}, &mode, &s.Late.PercentPerDay,
-		&s.Late.CapPercent, &s.MaxSubmissions, &s.PerMinute, &vis, timeText{&s.UpdatedAt}); err != nil {
-		return nil, err
-	}
-	s.Late.Mode = faultline.LateMode(mode)
-	s.Visibility = faultline.TestVisibility(vis)
-	return s, nil
-}
-
-// LabSettings returns the cohort's settings for the lab, or
-// faultline.DefaultLabSettings (UpdatedAt zero) when none were set. ENOTFOUND
-// for an unknown cohort.
-func (db *DB) LabSettings(ctx context.Context, cohortID int64, lab string) (*faultline.LabSettings, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
-		return nil, err
-	}
-	s, err := scanLabSettings(tx.QueryRowContext(ctx, `SELECT `+labSettingsColumns+` FROM cohort_labs
-		WHERE cohort_id = ? AND lab = ?`, cohortID, lab))
-	if errors.Is(err, sql.ErrNoRows) {
-		return faultline.DefaultLabSettings(cohortID, lab), nil
-	} else if err != nil {
-		return nil, fmt.Errorf("lab settings of cohort %d lab %q: %w", cohortID, lab, err)
-	}
-	return s, nil
-}
-
-// ListLabSettings returns the settings of every lab of the cohort that has
-// been set, ordered by lab; labs never set are absent (use
-// faultline.DefaultLabSettings). ENOTFOUND for an unknown cohort.
-func (db *DB) ListLabSettings(ctx context.Context, cohortID int64) ([]*faultline.LabSettings, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
-		return nil, err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+labSettingsColumns+` FROM cohort_labs WHERE cohort_id = ? ORDER BY lab`, cohortID)
-	if err != nil {
-		return nil, fmt.Errorf("list lab settings of cohort %d: %w", cohortID, err)
-	}
-	defer rows.Close()
-	out := []*faultline.LabSettings{}
-	for rows.Next() {
-		s, err := scanLabSettings(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list lab settings of cohort %d: %w", cohortID, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list lab settings of cohort %d: %w", cohortID, err)
-	}
-	return out, nil
-}
-
-// SetLabSettings validates s (EINVALID with what to fix, see
-// LabSettings.Validate), fills empty modes with their defaults, stores it
-// replacing earlier settings and sets s.UpdatedAt. ENOTFOUND for an unknown
-// cohort.
-func (db *DB) SetLabSettings(ctx context.Context, s *faultline.LabSettings) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if s.Late.Mode == "" {
-		s.Late.Mode = faultline.LateAccept
-	}
-	if s.Visibility == "" {
-		s.Visibility = faultline.TestsVisible
-	}
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO cohort_labs (`+labSettingsColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (cohort_id, lab) DO UPDATE SET opens_at = excluded.opens_at, due_at = excluded.due_at,
-			late_mode = excluded.late_mode, late_pct_per_day = excluded.late_pct_per_day,
-			late_cap_pct = excluded.late_cap_pct, max_submissions = excluded.max_submissions,
-			per_minute = excluded.per_minute, test_visibility = excluded.test_visibility,
-			updated_at = excluded.updated_at`,
-		s.CohortID, s.Lab, encodeTime(s.OpensAt), encodeTime(s.DueAt), string(s.Late.Mode), s.Late.PercentPerDay,
-		s.Late.CapPercent, s.MaxSubmissions, s.PerMinute, string(s.Visibility), encodeTime(tx.now))
-	if isForeignKey(err) {
-		return faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
-	} else if err != nil {
-		return fmt.Errorf("set lab settings of cohort %d lab %q: %w", s.CohortID, s.Lab, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("set lab settings of cohort %d lab %q: commit: %w", s.CohortID, s.Lab, err)
-	}
-	s.UpdatedAt = tx.now
-	return nil
-}
-
-// SubmissionCounts returns how many submissions the user has made for the
-// lab in all, how many within the minute before now, and how many of theirs
-// (any lab, regrades aside) wait in the queue, in one query. Feed it to LabSettings.Admit before CreateSubmission. Unknown users
-// or labs count zero.
-func (db *DB) SubmissionCounts(ctx context.Context, userID int64, lab string) (faultline.SubmissionCount, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return faultline.SubmissionCount{}, err
-	}
-	defer tx.Rollback()
-	return submissionCounts(ctx, tx, userID, lab)
-}
-
-func submissionCounts(ctx context.Context, tx *dbTx, userID int64, lab string) (faultline.SubmissionCount, error) {
-	var c faultline.SubmissionCount
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(created_at > ?), 0),
-		(SELECT COUNT(*) FROM submissions WHERE user_id = ? AND state = 'queued' AND priority = 0)
-		FROM submissions WHERE user_id = ? AND lab = ?`,
-		encodeTime(tx.now.Add(-time.Minute)), userID, userID, lab).Scan(&c.Total, &c.LastMinute, &c.Waiting); err != nil {
-		return c, fmt.Errorf("submission counts of user %d lab %q: %w", userID, lab, err)
-	}
-	return c, nil
-}
-
-// ResultHistory returns every result the submission has had, newest first,
-// with Current marking the one its Result shows; an empty slice while it was
-// never graded. ENOTFOUND if there is no such submission.
-func (db *DB) ResultHistory(ctx context.Context, submissionID int64) ([]*faultline.ResultRecord, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	var lab string
-	err = tx.QueryRowContext(ctx, `SELECT lab FROM submissions WHERE id = ?`, submissionID).Scan(&lab)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, faultline.Errorf(faultline.ENOTFOUND, "Submission not found.")
-	} else if err != nil {
-		return nil, fmt.Errorf("result history of submission %d: %w", submissionID, err)
-	}
-	recs, err := loadResults(ctx, tx, "r.submission_id = ?", submissionID)
-	if err != nil {
-		return nil, fmt.Errorf("result history of submission %d: %w", submissionID, err)
-	}
-	out := []*faultline.ResultRecord{}
-	for _, rec := range recs {
-		rec.Result.Lab = lab
-		out = append(out, rec)
-	}
-	return out, nil
-}
+// This file holds the read models across aggregates: the instructors'
+// dashboards (progress matrix, lab statistics, the lab_progress summary
+// behind them), the live view's queue, the grading queue's statistics, and
+// what deciding held scores reads.
 
 // ---- dashboards ----
 
@@ -442,29 +278,6 @@ func (db *DB) LabStats(ctx context.Context, cohortID int64, lab string) (*faultl
 	return st, nil
 }
 
-// Gradebook returns one row per learner of the cohort, ordered by name then
-// id, with the best graded score on each lab they have a graded submission
-// for, and the total of those. Late penalties are not applied here. ENOTFOUND
-// for an unknown cohort.
-func (db *DB) Gradebook(ctx context.Context, cohortID int64) ([]*faultline.GradebookRow, error) {
-	matrix, err := db.ProgressMatrix(ctx, cohortID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*faultline.GradebookRow, 0, len(matrix))
-	for _, m := range matrix {
-		g := &faultline.GradebookRow{UserID: m.UserID, Name: m.Name, Email: m.Email, Best: map[string]int{}}
-		for lab, c := range m.Cells {
-			if c.Attempts > 0 {
-				g.Best[lab] = c.BestScore
-				g.Total += c.BestScore
-			}
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
 // QueueStats describes the grading queue now: queued submissions (and how
 // many are regrades), running ones, distinct workers holding a live lease,
 // and when the oldest queued learner submission was made (regrades keep
@@ -486,4 +299,135 @@ func (db *DB) QueueStats(ctx context.Context) (*faultline.QueueStats, error) {
 		return nil, fmt.Errorf("queue stats: %w", err)
 	}
 	return q, nil
+}
+
+// cohortLearners restricts a user_id column to the learners of cohortID, or
+// leaves it unrestricted when cohortID is 0.
+func cohortLearners(col string, cohortID int64) (string, []any) {
+	if cohortID == 0 {
+		return "1 = 1", nil
+	}
+	return col + ` IN (SELECT user_id FROM memberships WHERE cohort_id = ? AND role = 'learner')`, []any{cohortID}
+}
+
+// QueueEntries returns the queued and running submissions of the cohort's
+// learners (of everyone for cohortID 0): running ones first by when they
+// started, then queued ones in the order ClaimSubmission takes them
+// (fairOrder). An unknown cohort has none.
+func (db *DB) QueueEntries(ctx context.Context, cohortID int64) ([]*faultline.QueueEntry, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	where, args := cohortLearners("q.user_id", cohortID)
+	rows, err := tx.QueryContext(ctx, `SELECT q.id, q.user_id, u.name, q.lab, q.state, COALESCE(q.regrade_job_id, 0),
+		q.created_at, CASE WHEN q.state = 'running' THEN q.started_at END, q.attempts
+		FROM submissions q JOIN users u ON u.id = q.user_id
+		WHERE q.state IN ('queued', 'running') AND `+where+`
+		ORDER BY q.state = 'queued', CASE WHEN q.state = 'running' THEN q.started_at END, `+fairOrder, args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue entries of cohort %d: %w", cohortID, err)
+	}
+	defer rows.Close()
+	out := []*faultline.QueueEntry{}
+	for rows.Next() {
+		q := &faultline.QueueEntry{}
+		var state string
+		if err := rows.Scan(&q.SubmissionID, &q.UserID, &q.Name, &q.Lab, &state, &q.RegradeJobID,
+			timeText{&q.CreatedAt}, timeText{&q.StartedAt}, &q.Attempts); err != nil {
+			return nil, fmt.Errorf("queue entries of cohort %d: %w", cohortID, err)
+		}
+		q.State = faultline.SubmissionState(state)
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue entries of cohort %d: %w", cohortID, err)
+	}
+	return out, nil
+}
+
+// LearnerCohorts returns, for each of userIDs, the IDs of the cohorts in
+// which that user is a learner, ascending; users who learn nowhere are
+// absent.
+func (db *DB) LearnerCohorts(ctx context.Context, userIDs []int64) (map[int64][]int64, error) {
+	out := map[int64][]int64{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// In batches, to stay under SQLite's parameter limit.
+	for start := 0; start < len(userIDs); start += 500 {
+		batch := userIDs[start:min(start+500, len(userIDs))]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT user_id, cohort_id FROM memberships
+			WHERE role = 'learner' AND user_id IN (`+placeholders(len(batch))+`)
+			ORDER BY user_id, cohort_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("learner cohorts: %w", err)
+		}
+		for rows.Next() {
+			var uid, cid int64
+			if err := rows.Scan(&uid, &cid); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("learner cohorts: %w", err)
+			}
+			out[uid] = append(out[uid], cid)
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("learner cohorts: %w", err)
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
+// CohortAttempts returns every submission of the cohort's learners for lab
+// (every lab when lab is "") as attempts: graded when its shown result is
+// not StatusError, with that result's score. Ordered by learner, lab and
+// submission id. ENOTFOUND for an unknown cohort.
+func (db *DB) CohortAttempts(ctx context.Context, cohortID int64, lab string) ([]*faultline.LearnerAttempt, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
+		return nil, err
+	}
+	q := `SELECT s.user_id, s.lab, s.id, s.created_at, COALESCE(r.status <> 'error', 0), COALESCE(r.score, 0), COALESCE(r.max_score, 0)
+		FROM memberships m
+		JOIN submissions s ON s.user_id = m.user_id
+		LEFT JOIN results r ON r.id = s.result_id
+		WHERE m.cohort_id = ? AND m.role = 'learner'`
+	args := []any{cohortID}
+	if lab != "" {
+		q += ` AND s.lab = ?`
+		args = append(args, lab)
+	}
+	rows, err := tx.QueryContext(ctx, q+` ORDER BY s.user_id, s.lab, s.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("attempts of cohort %d lab %q: %w", cohortID, lab, err)
+	}
+	defer rows.Close()
+	out := []*faultline.LearnerAttempt{}
+	for rows.Next() {
+		a := &faultline.LearnerAttempt{}
+		if err := rows.Scan(&a.UserID, &a.Lab, &a.SubmissionID, timeText{&a.At}, &a.Graded, &a.Score, &a.MaxScore); err != nil {
+			return nil, fmt.Errorf("attempts of cohort %d lab %q: %w", cohortID, lab, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("attempts of cohort %d lab %q: %w", cohortID, lab, err)
+	}
+	return out, nil
 }

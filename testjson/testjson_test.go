@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/grader/testjson"
+	"github.com/faultline-dev/faultline/testjson"
 )
 
 type want struct {
