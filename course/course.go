@@ -47,6 +47,9 @@ type Deps struct {
 	Tokens      faultline.TokenService
 	Replays     faultline.ReplayLog
 	RestorePts  faultline.RestorePoints
+	// Recovery makes password reset links (by email when the portal sends
+	// email; IssueResetLink hands one to an administrator or instructor).
+	Recovery faultline.PasswordRecovery
 
 	// Sandboxes and Terminals run learners' sandboxes; when the container
 	// engine is down they answer EUNAVAILABLE, which pages show as such.
@@ -98,6 +101,7 @@ func New(d Deps) (*Service, error) {
 		{"Records", d.Records != nil}, {"Instructor", d.Instructor != nil}, {"Scores", d.Scores != nil},
 		{"Regrades", d.Regrades != nil}, {"Canceler", d.Canceler != nil}, {"Live", d.Live != nil},
 		{"Tokens", d.Tokens != nil}, {"Replays", d.Replays != nil}, {"RestorePts", d.RestorePts != nil},
+		{"Recovery", d.Recovery != nil},
 		{"Sandboxes", d.Sandboxes != nil}, {"Terminals", d.Terminals != nil}, {"Replayer", d.Replayer != nil},
 		{"Similarity", d.Similarity != nil}, {"Labs", d.Labs != nil}, {"Kick", d.Kick != nil}, {"Now", d.Now != nil},
 	}

@@ -40,8 +40,10 @@ type Deps struct {
 	SecureCookies bool
 
 	// Institution features (password.go, sso.go, lti.go, health.go).
-	// Recovery resets forgotten passwords by email; nil (or not Enabled)
-	// when the portal sends no email.
+	// Recovery resets passwords through one-time links: emailed when it is
+	// Enabled (the portal sends email), and issued by administrators and
+	// instructors from the cohort page always (course.IssueResetLink).
+	// Nil turns both off.
 	Recovery faultline.PasswordRecovery
 	// SSOOnly hides the password form: people sign in through single
 	// sign-on or their LMS (the setup admin keeps /login?password=1).

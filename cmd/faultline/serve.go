@@ -24,6 +24,7 @@ import (
 	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
+	"github.com/faultline-dev/faultline/recovery"
 	"github.com/faultline-dev/faultline/sandbox"
 	"github.com/faultline-dev/faultline/store"
 	"github.com/faultline-dev/faultline/web"
@@ -130,10 +131,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.BaseURL == "" {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
+	m.inst.recovery = &recovery.Service{Users: m.DB, Resets: m.DB, BaseURL: m.Config.BaseURL, Logger: m.Logger}
 	svc, err := course.New(course.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB, Workspace: m.DB,
 		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
 		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
+		Recovery:   m.inst.recovery, // institution.go adds email to it when there is some
 		Sandboxes:  manager,
 		Terminals:  manager,
 		Replayer:   g,
