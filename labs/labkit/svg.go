@@ -1,13 +1,16 @@
 package labkit
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -806,4 +809,132 @@ func SpansFromChanges(changes []Change, end time.Duration) []Span {
 		}
 	}
 	return spans
+}
+
+// ---- Run traces ----
+//
+// When a property breaks (Failf), a run graded by Faultline also attaches
+// its trace as JSON between marker lines, for the trace explorer to draw as
+// a space-time diagram:
+//
+//	--- labkit:trace name=trace.json
+//	{"v":1,"test":"TestX/seed=42","seed":42,"property":"...","detail":"...","at":1250000,"total":812,
+//	 "nodes":["n1","n2","c1"],"events":[[1250000,"deliver",0,1,"#17"], ...]}
+//	--- labkit:end
+//
+// Times are virtual microseconds; an event is [at, kind, node, peer,
+// detail] with node and peer indexes into nodes (-1: none). A delivery's
+// detail is just its message number (the send names the message). Only the
+// last events of the run that fit in MaxTraceBytes are kept, and a test
+// binary attaches at most maxProcessTraces traces, one per top-level test
+// (the first failing run, the one Replay runs again), so that traces never
+// crowd the output out. It happens only when TraceEnv is set (the grader
+// sets it; a learner's own `go test` prints no JSON).
+
+// TraceEnv, set to any value, makes failing runs attach their trace.
+const TraceEnv = "LABKIT_TRACE"
+
+// MaxTraceBytes is the most a trace attachment takes of the test output.
+const MaxTraceBytes = 48 << 10
+
+const (
+	traceBegin       = "--- labkit:trace name="
+	maxProcessTraces = 3
+)
+
+var traced struct {
+	sync.Mutex
+	n     int
+	tests map[string]bool
+}
+
+// attachTrace attaches the run's trace to tb's output, if TraceEnv is set
+// and this is the first failure of its top-level test within the limits.
+func (s *Sim) attachTrace(tb testing.TB, property, detail string) {
+	if os.Getenv(TraceEnv) == "" {
+		return
+	}
+	name := tb.Name()
+	top, _, _ := strings.Cut(name, "/")
+	traced.Lock()
+	if traced.tests == nil {
+		traced.tests = map[string]bool{}
+	}
+	if traced.n >= maxProcessTraces || traced.tests[top] {
+		traced.Unlock()
+		return
+	}
+	traced.n++
+	traced.tests[top] = true
+	traced.Unlock()
+	doc := encodeTrace(name, s.seed, property, detail, s.Elapsed(), s.trace.Total(), s.trace.Events(), MaxTraceBytes)
+	tb.Log("\n" + traceBegin + "trace.json\n" + doc + "\n" + svgEnd)
+}
+
+// encodeTrace writes a run's trace as one line of JSON of at most max
+// bytes, keeping the last events that fit.
+func encodeTrace(test string, seed int64, property, detail string, at time.Duration, total int, events []TraceEvent, limit int) string {
+	cut := func(s string, n int) string {
+		if r := []rune(s); len(r) > n {
+			return string(r[:n-1]) + "…"
+		}
+		return s
+	}
+	property, detail = cut(property, 300), cut(detail, 2000)
+	head := map[string]any{
+		"v": 1, "test": test, "seed": seed, "property": property, "detail": detail,
+		"at": at.Microseconds(), "total": total,
+	}
+	detailOf := func(e TraceEvent) string {
+		d := e.Detail
+		if e.Kind == KindDeliver {
+			d, _, _ = strings.Cut(d, " ") // "#17": the send names the message
+		}
+		return cut(d, 200)
+	}
+	// The last events that fit: each costs its encoding with node indexes
+	// of up to three digits; the head and the node names take their share
+	// first (a generous estimate).
+	budget := limit - 600 - 2*len(property) - 2*len(detail) // escaping may double them
+	start, size := len(events), 0
+	names := map[string]bool{}
+	for start > 0 {
+		e := events[start-1]
+		b, _ := json.Marshal([]any{e.At.Microseconds(), e.Kind, 999, 999, detailOf(e)})
+		n := len(b) + 1
+		for _, name := range []string{e.Node, e.Peer} {
+			if name != "" && !names[name] {
+				n += len(name) + 4
+			}
+		}
+		if size+n > budget {
+			break
+		}
+		size += n
+		names[e.Node], names[e.Peer] = true, true
+		start--
+	}
+	window := events[start:]
+	index := map[string]int{}
+	nodes := []string{}
+	node := func(n string) int {
+		if n == "" {
+			return -1
+		}
+		if i, ok := index[n]; ok {
+			return i
+		}
+		index[n] = len(nodes)
+		nodes = append(nodes, n)
+		return index[n]
+	}
+	enc := make([]json.RawMessage, 0, len(window))
+	for _, e := range window {
+		b, _ := json.Marshal([]any{e.At.Microseconds(), e.Kind, node(e.Node), node(e.Peer), detailOf(e)})
+		enc = append(enc, b)
+	}
+	head["nodes"] = nodes
+	head["events"] = enc
+	doc, _ := json.Marshal(head)
+	return string(doc)
 }
