@@ -181,6 +181,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/submissions/{id}/events", s.h(s.serveSubmissionEvents))
 			r.Get("/submissions/{id}/diff", s.h(s.serveSubmissionDiff)) // history.go
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
+			r.Get("/submissions/{id}/trace/{test}", s.h(s.serveTrace)) // trace.go
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
 			s.accountRoutes(r) // account.go

@@ -73,6 +73,10 @@ func resultView(sh *course.Shown) views.ResultView {
 	seen := map[string]string{} // picture SVG → the first test that attached it
 	for i, t := range res.Tests {
 		for n, a := range t.Attachments {
+			if a.Trace != nil {
+				v.Tests[i].Trace = traceURL(sub.ID, pictureIndex(sh, i)) // trace.go
+				continue
+			}
 			v.Tests[i].Pictures = addPicture(v.Tests[i].Pictures, seen, a, views.PictureView{
 				Test: t.Name, Name: a.Name,
 				URL: fmt.Sprintf("/submissions/%d/pictures/%d/%d/%s", sub.ID, pictureIndex(sh, i), n, url.PathEscape(a.Name)),

@@ -17,6 +17,7 @@ type Assets struct {
 	Live      string // live.js: the regrade and live pages' refresh
 	Highlight string
 	Icon      string // favicon.svg
+	Trace     string // trace.js: the trace explorer's cursor
 }
 
 // Page is what every full page shares.
@@ -511,3 +512,59 @@ func itoa64(n int64) string           { return strconv.FormatInt(n, 10) }
 
 // labFilesURL is where a lab page's file forms post.
 func labFilesURL(labURL string) string { return labURL + "/files" }
+
+// TraceDiagram is a window of a failing run drawn as a space-time diagram.
+type TraceDiagram struct {
+	SVG      string // built by web/tracediagram.go from escaped text only
+	Lanes    []string
+	Rows     []TraceRow
+	From, To int // the window: events [From, To)
+	Total    int // events recorded
+	RunTotal int // events the run had (the trace keeps the last ones)
+}
+
+// TraceRow is one event of the diagram as text.
+type TraceRow struct {
+	Index  int
+	Time   string
+	Kind   string
+	Text   string
+	State  string // what held right after it
+	Cursor bool
+}
+
+// TraceLink is a link of the explorer's controls.
+type TraceLink struct {
+	Label string
+	URL   string
+}
+
+// TracePage is the trace explorer of one failing test's run.
+type TracePage struct {
+	Page
+	SubmissionURL string
+	SubmissionID  int64
+	LabTitle      string
+	Test          string // the run, e.g. TestX/seed=42
+	Seed          string
+	Property      string
+	Detail        string
+	BrokeAt       string
+	Diagram       TraceDiagram
+	Cursor        TraceRow // the event stepped to
+	Steps         []TraceLink
+	Action        string // the controls' form action
+	At            int
+	From          int
+	Max           int // the last event index
+	Hide          []TraceKindOption
+	Replay        *ReplayLink
+	Script        string // trace.js
+}
+
+// TraceKindOption is one kind of event the explorer can hide.
+type TraceKindOption struct {
+	Kind   string
+	Label  string
+	Hidden bool
+}
