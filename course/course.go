@@ -20,6 +20,13 @@ import (
 	"github.com/faultline-dev/faultline"
 )
 
+// Lessons is the read-only catalog of lessons and case studies.
+type Lessons interface {
+	// Lesson returns ENOTFOUND when there is no lesson or case study with
+	// the slug.
+	Lesson(slug string) (*faultline.Lesson, error)
+}
+
 // Labs is the read-only lab catalog.
 type Labs interface {
 	// Lab returns ENOTFOUND when there is no lab with the slug.
@@ -50,6 +57,13 @@ type Deps struct {
 	// Recovery makes password reset links (by email when the portal sends
 	// email; IssueResetLink hands one to an administrator or instructor).
 	Recovery faultline.PasswordRecovery
+	// Discussions, feedback on work and the inbox (discuss.go, feedback.go,
+	// inbox.go).
+	Discussions faultline.DiscussionService
+	Groups      faultline.GroupService
+	Moderation  faultline.ModerationService
+	Feedback    faultline.FeedbackService
+	Inbox       faultline.InboxService
 
 	// Sandboxes and Terminals run learners' sandboxes; when the container
 	// engine is down they answer EUNAVAILABLE, which pages show as such.
@@ -58,6 +72,14 @@ type Deps struct {
 	Replayer   faultline.Replayer
 	Similarity faultline.SimilarityChecker
 	Labs       Labs
+	Lessons    Lessons
+	// Markdown renders a post or comment to sanitized HTML: the renderer
+	// and sanitizer of the lessons (content.Render).
+	Markdown func(md []byte) (string, error)
+	// Mailer sends notifications by email to those whose settings ask for
+	// it; nil when the portal has no email (notifications stay in the
+	// inbox). The one optional dependency: email is a deployment choice.
+	Mailer faultline.NotificationMailer
 
 	// Kick wakes the grading workers after a submission or a regrade.
 	Kick func()
@@ -87,6 +109,7 @@ type Service struct {
 	replays *replaySlots
 	dummy   dummyHash
 	setup   setupOnce
+	shares  *termShares // terminals shared with staff (officehours.go)
 }
 
 // New returns a Service over d, or EINVALID naming the first missing
@@ -104,6 +127,8 @@ func New(d Deps) (*Service, error) {
 		{"Recovery", d.Recovery != nil},
 		{"Sandboxes", d.Sandboxes != nil}, {"Terminals", d.Terminals != nil}, {"Replayer", d.Replayer != nil},
 		{"Similarity", d.Similarity != nil}, {"Labs", d.Labs != nil}, {"Kick", d.Kick != nil}, {"Now", d.Now != nil},
+		{"Discussions", d.Discussions != nil}, {"Groups", d.Groups != nil}, {"Moderation", d.Moderation != nil},
+		{"Feedback", d.Feedback != nil}, {"Inbox", d.Inbox != nil}, {"Lessons", d.Lessons != nil}, {"Markdown", d.Markdown != nil},
 	}
 	for _, r := range required {
 		if !r.ok {
@@ -119,6 +144,7 @@ func New(d Deps) (*Service, error) {
 	s := &Service{d: d, log: d.Logger, now: d.Now, fair: d.Fairness.WithDefaults()}
 	s.logins = newThrottle(5, 5*time.Minute, d.Now)
 	s.replays = newReplaySlots(s.fair.ReplaySlots)
+	s.shares = newTermShares()
 	return s, nil
 }
 

@@ -341,13 +341,19 @@ func (s *Service) RunTests(ctx context.Context, viewer *faultline.User, slug str
 }
 
 // Terminal opens a shell in the viewer's own running sandbox of the lab.
+// While the viewer shares their terminal of the lab with staff (office
+// hours, ShareTerminal), its output also reaches the staff who watch it.
 // ENOTFOUND when it does not run, EUNAVAILABLE when the engine is down.
 func (s *Service) Terminal(ctx context.Context, viewer *faultline.User, slug string, size faultline.TermSize) (faultline.Terminal, error) {
 	l, err := s.viewerLab(viewer, slug)
 	if err != nil {
 		return nil, err
 	}
-	return s.d.Terminals.Terminal(ctx, viewer.ID, l.Slug, size)
+	t, err := s.d.Terminals.Terminal(ctx, viewer.ID, l.Slug, size)
+	if err != nil {
+		return nil, err
+	}
+	return s.shares.tee(viewer.ID, l.Slug, t), nil
 }
 
 // Submit snapshots the viewer's files of the lab (starter overlaid by what

@@ -21,6 +21,11 @@ type SubmissionPage struct {
 	// Next is what to do after full marks on one's own submission (NextOK).
 	Next   *NextStep
 	NextOK bool
+	// Feedback on the submission (feedback.go); for the owner, the failing
+	// runs they may attach to a question and the cohorts it can go to.
+	Feedback   *FeedbackView
+	Runs       []RunChoice
+	RunCohorts []*faultline.Cohort
 }
 
 // SubmissionPage returns what the page of submission id shows to viewer;
@@ -35,6 +40,12 @@ func (s *Service) SubmissionPage(ctx context.Context, viewer *faultline.User, id
 		return nil, err
 	}
 	if p.Next, p.NextOK, err = s.NextStep(ctx, viewer, sh); err != nil {
+		return nil, err
+	}
+	if p.Feedback, err = s.Feedback(ctx, viewer, sh); err != nil {
+		return nil, err
+	}
+	if p.Runs, p.RunCohorts, err = s.AttachableRuns(ctx, viewer, sh); err != nil {
 		return nil, err
 	}
 	if !sh.Teacher {
@@ -68,6 +79,8 @@ type CohortPage struct {
 	Matrix  []*faultline.MatrixRow
 	// Taught are the cohorts viewer teaches, the targets of a move.
 	Taught []*faultline.Cohort
+	// Conversation: questions, moderation and regrade requests (feedback.go).
+	Conversation *ConversationStats
 }
 
 // CohortPage returns what the dashboard of a cohort viewer teaches shows;
@@ -85,6 +98,9 @@ func (s *Service) CohortPage(ctx context.Context, viewer *faultline.User, id int
 		return nil, err
 	}
 	if p.Taught, err = s.TaughtCohorts(ctx, viewer); err != nil {
+		return nil, err
+	}
+	if p.Conversation, err = s.ConversationStats(ctx, viewer, id); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -41,10 +41,19 @@ func (s *Service) policies(ctx context.Context, userIDs []int64, lab string, cac
 	return s.policiesOf(ctx, cohorts, lab, cache)
 }
 
-// policiesOf is policies for learners whose cohorts are known.
+// policiesOf is policies for learners whose cohorts are known, each under
+// their extension of the lab when they have one.
 func (s *Service) policiesOf(ctx context.Context, cohorts map[int64][]int64, lab string, cache settingsCache) (map[int64]faultline.LabPolicy, error) {
 	if cache == nil {
 		cache = settingsCache{}
+	}
+	userIDs := make([]int64, 0, len(cohorts))
+	for uid := range cohorts {
+		userIDs = append(userIDs, uid)
+	}
+	exts, err := s.d.Feedback.Extensions(ctx, userIDs, lab)
+	if err != nil {
+		return nil, fmt.Errorf("extensions of %q: %w", lab, err)
 	}
 	out := make(map[int64]faultline.LabPolicy, len(cohorts))
 	for uid, cids := range cohorts {
@@ -56,7 +65,7 @@ func (s *Service) policiesOf(ctx context.Context, cohorts map[int64][]int64, lab
 			}
 			sets = append(sets, st)
 		}
-		out[uid] = faultline.PolicyFor(lab, sets)
+		out[uid] = faultline.PolicyFor(lab, sets).WithExtension(exts[uid])
 	}
 	return out, nil
 }
@@ -121,6 +130,10 @@ func (s *Service) cohortHeld(ctx context.Context, cohortID int64, lab string) (m
 		if err != nil {
 			return nil, nil, err
 		}
+		adj, err := s.adjustments(ctx, users, l)
+		if err != nil {
+			return nil, nil, err
+		}
 		for _, uid := range users {
 			k := cellKey{uid, l}
 			list := make([]faultline.Attempt, len(byCell[k]))
@@ -131,18 +144,37 @@ func (s *Service) cohortHeld(ctx context.Context, cohortID int64, lab string) (m
 			if !ok {
 				p = faultline.LabPolicy{Lab: l}
 			}
-			held[k] = p.Held(list, nil)
+			held[k] = p.Held(list, adj[k])
 		}
 	}
 	return held, byCell, nil
 }
 
+// adjustments returns the manual adjustments of userIDs on lab (every lab
+// when lab is ""), by learner and lab.
+func (s *Service) adjustments(ctx context.Context, userIDs []int64, lab string) (map[cellKey][]faultline.Adjustment, error) {
+	list, err := s.d.Feedback.Adjustments(ctx, userIDs, lab)
+	if err != nil {
+		return nil, fmt.Errorf("adjustments on %q: %w", lab, err)
+	}
+	out := map[cellKey][]faultline.Adjustment{}
+	for _, a := range list {
+		k := cellKey{a.UserID, a.Lab}
+		out[k] = append(out[k], a)
+	}
+	return out, nil
+}
+
 // LabStanding is what one learner holds on one lab.
 type LabStanding struct {
 	Lab      *faultline.Lab
-	Policy   faultline.LabPolicy
-	InCohort bool // some cohort sets the rules
+	Policy   faultline.LabPolicy // under their extension, if any
+	InCohort bool                // some cohort sets the rules
 	Held     faultline.HeldScore
+	// Adjustments are staff's manual changes to the score, oldest first;
+	// Extension is the learner's extension of the lab (nil: none).
+	Adjustments []faultline.Adjustment
+	Extension   *faultline.Extension
 	// Submissions are the learner's submissions of the lab, newest first,
 	// each with its score under the policy (for finished ones).
 	Submissions []ScoredSubmission
@@ -181,7 +213,19 @@ func (s *Service) standing(ctx context.Context, userID int64, l *faultline.Lab, 
 			st.Submissions = append(st.Submissions, ss)
 		}
 	}
-	st.Held = p.Held(atts, nil)
+	adj, err := s.adjustments(ctx, []int64{userID}, l.Slug)
+	if err != nil {
+		return nil, err
+	}
+	st.Adjustments = adj[cellKey{userID, l.Slug}]
+	st.Held = p.Held(atts, st.Adjustments)
+	if p.Extended {
+		exts, err := s.d.Feedback.Extensions(ctx, []int64{userID}, l.Slug)
+		if err != nil {
+			return nil, fmt.Errorf("extension of user %d on %q: %w", userID, l.Slug, err)
+		}
+		st.Extension = exts[userID]
+	}
 	if st.Counts, err = s.d.Records.SubmissionCounts(ctx, userID, l.Slug); err != nil {
 		return nil, fmt.Errorf("submission counts of user %d lab %q: %w", userID, l.Slug, err)
 	}
@@ -202,6 +246,10 @@ func (s *Service) MyScores(ctx context.Context, viewer *faultline.User) (map[str
 		byLab[sub.Lab] = append(byLab[sub.Lab], attemptOf(sub))
 	}
 	cache := settingsCache{}
+	adj, err := s.adjustments(ctx, []int64{viewer.ID}, "")
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]faultline.HeldScore, len(byLab))
 	for lab, atts := range byLab {
 		ps, err := s.policies(ctx, []int64{viewer.ID}, lab, cache)
@@ -212,7 +260,7 @@ func (s *Service) MyScores(ctx context.Context, viewer *faultline.User) (map[str
 		if !ok {
 			p = faultline.LabPolicy{Lab: lab}
 		}
-		out[lab] = p.Held(atts, nil)
+		out[lab] = p.Held(atts, adj[cellKey{viewer.ID, lab}])
 	}
 	return out, nil
 }
@@ -252,6 +300,10 @@ func (s *Service) Matrix(ctx context.Context, viewer *faultline.User, cohortID i
 		}
 		policy[lab] = ps
 	}
+	adj, err := s.adjustments(ctx, users, "")
+	if err != nil {
+		return nil, err
+	}
 	attempts := map[cellKey][]faultline.Attempt{}
 	for lab, ps := range policy {
 		late := false
@@ -278,9 +330,9 @@ func (s *Service) Matrix(ctx context.Context, viewer *faultline.User, cohortID i
 			}
 			var h faultline.HeldScore
 			if p.LateMatters() {
-				h = p.Held(attempts[cellKey{r.UserID, lab}], nil)
+				h = p.Held(attempts[cellKey{r.UserID, lab}], adj[cellKey{r.UserID, lab}])
 			} else if c.BestID > 0 {
-				h = p.Held([]faultline.Attempt{{SubmissionID: c.BestID, Graded: true, Score: c.BestScore, MaxScore: c.MaxScore}}, nil)
+				h = p.Held([]faultline.Attempt{{SubmissionID: c.BestID, Graded: true, Score: c.BestScore, MaxScore: c.MaxScore}}, adj[cellKey{r.UserID, lab}])
 			}
 			c.BestScore, c.BestID = h.Score, h.BestID
 			if h.Has {

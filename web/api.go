@@ -31,6 +31,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/cohorts", s.api(s.apiCohorts))
 	r.Get("/cohorts/{id}/gradebook", s.api(s.apiGradebook))
 	r.Get("/cohorts/{id}/matrix", s.api(s.apiMatrix))
+	s.discussionAPIRoutes(r) // discuss_api.go
 }
 
 type apiError struct {

@@ -247,6 +247,9 @@ func (s *Server) serveLearnerLab(w http.ResponseWriter, r *http.Request) error {
 		}
 		m.Submissions = append(m.Submissions, line)
 	}
+	if m.Feedback, err = s.learnerFeedbackPanel(r, c.ID, uid, l.Slug); err != nil { // feedback.go
+		return err
+	}
 	return s.render(w, r, http.StatusOK, views.LearnerLab(m))
 }
 

@@ -119,7 +119,8 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 		Users: db, Sessions: db, Cohorts: db, Progress: db, Workspace: db, Submissions: db,
 		Records: db, Instructor: db, Scores: db, Regrades: db, Canceler: db, Live: db,
 		Tokens: db, Replays: db, RestorePts: db,
-		Recovery:  &recovery.Service{Users: db, Resets: db, BaseURL: "http://portal.test", BcryptCost: bcrypt.MinCost, Now: e.clock.Now},
+		Recovery:    &recovery.Service{Users: db, Resets: db, BaseURL: "http://portal.test", BcryptCost: bcrypt.MinCost, Now: e.clock.Now},
+		Discussions: db, Groups: db, Moderation: db, Feedback: db, Inbox: db, Lessons: cc, Markdown: content.Render,
 		Sandboxes: e.sb, Terminals: noTerminals{}, Replayer: noReplayer{}, Similarity: grader.NewSimilarity(),
 		Labs:       lc,
 		Kick:       func() { e.kicks.Add(1) },
@@ -130,6 +131,7 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&d)
 	}
+	d.Lessons = d.Content
 	svc, err := course.New(d.Deps)
 	if err != nil {
 		t.Fatalf("new course service: %v", err)

@@ -102,15 +102,21 @@ func (s *Server) serveSubmissionDiff(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	return s.renderDiff(w, r, sh.LabTitle, submissionURL(id), submissionAttempt(other), submissionAttempt(sh.Submission))
+	return s.renderDiff(w, r, sh.LabTitle, submissionURL(id), submissionAttempt(other), submissionAttempt(sh.Submission),
+		func(fs []views.FileDiff) error { return s.diffComments(r.Context(), sh, fs) }) // feedback.go
 }
 
-func (s *Server) renderDiff(w http.ResponseWriter, r *http.Request, title, back string, a, b attempt) error {
+func (s *Server) renderDiff(w http.ResponseWriter, r *http.Request, title, back string, a, b attempt, decorate ...func([]views.FileDiff) error) error {
 	m := views.DiffPage{
 		Page:  s.page(r, "Changes · "+title, "labs"),
 		Title: title, BackURL: back,
 		A: a.label, AURL: a.url, B: b.label, BURL: b.url,
 		Files: diffFiles(a.files, b.files),
+	}
+	for _, d := range decorate {
+		if err := d(m.Files); err != nil {
+			return err
+		}
 	}
 	return s.render(w, r, http.StatusOK, views.Diff(m))
 }

@@ -181,6 +181,9 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	if m.Run != nil {
 		m.Tab = "tests"
 	}
+	if m.Conversation, err = s.labConversation(r, ws.Standing); err != nil { // feedback.go
+		return err
+	}
 	status := v.status
 	if status == 0 {
 		status = http.StatusOK

@@ -241,6 +241,13 @@ func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonP
 		m.Next = &it
 	}
 	m.Labs = s.practiseLabs(l)
+	place := faultline.Place{Kind: faultline.PlaceLesson, Slug: l.Slug}
+	if l.Kind == "case" {
+		place.Kind = faultline.PlaceCase
+	}
+	if m.Discussions, err = s.placeDiscussions(r, place); err != nil { // discuss.go
+		return m, err
+	}
 	if len(l.Quiz) > 0 {
 		q := quizForm(l, nil)
 		if sc, ok := p.scores[l.Slug]; ok {

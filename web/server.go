@@ -187,6 +187,7 @@ func (s *Server) routes() chi.Router {
 			s.accountRoutes(r) // account.go
 			s.ssoUserRoutes(r)
 			s.ltiUserRoutes(r)
+			s.conversationRoutes(r) // discuss.go
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)
@@ -199,6 +200,7 @@ func (s *Server) routes() chi.Router {
 				s.regradeRoutes(r) // regrades.go
 				s.liveRoutes(r)    // live.go
 				s.ltiTeacherRoutes(r)
+				s.conversationTeacherRoutes(r)
 			})
 		})
 	})
@@ -318,7 +320,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 // page returns the shared page model for r.
 func (s *Server) page(r *http.Request, title, nav string) views.Page {
-	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav}
+	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: s.inboxCount(r)}
 }
 
 // redirect sends a 303 See Other, the answer to a successful form POST.

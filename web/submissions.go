@@ -204,6 +204,12 @@ func pictureIndex(sh *course.Shown, i int) int {
 
 // serveSubmission shows a submission: its state, then its result.
 func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
+	return s.renderSubmission(w, r, http.StatusOK, "")
+}
+
+// renderSubmission renders the submission page with status; feedbackErr
+// re-shows a refused comment or regrade request (feedback.go).
+func (s *Server) renderSubmission(w http.ResponseWriter, r *http.Request, status int, feedbackErr string) error {
 	id, err := submissionID(r)
 	if err != nil {
 		return err
@@ -230,7 +236,11 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 	}
 	m.Review = submissionReview(sh, p.Review) // similar.go
 	m.Regrade = submissionRegrade(r, p)       // regrades.go
-	return s.render(w, r, http.StatusOK, views.Submission(m))
+
+	fb := s.submissionFeedback(sh, p.Feedback, p.Runs, p.RunCohorts) // feedback.go
+	m.Feedback, fb.panel.Error = fb.panel, feedbackErr
+	m.Review.Files = withLineComments(m.Review.Files, fb, sub.ID, r.URL.Query().Get("comment"))
+	return s.render(w, r, status, views.Submission(m))
 }
 
 // serveSubmissionEvents streams a submission's progress as Server-Sent

@@ -35,7 +35,7 @@ type institutionParts struct {
 // (LMS passback sends its one score).
 func (m *Main) openInstitution(svc *course.Service) error {
 	cfg := m.Config.Inst
-	if cfg.SMTP.Host != "" {
+	if cfg.SMTP.Host != "" && m.inst.notifier == nil { // openMail made it first
 		sender, err := mail.NewSender(cfg.SMTP)
 		if err != nil {
 			return fmt.Errorf("email: %s", describe(err))

@@ -132,11 +132,16 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
 	m.inst.recovery = &recovery.Service{Users: m.DB, Resets: m.DB, BaseURL: m.Config.BaseURL, Logger: m.Logger}
+	if err := m.openMail(); err != nil { // talkmail.go
+		return err
+	}
 	svc, err := course.New(course.Deps{
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB, Workspace: m.DB,
 		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
 		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
-		Recovery:   m.inst.recovery, // institution.go adds email to it when there is some
+		Recovery:    m.inst.recovery, // institution.go adds email to it when there is some
+		Discussions: m.DB, Groups: m.DB, Moderation: m.DB, Feedback: m.DB, Inbox: m.DB,
+		Lessons: m.Content, Markdown: content.Render, Mailer: m.notificationMailer(),
 		Sandboxes:  manager,
 		Terminals:  manager,
 		Replayer:   g,

@@ -99,6 +99,7 @@ type LearnerLabPage struct {
 	LabTitle    string
 	StatsURL    string
 	Submissions []SubmissionLine
+	Feedback    *LearnerFeedbackPanel // talk_models.go: adjustments, extension, office hours
 }
 
 // TokenLine is one personal access token in the list.

@@ -50,6 +50,8 @@ type FileDiff struct {
 	Path   string
 	Status string // "changed", "added", "removed", "same"
 	Hunks  []DiffHunk
+	// Comments are staff's comments on the newer side's file (feedback).
+	Comments []CommentView
 }
 
 // Lines flattens the hunks for the <pre>: each header becomes a line of

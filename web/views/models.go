@@ -18,6 +18,8 @@ type Assets struct {
 	Highlight string
 	Icon      string // favicon.svg
 	Trace     string // trace.js: the trace explorer's cursor
+	Talk      string // talk.css: discussions and feedback
+	TalkJS    string // talk.js: live threads, read marks, terminal watching
 }
 
 // Page is what every full page shares.
@@ -30,6 +32,7 @@ type Page struct {
 	// BodyClass styles a whole page, e.g. "workspace" for the lab page
 	// that fills the window.
 	BodyClass string
+	Inbox     int // unread notifications, shown beside the Inbox link
 }
 
 // ErrorPage is shown for any error that is not re-rendered in its form.
@@ -189,6 +192,8 @@ type LessonPage struct {
 	Next     *OutlineItem
 	Labs     []LabCard // labs that practise it: named by the lesson or naming it
 	Quiz     *QuizView // nil when the page has no quiz
+	// Discussions are the cohort's threads here (talk_models.go).
+	Discussions []PlaceDiscussionView
 }
 
 // QuizView is a lesson's quiz as a form, and after a submission its result.
@@ -352,6 +357,9 @@ type LabPage struct {
 	// Tab is the tab of the bottom pane to show first: "tests" after a
 	// test run, "history" after a reset or restore; "" the terminal.
 	Tab string
+	// Conversation: discussions here, the learner's extension and
+	// adjustments, terminal sharing (talk_models.go).
+	Conversation LabConversation
 }
 
 // ResultView is the state and, when finished, the result of a submission.
@@ -444,6 +452,7 @@ type SubmissionPage struct {
 	Result    ResultView
 	Review    SubmissionReview   // similar_models.go: files, previous attempt, similarity
 	Regrade   *SubmissionRegrade // regrade_models.go: results history and Regrade button; nil unless the viewer teaches
+	Feedback  *FeedbackPanel     // talk_models.go: comments, adjustments, regrade requests, attach a failing run
 }
 
 // CohortsPage is /cohorts with the create form.
@@ -501,6 +510,8 @@ type CohortPage struct {
 	Roster    RosterView     // members with roles and actions (roster_models.go)
 	Live      string         // the live view's URL (live.go)
 	Regrades  string         // the cohort's regrades (regrades.go)
+	// Conversation: questions, moderation, regrade requests (talk_models.go).
+	Conversation *ConversationPanel
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -30,6 +30,10 @@ type CodeFile struct {
 	// the page shows Content in a plain <pre>.
 	HTML    string
 	Content string
+	// LineView, when set, show the file line by line with the comments on
+	// each line (talk_models.go); CommentAction is where a line comment posts.
+	LineView      []CodeLine
+	CommentAction string
 }
 
 // PrevAttempt is the learner's previous submission of the same lab.
