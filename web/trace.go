@@ -82,7 +82,7 @@ func (s *Server) serveTrace(w http.ResponseWriter, r *http.Request) error {
 	if lastEvent >= 0 {
 		win := func(at int) int { return max(0, min(o.from, at)) }
 		if o.at > 0 {
-			m.Steps = append(m.Steps, views.TraceLink{Label: "⏮ first", URL: link(0, 0)},
+			m.Steps = append(m.Steps, views.TraceLink{Label: "« first", URL: link(0, 0)},
 				views.TraceLink{Label: "◀ step back", URL: link(o.at-1, win(o.at-1))})
 		}
 		if o.at < lastEvent {
@@ -92,7 +92,7 @@ func (s *Server) serveTrace(w http.ResponseWriter, r *http.Request) error {
 				from = next - traceWindow + 1
 			}
 			m.Steps = append(m.Steps, views.TraceLink{Label: "step on ▶", URL: link(next, from)},
-				views.TraceLink{Label: "last ⏭", URL: link(lastEvent, max(0, lastEvent-traceWindow+1))})
+				views.TraceLink{Label: "last »", URL: link(lastEvent, max(0, lastEvent-traceWindow+1))})
 		}
 		if o.from > 0 {
 			from := max(0, o.from-traceWindow)

@@ -89,7 +89,7 @@ export function startEditor(form, list) {
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }), go(),
         keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
         EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly),
-        EditorView.contentAttributes.of({ "aria-label": "Code editor", "data-testid": "code-input" }),
+        EditorView.contentAttributes.of({ "aria-label": "Code editor", "data-testid": "code-input", tabindex: "0" }),
         EditorView.updateListener.of((u) => { if (u.docChanged) edited(); }),
       ],
     });
