@@ -201,7 +201,7 @@ func traceDiagram(rt *faultline.RunTrace, o traceOptions) views.TraceDiagram {
 		y := rowY(te.row)
 		e := te.e
 		cursor := te.i == o.at
-		cls := "td-ev td-" + e.Kind
+		cls := "td-ev td-k-" + e.Kind // not td-<kind>: those classes style the marks
 		if te.i > o.at {
 			cls += " td-future"
 		}

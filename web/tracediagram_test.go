@@ -132,3 +132,20 @@ func TestTraceDiagramWindowsAndHiding(t *testing.T) {
 		t.Errorf("last window: %d rows, %d broken bars", len(dg.Rows), d.Find(`[data-testid="trace-broken"]`).Length())
 	}
 }
+
+// A row's group is classed by kind apart from the marks' classes, so the
+// style of a mark (a crash's red stroke, a timer's fill) never paints the
+// whole row.
+func TestTraceRowsDoNotTakeTheirMarksStyle(t *testing.T) {
+	d := diagramDoc(t, traceDiagram(synthTrace(), traceOptions{at: 3, hide: map[string]bool{}}).SVG)
+	marks := []string{"td-crash", "td-restart", "td-timer", "td-op", "td-x", "td-dot", "td-msg", "td-head"}
+	d.Find(`[data-testid="trace-event"]`).Each(func(_ int, s *goquery.Selection) {
+		for _, c := range strings.Fields(s.AttrOr("class", "")) {
+			for _, m := range marks {
+				if c == m {
+					t.Errorf("event %s row is classed %s, a mark's style", s.AttrOr("data-i", ""), c)
+				}
+			}
+		}
+	})
+}

@@ -272,7 +272,7 @@ func Layout(p Page) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if p.User != nil {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "<form class=\"site-search\" method=\"get\" action=\"/search\" role=\"search\"><label for=\"site-search-q\" class=\"visually-hidden\">Search</label> <input type=\"search\" id=\"site-search-q\" name=\"q\" placeholder=\"Search the course\" data-testid=\"search-box\"> <button type=\"submit\">Search</button></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "<form class=\"site-search\" method=\"get\" action=\"/search\" role=\"search\"><label for=\"site-search-q\" class=\"visually-hidden\">Search</label> <input type=\"search\" id=\"site-search-q\" name=\"q\" placeholder=\"Lessons, labs…\" data-testid=\"search-box\"> <button type=\"submit\">Search</button></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
