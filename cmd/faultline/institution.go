@@ -67,6 +67,9 @@ func (m *Main) openInstitution(svc *course.Service) error {
 	return nil
 }
 
+// The engine counts its failed calls for faultline_engine_errors_total.
+var _ metrics.EngineErrorSource = (*sandbox.Engine)(nil)
+
 // withInstitution adds the institution parts and the operator's
 // endpoints to the web server's deps.
 func (m *Main) withInstitution(manager *sandbox.Manager, d web.Deps) web.Deps {
