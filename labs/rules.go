@@ -231,7 +231,7 @@ func stripCodeSpans(line string) string {
 var (
 	mdLinkRE  = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
 	mdMarkRE  = regexp.MustCompile("[*_`]+")
-	ruleEndRE = regexp.MustCompile(`[.;:!?](\s|$)`)
+	ruleEndRE = regexp.MustCompile(`[.;!?](\s|$)`)
 )
 
 // ruleText is the rule's first sentence: the rest of its line and the lines

@@ -56,9 +56,14 @@ func (iv *Interleaver) Points() int {
 // Run starts n goroutines running fn(i), releases them together and waits
 // for all of them, with GOMAXPROCS set to 1 meanwhile (restored after), so
 // the only switches between them are where they block or pass a Point.
-func (iv *Interleaver) Run(n int, fn func(i int)) {
+func (iv *Interleaver) Run(n int, fn func(i int)) { iv.Go(n, fn)() }
+
+// Go is Run without the waiting: it starts the goroutines and returns a
+// function that waits for them and restores GOMAXPROCS. Use it when the
+// test must act while they run (release calls it left blocked, say); call
+// the returned function before the test ends.
+func (iv *Interleaver) Go(n int, fn func(i int)) (wait func()) {
 	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -71,7 +76,13 @@ func (iv *Interleaver) Run(n int, fn func(i int)) {
 		}()
 	}
 	close(start)
-	wg.Wait()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			wg.Wait()
+			runtime.GOMAXPROCS(prev)
+		})
+	}
 }
 
 // Clock wraps c so that every method passes a scheduling point first.
