@@ -29,7 +29,7 @@ func runLabsMutate(ctx context.Context, cfg Config, args []string, stdout, stder
 	host := fs.Bool("host", false, "grade on the host with the go command instead of in containers (fast; for an author's own labs only)")
 	minScore := fs.Float64("min", 90, "fail when a lab's mutation score (percent) is below this")
 	list := fs.Bool("list", false, "list the generated mutants and their ids without grading them")
-	only := fs.String("only", "", "grade only mutants whose id contains this text")
+	only := fs.String("only", "", "grade only mutants whose id contains one of these comma-separated texts")
 	cfg.registerCatalogFlags(fs)
 	cfg.registerDockerFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -85,8 +85,11 @@ func runLabsMutate(ctx context.Context, cfg Config, args []string, stdout, stder
 		if *only != "" {
 			var keep []grader.Mutant
 			for _, m := range mutants {
-				if strings.Contains(m.ID, *only) {
-					keep = append(keep, m)
+				for _, o := range strings.Split(*only, ",") {
+					if o != "" && strings.Contains(m.ID, o) {
+						keep = append(keep, m)
+						break
+					}
 				}
 			}
 			mutants = keep
