@@ -160,7 +160,7 @@ func scoreHost(lab *faultline.Lab, out []byte, stderr string) *faultline.Result 
 	if !built {
 		r.Status = faultline.StatusBuildFailed
 		r.Message = "Your code did not compile."
-		r.Output = build.String() + stderr
+		r.Output = hostBuildOutput(build.String() + stderr)
 	}
 	passed := 0
 	for _, t := range lab.Tests {
@@ -210,4 +210,22 @@ func hostFailure(out string) string {
 		}
 	}
 	return "The test failed."
+}
+
+// hostBuildOutput makes the go command's build output on the host read like
+// the grading container's: files named relative to their package folder
+// (the host runs from hidden/, so the lab's files appear as ../lab/x.go),
+// and each message once (both test binaries report a broken lab package).
+func hostBuildOutput(out string) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.ReplaceAll(line, "../lab/", "./")
+		if strings.TrimSpace(line) == "" || seen[line] {
+			continue
+		}
+		seen[line] = true
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }

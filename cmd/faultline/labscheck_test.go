@@ -51,7 +51,7 @@ func TestLabsCheckExplains(t *testing.T) {
 		t.Fatalf("labs check passed:\n%s", out)
 	}
 	for _, want := range []string{
-		"labs check: 1 labs, each variant graded 2 times, 2 grades at a time",
+		"labs check: 1 labs, each variant graded 2 times in grading containers, 2 grades at a time",
 		"== tiny: 3 rules, 2 tests, 4 variants",
 		"FAIL: labs/tiny/lab.yaml: rule R3 has no test",
 		"mutants/broken/tiny.go:9:",
@@ -121,5 +121,28 @@ func TestLabsMutateOnHost(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "labs mutate failed for tiny") {
 		t.Errorf("stderr %q", errOut)
+	}
+}
+
+// TestLabsCheckOnHost runs the same check with --host: no container, the
+// same verdicts.
+func TestLabsCheckOnHost(t *testing.T) {
+	dir := MustContentDir(t, tinyLab(nil))
+	code, out, _ := runCLI(t, "labs", "check", "--labs-dir", dir, "--lab", "tiny", "--runs", "1", "--host")
+	if code == 0 {
+		t.Fatalf("labs check --host passed:\n%s", out)
+	}
+	for _, want := range []string{
+		"each variant graded 1 times on the host",
+		"mutants/broken/tiny.go:9:",
+		"no test catches it",
+		"FAIL: labs/tiny/lab.yaml: rule R3 has no test",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^  solution +3/3 +graded .* ok$`).MatchString(out) {
+		t.Errorf("the solution is not graded full marks on the host:\n%s", out)
 	}
 }
