@@ -57,7 +57,7 @@ func TestDuplicatesApplyOnce(t *testing.T) {
 func TestLostDeliveriesAndAcks(t *testing.T) {
 	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
 		newWorld(t, seed, faults{Keys: 3, PerKey: 30, Window: 5, AckTimeout: 50 * time.Millisecond,
-			Loss: 0.25, Dup: 0.2, AckLoss: 0.3}).run(time.Minute)
+			Loss: 0.25, Dup: 0.2, AckLoss: 0.3, Late: 0.1}).run(time.Minute)
 	})
 }
 
@@ -112,14 +112,14 @@ func TestKeysAreIndependent(t *testing.T) {
 func TestCrashRestart(t *testing.T) {
 	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
 		newWorld(t, seed, faults{Keys: 3, PerKey: 30, Window: 5, AckTimeout: 60 * time.Millisecond,
-			Loss: 0.1, Dup: 0.2, AckLoss: 0.2, Crashes: true}).run(2 * time.Minute)
+			Loss: 0.1, Dup: 0.2, AckLoss: 0.2, Crashes: true, Late: 0.1}).run(2 * time.Minute)
 	})
 }
 
 func TestCrashBetweenWrites(t *testing.T) {
 	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
 		newWorld(t, seed, faults{Keys: 3, PerKey: 30, Window: 4, AckTimeout: 60 * time.Millisecond,
-			Dup: 0.2, AckLoss: 0.2, TornWrites: 0.15}).run(2 * time.Minute)
+			Dup: 0.2, AckLoss: 0.2, TornWrites: 0.15, Late: 0.1}).run(2 * time.Minute)
 	})
 }
 
