@@ -125,7 +125,7 @@ func (s *Server) serveLesson(kind string) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
-		return s.render(w, r, http.StatusOK, views.Lesson(m))
+		return s.serveLessonPage(w, r, m) // lessonpage.go
 	}
 }
 
