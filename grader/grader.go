@@ -167,6 +167,7 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 		Limits:      runLim,
 		WorkDir:     "/tmp",
 		Stdin:       bytes.NewReader(tree),
+		Prestart:    true, // a container started ahead, used once (sandbox/prestart.go)
 		OutputLimit: DefaultOutputLimit,
 		TmpfsMB:     g.opt.TmpfsMB,
 		Runtime:     g.opt.Runtime,
