@@ -47,7 +47,8 @@ test: ui check-generated vet
 ##   grading latency p50/p95 (submission to stored result) vs bare `go test` on the host;
 ##   grading throughput with 2 workers and a 200-submission burst vs 2 parallel host runs;
 ##   sandbox start p50/p95 (warm pool and cold) vs a bare create+start of the same image,
-##   and warm starts while two grades run beside them;
+##   and warm starts while two grades run beside them; a grading run in a
+##   pre-started container vs a fresh one;
 ##   memory of 50 idle sandboxes vs one bare container.
 ## Then one line per goal of issue 15 beside its measured ratio (scripts/benchgoals).
 ## The benchmarks run one after another, never two at once; a benchmark that
@@ -59,7 +60,7 @@ bench:
 	$(GO) test -run '^$$' -bench CohortDashboard -benchtime 50x ./web/ ; \
 	$(GO) test -run '^$$' -bench 'Grading$$' -benchtime 5x -timeout 30m ./cmd/faultline/ ; \
 	$(GO) test -run '^$$' -bench 'GradingThroughput|GradingBurst' -benchtime 1x -timeout 40m ./cmd/faultline/ ; \
-	$(GO) test -run '^$$' -bench 'SandboxStart|WarmStartBusy' -benchtime 20x -timeout 20m ./sandbox/ ; \
+	$(GO) test -run '^$$' -bench 'SandboxStart|WarmStartBusy|RunPrestarted' -benchtime 20x -timeout 20m ./sandbox/ ; \
 	$(GO) test -run '^$$' -bench IdleSandboxes -benchtime 1x -timeout 20m ./sandbox/ ; \
 	} 2>&1 | $(GO) run ./scripts/benchgoals
 

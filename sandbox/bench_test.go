@@ -263,3 +263,51 @@ func memAvailable(tb testing.TB) uint64 {
 	tb.Fatal(fmt.Errorf("no MemAvailable in /proc/meminfo"))
 	return 0
 }
+
+// BenchmarkRunPrestarted measures a short grading-shaped run (the job on
+// stdin, read and answered) from hand-over to result, in a fresh container
+// and in one pre-started for it (waited for, as when jobs come apart),
+// alternating in one run; it reports both p50s and their ratio
+// (prestarted/fresh). Run with -benchtime 20x.
+func BenchmarkRunPrestarted(b *testing.B) {
+	image := MustLabImage(b)
+	e := New(testEngine.b, nil)
+	e.SetScope(testEngine.Scope())
+	defer e.ClosePrestarted()
+	spec := func(prestart bool) RunSpec {
+		return RunSpec{
+			Image: image, Cmd: []string{"sh", "-c", `echo "got $(wc -c)"`},
+			Labels: map[string]string{LabelKind: KindGrade, labelTest: testRun},
+			Limits: faultline.DefaultGradeLimits, WorkDir: "/tmp", Prestart: prestart,
+			Stdin: strings.NewReader("a job"),
+		}
+	}
+	run := func(prestart bool) time.Duration {
+		t0 := time.Now()
+		res, err := e.Run(context.Background(), spec(prestart))
+		if err != nil || res.ExitCode != 0 || !strings.Contains(string(res.Output), "got 5") {
+			b.Fatalf("run (prestart %v): %v %+v", prestart, err, res)
+		}
+		return time.Since(t0)
+	}
+	run(true) // starts the first pre-started container
+	var fresh, pre []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for e.prestartedWaiting() < 1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		pre = append(pre, run(true))
+		fresh = append(fresh, run(false))
+	}
+	b.StopTimer()
+	p50 := func(ds []time.Duration) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[len(s)/2].Microseconds()) / 1000
+	}
+	b.ReportMetric(p50(fresh), "fresh-p50-ms")
+	b.ReportMetric(p50(pre), "prestarted-p50-ms")
+	b.ReportMetric(p50(pre)/p50(fresh), "prestarted/fresh")
+	b.ReportMetric(0, "ns/op")
+}
