@@ -450,6 +450,9 @@ type UserService interface {
 	// of theirs but keep (a session ID; "" ends all). ENOTFOUND for an
 	// unknown user.
 	SetPassword(ctx context.Context, userID int64, hash, keep string) error
+	// SetUserName changes the user's display name. EINVALID for a name the
+	// account rule refuses, ENOTFOUND for an unknown user.
+	SetUserName(ctx context.Context, userID int64, name string) error
 }
 
 // SessionService stores login sessions.

@@ -179,6 +179,11 @@ type PasswordRecovery interface {
 	// Reset sets a new password through a live link, once; EINVALID for a
 	// password that breaks the rule, ENOTFOUND for a dead link.
 	Reset(ctx context.Context, token, password, confirm string) (*User, error)
+	// Issue makes a one-time reset link for the user without sending it
+	// (an administrator or instructor hands it over; no email is needed):
+	// its token and when it stops working. ENOTFOUND for an unknown user.
+	// Who may issue one is the course's decision (course.IssueResetLink).
+	Issue(ctx context.Context, userID int64) (token string, expires time.Time, err error)
 }
 
 // NoPassword is the password hash of an account made by single sign-on or
@@ -318,8 +323,20 @@ type GradeEvent struct {
 	PrevScore int
 }
 
-// GradeEventService reads results in the order they were stored and keeps
-// named cursors, so a follower resumes where it stopped after a restart.
+// ScoreChange records that the score a learner holds for a lab may have
+// changed without a new grade: an instructor adjusted it, or granted,
+// changed or removed an extension.
+type ScoreChange struct {
+	ID     int64
+	UserID int64
+	Lab    string
+	Reason string // "adjustment" or "extension"
+	At     time.Time
+}
+
+// GradeEventService reads results (and score changes) in the order they were
+// stored and keeps named cursors, so a follower resumes where it stopped
+// after a restart.
 type GradeEventService interface {
 	// GradeEvents returns up to limit results with ids above afterID, in id order.
 	GradeEvents(ctx context.Context, afterID int64, limit int) ([]GradeEvent, error)
@@ -329,6 +346,11 @@ type GradeEventService interface {
 	SetEventCursor(ctx context.Context, name string, id int64) error
 	// LatestResultID is the newest result's id (0 when none).
 	LatestResultID(ctx context.Context) (int64, error)
+	// ScoreChanges returns up to limit score changes with ids above
+	// afterID, in id order.
+	ScoreChanges(ctx context.Context, afterID int64, limit int) ([]ScoreChange, error)
+	// LatestScoreChangeID is the newest score change's id (0 when none).
+	LatestScoreChangeID(ctx context.Context) (int64, error)
 }
 
 // ScoreSource gives the one score a learner holds for a lab, the number

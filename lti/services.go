@@ -298,9 +298,11 @@ func (o *PassbackOptions) defaults() {
 
 // cursorName is the passback's cursor over the results table;
 // settingsCursor its cursor (unix nanoseconds) over cohort lab settings.
+// changesCursor its cursor over score changes (adjustments, extensions).
 const (
 	cursorName     = "lti-passback"
 	settingsCursor = "lti-settings"
+	changesCursor  = "lti-score-changes"
 )
 
 // RunPassback follows the results table and sends scores until ctx ends.
@@ -369,7 +371,61 @@ func (s *Service) follow(ctx context.Context) error {
 	if err := s.followResults(ctx); err != nil {
 		return err
 	}
+	if err := s.followScoreChanges(ctx); err != nil {
+		return err
+	}
 	return s.followSettings(ctx)
+}
+
+// followScoreChanges queues the score held after each adjustment or
+// extension change since the last call.
+func (s *Service) followScoreChanges(ctx context.Context) error {
+	after, err := s.st.EventCursor(ctx, changesCursor)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		latest, err := s.st.LatestScoreChangeID(ctx)
+		if err != nil {
+			return err
+		}
+		return s.st.SetEventCursor(ctx, changesCursor, latest)
+	} else if err != nil {
+		return err
+	}
+	for {
+		cs, err := s.st.ScoreChanges(ctx, after, 500)
+		if err != nil || len(cs) == 0 {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, c := range cs {
+			if err := s.queueLearner(ctx, c.UserID, c.Lab, seen); err != nil {
+				return err
+			}
+		}
+		after = cs[len(cs)-1].ID
+		if err := s.st.SetEventCursor(ctx, changesCursor, after); err != nil {
+			return err
+		}
+	}
+}
+
+// queueLearner queues the score the learner holds for lab for each of its
+// grade targets, once per (learner, lab) in seen.
+func (s *Service) queueLearner(ctx context.Context, userID int64, lab string, seen map[string]bool) error {
+	k := fmt.Sprintf("%d/%s", userID, lab)
+	if seen[k] {
+		return nil
+	}
+	seen[k] = true
+	ts, err := s.st.LTIGradeTargets(ctx, userID, lab)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := s.queueScore(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) followSettings(ctx context.Context) error {
@@ -410,19 +466,8 @@ func (s *Service) followResults(ctx context.Context) error {
 		}
 		seen := map[string]bool{}
 		for _, e := range evs {
-			k := fmt.Sprintf("%d/%s", e.UserID, e.Lab)
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			ts, err := s.st.LTIGradeTargets(ctx, e.UserID, e.Lab)
-			if err != nil {
+			if err := s.queueLearner(ctx, e.UserID, e.Lab, seen); err != nil {
 				return err
-			}
-			for _, t := range ts {
-				if err := s.queueScore(ctx, t); err != nil {
-					return err
-				}
 			}
 		}
 		after = evs[len(evs)-1].ResultID

@@ -52,6 +52,7 @@ const cleanupTimeout = 30 * time.Second
 // use.
 type Engine struct {
 	b        backend.Backend
+	counted  *backend.Counted // b, counting the orchestrator's failures
 	log      *slog.Logger
 	instance string
 	scope    string
@@ -71,7 +72,15 @@ func New(b backend.Backend, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{b: b, log: log, instance: randomHex(6), images: map[string]string{}, pre: prestartPool{idle: PrestartIdle}}
+	c := backend.Count(b)
+	return &Engine{b: c, counted: c, log: log, instance: randomHex(6), images: map[string]string{}, pre: prestartPool{idle: PrestartIdle}}
+}
+
+// EngineErrors returns the orchestrator calls that failed (internal errors
+// and outages, not answers such as "no such container") since New, by verb.
+// It feeds the engine_errors_total metric.
+func (e *Engine) EngineErrors() map[string]uint64 {
+	return e.counted.Errors()
 }
 
 // randomHex returns n random bytes in hex (crypto/rand never fails on Linux).

@@ -399,3 +399,38 @@ func TestSkipGoroot(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineErrorsCountsFailedEngineCalls: with the real engine, answers
+// such as "no such container" are not counted as engine errors; an engine
+// that cannot be reached is, by verb.
+func TestEngineErrorsCountsFailedEngineCalls(t *testing.T) {
+	ctx := context.Background()
+	e := New(testDocker, nil)
+	if err := e.b.Remove(ctx, "faultline-no-such-container"); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Fatalf("Remove of a missing container: %v, want not found", err)
+	}
+	if err := e.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.EngineErrors(); len(got) != 0 {
+		t.Errorf("engine errors after a not-found answer and a ping: %v, want none", got)
+	}
+
+	dead, err := docker.New("unix://"+t.TempDir()+"/no-engine.sock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := New(dead, nil)
+	defer down.Close()
+	for range 2 {
+		if err := down.Ping(ctx); faultline.ErrorCode(err) != faultline.EUNAVAILABLE {
+			t.Fatalf("Ping with no engine: %v, want unavailable", err)
+		}
+	}
+	if _, err := down.b.List(ctx, map[string]string{LabelKind: KindGrade}); err == nil {
+		t.Fatal("List with no engine succeeded")
+	}
+	if got := down.EngineErrors(); got["ping"] != 2 || got["list"] != 1 || len(got) != 2 {
+		t.Errorf("engine errors with no engine = %v, want ping 2, list 1", got)
+	}
+}

@@ -145,6 +145,9 @@ func (db *DB) AddAdjustment(ctx context.Context, a *faultline.Adjustment) error 
 	} else if err != nil {
 		return fmt.Errorf("adjust score of user %d on %q: %w", a.UserID, a.Lab, err)
 	}
+	if err := tx.scoreChanged(ctx, a.UserID, a.Lab, "adjustment"); err != nil {
+		return fmt.Errorf("adjust score of user %d on %q: %w", a.UserID, a.Lab, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("adjust score of user %d on %q: commit: %w", a.UserID, a.Lab, err)
 	}
@@ -245,6 +248,9 @@ func (db *DB) SetExtension(ctx context.Context, e *faultline.Extension) error {
 	} else if err != nil {
 		return fmt.Errorf("extend %q for user %d: %w", e.Lab, e.UserID, err)
 	}
+	if err := tx.scoreChanged(ctx, e.UserID, e.Lab, "extension"); err != nil {
+		return fmt.Errorf("extend %q for user %d: %w", e.Lab, e.UserID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("extend %q for user %d: commit: %w", e.Lab, e.UserID, err)
 	}
@@ -267,6 +273,9 @@ func (db *DB) RemoveExtension(ctx context.Context, userID int64, lab string) err
 		return fmt.Errorf("remove extension of %q for user %d: %w", lab, userID, err)
 	} else if n == 0 {
 		return faultline.Errorf(faultline.ENOTFOUND, "There is no extension to remove.")
+	}
+	if err := tx.scoreChanged(ctx, userID, lab, "extension"); err != nil {
+		return fmt.Errorf("remove extension of %q for user %d: %w", lab, userID, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("remove extension of %q for user %d: commit: %w", lab, userID, err)
@@ -457,4 +466,60 @@ func (db *DB) AnswerRegradeRequest(ctx context.Context, r *faultline.RegradeRequ
 		return fmt.Errorf("answer regrade request %d: commit: %w", r.ID, err)
 	}
 	return nil
+}
+
+// ---- Score changes ----
+
+// scoreChanged records, inside the write that made it, that the score the
+// learner holds for lab may have changed without a new grade.
+func (tx *dbTx) scoreChanged(ctx context.Context, userID int64, lab, reason string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO score_changes (user_id, lab, reason, at) VALUES (?, ?, ?, ?)`,
+		userID, lab, reason, encodeTime(tx.now)); err != nil {
+		return fmt.Errorf("record score change: %w", err)
+	}
+	return nil
+}
+
+// ScoreChanges returns up to limit score changes with ids above afterID, in
+// id order (limit outside 1…10000 means 1000).
+func (db *DB) ScoreChanges(ctx context.Context, afterID int64, limit int) ([]faultline.ScoreChange, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, lab, reason, at FROM score_changes WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("score changes after %d: %w", afterID, err)
+	}
+	defer rows.Close()
+	var out []faultline.ScoreChange
+	for rows.Next() {
+		var c faultline.ScoreChange
+		if err := rows.Scan(&c.ID, &c.UserID, &c.Lab, &c.Reason, timeText{&c.At}); err != nil {
+			return nil, fmt.Errorf("score changes after %d: %w", afterID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("score changes after %d: %w", afterID, err)
+	}
+	return out, nil
+}
+
+// LatestScoreChangeID is the newest score change's id (0 when none).
+func (db *DB) LatestScoreChangeID(ctx context.Context) (int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var id sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(id) FROM score_changes`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("latest score change id: %w", err)
+	}
+	return id.Int64, nil
 }

@@ -253,3 +253,58 @@ func TestInboxAndSettings(t *testing.T) {
 	}
 	assertCode(t, db.SetNotificationSettings(ctx, lin.ID, map[faultline.NotificationKind]faultline.NotificationSetting{"spam": {}}), faultline.EINVALID)
 }
+
+// TestScoreChangesFollowAdjustmentsAndExtensions: every adjustment and every
+// extension granted, replaced or removed leaves one score change, in order;
+// a refused write leaves none.
+func TestScoreChangesFollowAdjustmentsAndExtensions(t *testing.T) {
+	ctx := context.Background()
+	db, clk := MustOpenDB(t)
+	lin := MustCreateUser(t, db, "lin@example.com", faultline.RoleLearner)
+	if id, err := db.LatestScoreChangeID(ctx); err != nil || id != 0 {
+		t.Fatalf("latest score change of a new database = %d, %v", id, err)
+	}
+	due := clk.Now().Add(time.Hour)
+	writes := []func() error{
+		func() error {
+			return db.AddAdjustment(ctx, &faultline.Adjustment{UserID: lin.ID, Lab: "saga", Points: 2, Reason: "r"})
+		},
+		func() error {
+			return db.SetExtension(ctx, &faultline.Extension{UserID: lin.ID, Lab: "saga", DueAt: due})
+		},
+		func() error {
+			return db.SetExtension(ctx, &faultline.Extension{UserID: lin.ID, Lab: "saga", DueAt: due.Add(time.Hour)})
+		},
+		func() error { return db.RemoveExtension(ctx, lin.ID, "saga") },
+	}
+	for _, w := range writes {
+		clk.Advance(time.Second)
+		if err := w(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Refused: no score change.
+	assertCode(t, db.RemoveExtension(ctx, lin.ID, "saga"), faultline.ENOTFOUND)
+	assertCode(t, db.AddAdjustment(ctx, &faultline.Adjustment{UserID: lin.ID, Lab: "saga", Points: 0, Reason: "r"}), faultline.EINVALID)
+	assertCode(t, db.AddAdjustment(ctx, &faultline.Adjustment{UserID: 9999, Lab: "saga", Points: 1, Reason: "r"}), faultline.ENOTFOUND)
+
+	got, err := db.ScoreChanges(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReasons := []string{"adjustment", "extension", "extension", "extension"}
+	if len(got) != len(wantReasons) {
+		t.Fatalf("score changes = %+v, want %d", got, len(wantReasons))
+	}
+	for i, c := range got {
+		if c.Reason != wantReasons[i] || c.UserID != lin.ID || c.Lab != "saga" || (i > 0 && c.ID <= got[i-1].ID) || c.At.IsZero() {
+			t.Errorf("change %d = %+v, want %s of lin on saga in id order", i, c, wantReasons[i])
+		}
+	}
+	if rest, _ := db.ScoreChanges(ctx, got[1].ID, 1); len(rest) != 1 || rest[0].ID != got[2].ID {
+		t.Errorf("after %d, limit 1: %+v, want change %d", got[1].ID, rest, got[2].ID)
+	}
+	if id, _ := db.LatestScoreChangeID(ctx); id != got[3].ID {
+		t.Errorf("latest score change = %d, want %d", id, got[3].ID)
+	}
+}

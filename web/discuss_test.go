@@ -220,6 +220,10 @@ func TestQuestionAnsweredEndorsedAndCounted(t *testing.T) {
 	if got := dash.testid("unanswered-count").Text(); got != "1" {
 		t.Errorf("dashboard: %s unanswered, want 1", got)
 	}
+	// The panel says what the two counts are, not "unanswered" twice over.
+	if got := strings.Join(strings.Fields(dash.testid("unanswered-count").Parent().Parent().Text()), " "); got != "1 question nobody has replied to · 1 without a marked answer" {
+		t.Errorf("dashboard: %q", got)
+	}
 	if got := dash.testid("median-first").Text(); got != "1 h 30 min" {
 		t.Errorf("dashboard: median time to a first staff answer %q, want 1 h 30 min", got)
 	}

@@ -47,6 +47,7 @@ func commentViews(subID int64, cs []*course.CommentView, reply string) []views.C
 		}
 		if c.Comment.Path != "" {
 			v.Where = fmt.Sprintf("%s line %d", c.Comment.Path, c.Comment.Line)
+			v.Line = c.Comment.Line
 		}
 		if c.CanDelete {
 			v.DeleteURL = fmt.Sprintf("%s/comments/%d/delete", submissionURL(subID), c.Comment.ID)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/web/views"
 )
 
 // mustGraded stores a graded submission of u with files and tests.
@@ -109,8 +111,15 @@ func TestFeedbackOnASubmission(t *testing.T) {
 		t.Error("the learner is offered to comment on lines")
 	}
 	diff := ann.get(subURL + "/diff?against=" + strconv.FormatInt(first, 10))
-	if !strings.Contains(diff.testid("diff-comments").Text(), "Count failures") {
-		t.Errorf("the diff does not show the comment:\n%.2000s", diff.body)
+	// In the diff the comment sits under line 4 of the newer file, not in
+	// a list after it (line 4 is shown, so nothing is left unplaced).
+	note := diff.testid("diff-note")
+	if note.Length() != 1 || note.AttrOr("data-line", "") != "4" || !strings.Contains(note.Text(), "Count failures") ||
+		note.Prev().AttrOr("data-line", "") != "4" || !strings.Contains(note.Prev().Text(), "return n + 1") {
+		t.Errorf("the diff does not show the comment under line 4:\n%.3000s", diff.body)
+	}
+	if diff.testid("diff-comments").Length() != 0 {
+		t.Errorf("a comment shown under its line is listed again after the file")
 	}
 	// Ann replies to the line comment; the instructor is told.
 	cid := page.doc().Find(`tr.line-comments [data-testid="comment"]`).First().AttrOr("id", "")
@@ -447,4 +456,40 @@ func TestEveryScoreSurfaceShowsAdjustmentsAndExtensions(t *testing.T) {
 	}
 	e.surfaces(t, w.inst, w.bob, w.spring, extended, max).agree(t, "extended", scoreString(max, max))
 	e.surfaces(t, w.inst, w.cara, w.spring, late, max).agree(t, "late without an extension", scoreString(max/2, max))
+}
+
+// TestDiffPlacesLineComments numbers the newer file's lines in a diff's
+// hunks, sets a comment under its line when the diff shows that line, and
+// leaves a comment on an unchanged line far from any change to the list
+// after the file.
+func TestDiffPlacesLineComments(t *testing.T) {
+	var old, cur strings.Builder
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&old, "line %d\n", i)
+		if i == 2 {
+			cur.WriteString("inserted\n")
+		}
+		fmt.Fprintf(&cur, "line %d\n", i)
+	}
+	f := views.FileDiff{Path: "a.go", Hunks: hunks("a.go", old.String(), cur.String()),
+		Comments: []views.CommentView{{ID: 1, Line: 3}, {ID: 2, Line: 5}, {ID: 3, Line: 19}}}
+	byNew := map[int]string{}
+	for _, l := range f.Lines() {
+		if l.New > 0 {
+			byNew[l.New] = l.Text
+		}
+	}
+	// The newer file reads line 1, inserted, line 2, line 3, ...
+	if byNew[1] != " line 1" || byNew[2] != "+inserted" || byNew[3] != " line 2" || byNew[5] != " line 4" {
+		t.Errorf("new-side numbers: %v", byNew)
+	}
+	if cs := f.CommentsAt(3); len(cs) != 1 || cs[0].ID != 1 {
+		t.Errorf("comments at line 3: %+v", cs)
+	}
+	if cs := f.CommentsAt(0); len(cs) != 0 {
+		t.Errorf("a deleted line carries comments: %+v", cs)
+	}
+	if un := f.Unplaced(); len(un) != 1 || un[0].ID != 3 {
+		t.Errorf("unplaced: %+v, want only the comment on line 19", un)
+	}
 }

@@ -171,12 +171,12 @@ func hunks(path, old, cur string) []views.DiffHunk {
 				nOld++
 				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "del", Text: "-" + text})
 			case udiff.Insert:
+				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "add", Text: "+" + text, New: h.ToLine + nNew})
 				nNew++
-				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "add", Text: "+" + text})
 			default:
+				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "ctx", Text: " " + text, New: h.ToLine + nNew})
 				nOld++
 				nNew++
-				dh.Lines = append(dh.Lines, views.DiffLine{Kind: "ctx", Text: " " + text})
 			}
 		}
 		dh.Header = fmt.Sprintf("@@ -%s +%s @@", hunkRange(h.FromLine, nOld), hunkRange(h.ToLine, nNew))
@@ -248,10 +248,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request, restore bool) err
 		return s.labFailed(w, r, l, labView{}, err)
 	}
 	if notice != "" {
-		return s.renderLab(w, r, l, labView{notice: replacedNotice + " " + notice})
+		return s.renderLab(w, r, l, labView{notice: replacedNotice + " " + notice, tab: "history"})
 	}
 	return redirect(w, r, labURL(l.Slug)+"?replaced=1")
 }
 
 // replacedNotice is shown after a reset or a restore (labs.go, ?replaced=1).
-const replacedNotice = "Your files were replaced. The previous ones are kept as a restore point: see Restore below."
+const replacedNotice = "Your files were replaced. The previous ones are kept as a restore point: see Restore under Submissions."

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -554,5 +555,76 @@ func TestLTIPassbackSendsTheOneScore(t *testing.T) {
 	le.passback(t) // nothing new: nothing sent again
 	if n := len(le.lms.LineItems()[0].Scores); n != 2 {
 		t.Fatalf("%d scores after a pass with no change, want 2", n)
+	}
+}
+
+// TestLTIPassbackFollowsAdjustmentsAndExtensions: a score adjustment, an
+// extension and its removal each change the score the learner holds with
+// no new grade; the LMS gets each new score once, through the one score.
+func TestLTIPassbackFollowsAdjustmentsAndExtensions(t *testing.T) {
+	le := MustLTIEnv(t)
+	ctx := context.Background()
+	le.lms.Enroll(ltitest.Person{Sub: "adj-1", Name: "Abe", Email: "abe@uni.example"})
+	le.lms.AddLink(ltitest.Link{ID: "l", Custom: map[string]string{"lab": "saga"}})
+	le.passback(t)
+	newLMSBrowser(t).launch(le.lms.LaunchURL("adj-1", "l", false))
+	_, abe, _ := le.db.FindIdentity(ctx, faultline.IdentityLTI, le.lms.URL, "adj-1")
+	cs, _ := le.db.ListCohorts(ctx, abe.ID)
+	cohort := cs[0].ID
+	if err := le.db.SetLabSettings(ctx, &faultline.LabSettings{CohortID: cohort, Lab: "saga", DueAt: le.clock.Now().Add(-time.Hour),
+		Late: faultline.LatePolicy{Mode: faultline.LatePenalty, PercentPerDay: 50, CapPercent: 50}, Visibility: faultline.TestsVisible}); err != nil {
+		t.Fatal(err)
+	}
+	le.MustSubmission(abe, "saga")
+	le.MustComplete(&faultline.Result{Lab: "saga", Status: faultline.StatusGraded, Score: 8, MaxScore: 8})
+	le.passback(t)
+	given := func() []float64 {
+		t.Helper()
+		items := le.lms.LineItems()
+		if len(items) != 1 {
+			t.Fatalf("the LMS has %d line items, want 1", len(items))
+		}
+		var out []float64
+		for _, s := range items[0].Scores {
+			out = append(out, s.ScoreGiven)
+		}
+		return out
+	}
+	want := []float64{4} // late: half of 8
+	if got := given(); !slices.Equal(got, want) {
+		t.Fatalf("scores at the LMS: %v, want %v", got, want)
+	}
+
+	steps := []struct {
+		name   string
+		change func() error
+		score  float64
+	}{
+		{"an adjustment of -1", func() error {
+			_, err := le.course.AdjustScore(ctx, le.admin, cohort, abe.ID, "saga", -1, "Debug output left in")
+			return err
+		}, 3},
+		{"an extension past the submission", func() error {
+			_, err := le.course.GrantExtension(ctx, le.admin, cohort, abe.ID, faultline.Extension{Lab: "saga", DueAt: le.clock.Now().Add(24 * time.Hour), Reason: "Ill"})
+			return err
+		}, 7},
+		{"the extension taken back", func() error {
+			return le.course.RemoveExtension(ctx, le.admin, cohort, abe.ID, "saga")
+		}, 3},
+	}
+	for _, st := range steps {
+		le.clock.Add(time.Second)
+		if err := st.change(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		le.passback(t)
+		want = append(want, st.score)
+		if got := given(); !slices.Equal(got, want) {
+			t.Fatalf("after %s the LMS has %v, want %v", st.name, got, want)
+		}
+	}
+	le.passback(t) // nothing new: nothing sent again
+	if got := given(); !slices.Equal(got, want) {
+		t.Fatalf("after a pass with no change the LMS has %v, want %v", got, want)
 	}
 }

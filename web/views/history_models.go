@@ -75,6 +75,42 @@ type DiffHunk struct {
 type DiffLine struct {
 	Kind string
 	Text string
+	New  int // its number in the newer file; 0 for "del" and "hunk"
+}
+
+// CommentsAt are the comments on line n of the newer file, shown under
+// that line of the diff.
+func (f FileDiff) CommentsAt(n int) []CommentView {
+	if n == 0 {
+		return nil
+	}
+	var out []CommentView
+	for _, c := range f.Comments {
+		if c.Line == n {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Unplaced are the comments on lines the diff does not show (unchanged
+// and far from a change), listed after the file.
+func (f FileDiff) Unplaced() []CommentView {
+	shown := map[int]bool{}
+	for _, h := range f.Hunks {
+		for _, l := range h.Lines {
+			if l.New > 0 {
+				shown[l.New] = true
+			}
+		}
+	}
+	var out []CommentView
+	for _, c := range f.Comments {
+		if !shown[c.Line] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ResetConfirmPage asks before a reset to starter or a restore.

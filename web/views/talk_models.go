@@ -408,6 +408,7 @@ type CommentView struct {
 	Deleted   bool
 	When      string
 	Where     string // "breaker.go line 12"; "" for the overall comment
+	Line      int    // the line of a line comment; 0 for the overall comment
 	Replies   []CommentView
 	DeleteURL string
 	ReplyURL  string // where a reply posts ("" when the viewer may not reply)
