@@ -167,6 +167,7 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 		Limits:      runLim,
 		WorkDir:     "/tmp",
 		Stdin:       bytes.NewReader(tree),
+		Prestart:    rp == nil, // a container started ahead, used once (sandbox/prestart.go); a replay's own environment would rarely be asked for again
 		OutputLimit: DefaultOutputLimit,
 		TmpfsMB:     g.opt.TmpfsMB,
 		Runtime:     g.opt.Runtime,

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +79,86 @@ func BenchmarkSandboxStart(b *testing.B) {
 	b.ReportMetric(p(bare, 0.95), "bare-p95-ms")
 	b.ReportMetric(p(warm, 0.5)/p(bare, 0.5), "warm/bare-p50")
 	b.ReportMetric(p(managed, 0.5)/p(bare, 0.5), "cold/bare-p50")
+	b.ReportMetric(p(managed, 0.95)/p(bare, 0.95), "cold/bare-p95")
+	b.ReportMetric(0, "ns/op")
+}
+
+// gradeLike is a grading run's work in the lab image: compile a small test
+// package against the warm cache and run it, on the grading limits.
+const gradeLike = `set -e
+mkdir -p /tmp/p && cd /tmp/p
+printf 'module p\n\ngo 1.22\n' >go.mod
+printf 'package p\nimport ("testing"; "strings"; "sync")\nfunc TestWork(t *testing.T) {\n var wg sync.WaitGroup\n for i := 0; i < 4; i++ { wg.Add(1); go func() { defer wg.Done(); s := ""; for j := 0; j < 20000; j++ { s = strings.Repeat("x", j%%64) }; _ = s }() }\n wg.Wait()\n}\n' >p_test.go
+go test -count=1 -vet=off . >/dev/null`
+
+// BenchmarkWarmStartBusy measures "Start lab" from the warm pool while two
+// grading-like runs (compile and run a test package in a throwaway
+// container on the grading limits, one after another) go on beside it, as
+// when learners start labs while the queue grades; it reports p50 and p95
+// (warm-busy-p95-ms, the goal `make bench` prints). Run with -benchtime 20x.
+func BenchmarkWarmStartBusy(b *testing.B) {
+	image := MustLabImage(b)
+	ctx := context.Background()
+	pooled := MustManager(b, newMemStore())
+	pooled.opt.PoolSize = 1
+	pctx, stopPool := context.WithCancel(ctx)
+	defer stopPool()
+	go func() { _ = pooled.RunPool(pctx) }()
+
+	gctx, stopGrades := context.WithCancel(ctx)
+	var grades sync.WaitGroup
+	var ran atomic.Int64
+	for range 2 {
+		grades.Add(1)
+		go func() {
+			defer grades.Done()
+			for gctx.Err() == nil {
+				res, err := testEngine.Run(gctx, RunSpec{
+					Image: image, Cmd: []string{"sh", "-c", gradeLike},
+					Labels: map[string]string{LabelKind: KindGrade, labelTest: testRun},
+					Limits: faultline.DefaultGradeLimits, WorkDir: "/tmp",
+				})
+				if err == nil && res.ExitCode == 0 {
+					ran.Add(1)
+				} else if err == nil && gctx.Err() == nil {
+					b.Errorf("grade-like run: exit %d: %s", res.ExitCode, res.Output)
+					return
+				}
+			}
+		}()
+	}
+	defer func() { stopGrades(); grades.Wait() }()
+	for ran.Load() < 2 { // both runs under way before measuring
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	lab := testLab()
+	var warm []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		for pooled.PoolReady() < 1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		user := int64(3000 + i)
+		t0 := time.Now()
+		sb, err := pooled.Start(ctx, user, lab, learnerFiles, nil)
+		if err != nil {
+			b.Fatalf("warm start: %v", err)
+		}
+		warm = append(warm, time.Since(t0))
+		if err := pooled.Stop(ctx, user, sb.Lab); err != nil {
+			b.Fatalf("stop: %v", err)
+		}
+	}
+	b.StopTimer()
+	p := func(q float64) float64 {
+		s := slices.Clone(warm)
+		slices.Sort(s)
+		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(p(0.5), "warm-busy-p50-ms")
+	b.ReportMetric(p(0.95), "warm-busy-p95-ms")
+	b.ReportMetric(float64(ran.Load()), "grades-beside")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -180,4 +262,52 @@ func memAvailable(tb testing.TB) uint64 {
 	}
 	tb.Fatal(fmt.Errorf("no MemAvailable in /proc/meminfo"))
 	return 0
+}
+
+// BenchmarkRunPrestarted measures a short grading-shaped run (the job on
+// stdin, read and answered) from hand-over to result, in a fresh container
+// and in one pre-started for it (waited for, as when jobs come apart),
+// alternating in one run; it reports both p50s and their ratio
+// (prestarted/fresh). Run with -benchtime 20x.
+func BenchmarkRunPrestarted(b *testing.B) {
+	image := MustLabImage(b)
+	e := New(testEngine.b, nil)
+	e.SetScope(testEngine.Scope())
+	defer e.ClosePrestarted()
+	spec := func(prestart bool) RunSpec {
+		return RunSpec{
+			Image: image, Cmd: []string{"sh", "-c", `echo "got $(wc -c)"`},
+			Labels: map[string]string{LabelKind: KindGrade, labelTest: testRun},
+			Limits: faultline.DefaultGradeLimits, WorkDir: "/tmp", Prestart: prestart,
+			Stdin: strings.NewReader("a job"),
+		}
+	}
+	run := func(prestart bool) time.Duration {
+		t0 := time.Now()
+		res, err := e.Run(context.Background(), spec(prestart))
+		if err != nil || res.ExitCode != 0 || !strings.Contains(string(res.Output), "got 5") {
+			b.Fatalf("run (prestart %v): %v %+v", prestart, err, res)
+		}
+		return time.Since(t0)
+	}
+	run(true) // starts the first pre-started container
+	var fresh, pre []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for e.prestartedWaiting() < 1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		pre = append(pre, run(true))
+		fresh = append(fresh, run(false))
+	}
+	b.StopTimer()
+	p50 := func(ds []time.Duration) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[len(s)/2].Microseconds()) / 1000
+	}
+	b.ReportMetric(p50(fresh), "fresh-p50-ms")
+	b.ReportMetric(p50(pre), "prestarted-p50-ms")
+	b.ReportMetric(p50(pre)/p50(fresh), "prestarted/fresh")
+	b.ReportMetric(0, "ns/op")
 }

@@ -62,6 +62,8 @@ type Engine struct {
 	mu         sync.Mutex
 	images     map[string]string // warm-list key -> tag known to exist
 	recipe     *recipeInputs     // hashed toolchain and busybox, computed once
+
+	pre prestartPool // grading containers started ahead of their job (prestart.go)
 }
 
 // New returns an Engine running containers on b. It does not contact the
@@ -71,7 +73,7 @@ func New(b backend.Backend, log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := backend.Count(b)
-	return &Engine{b: c, counted: c, log: log, instance: randomHex(6), images: map[string]string{}}
+	return &Engine{b: c, counted: c, log: log, instance: randomHex(6), images: map[string]string{}, pre: prestartPool{idle: PrestartIdle}}
 }
 
 // EngineErrors returns the orchestrator calls that failed (internal errors
@@ -111,8 +113,10 @@ func (e *Engine) Ping(ctx context.Context) error {
 	return e.b.Ping(ctx)
 }
 
-// Close releases the backend's connections; containers live on.
+// Close removes the pre-started grading containers still waiting and
+// releases the backend's connections; other containers live on.
 func (e *Engine) Close() error {
+	e.ClosePrestarted()
 	return e.b.Close()
 }
 

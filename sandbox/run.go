@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // RunSpec describes one throwaway container run.
@@ -23,6 +22,9 @@ type RunSpec struct {
 	TmpfsMB     int64             // size of the /tmp tmpfs, exec allowed (0: 256)
 	Runtime     string            // optional runtime ("" = the backend's default; "runsc" for gVisor)
 	WorkDir     string            // optional working directory ("" = image default, /tmp)
+	// Prestart runs the job in a container started ahead of it (see
+	// prestart.go): only with Stdin, which then carries the whole job.
+	Prestart bool
 }
 
 // RunResult is what happened in a run. Limits hit are reported here, not as
@@ -68,29 +70,14 @@ func withDefaults(l faultline.Limits) faultline.Limits {
 // a RunResult field, not an error; an error means the backend failed
 // (EUNAVAILABLE when the orchestrator cannot be reached) or ctx ended.
 func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
-	lim := withDefaults(spec.Limits)
+	if spec.Prestart && spec.Stdin != nil {
+		return e.runPrestarted(ctx, spec) // prestart.go
+	}
 	outLimit := spec.OutputLimit
 	if outLimit <= 0 {
 		outLimit = defaultOutputLimit
 	}
-	tmpMB := spec.TmpfsMB
-	if tmpMB <= 0 {
-		tmpMB = defaultTmpfsMB
-	}
-	id, err := e.b.Create(ctx, backend.Spec{
-		Image:    spec.Image,
-		Cmd:      spec.Cmd,
-		Env:      spec.Env,
-		WorkDir:  spec.WorkDir,
-		Labels:   e.labels(spec.Labels),
-		MemoryMB: lim.MemoryMB,
-		CPUs:     lim.CPUs,
-		Pids:     lim.Pids,
-		Tmpfs:    []backend.Tmpfs{{Path: "/tmp", SizeMB: tmpMB}},
-		Stdin:    spec.Stdin != nil,
-		Deadline: lim.Time,
-		Runtime:  spec.Runtime,
-	})
+	id, err := e.b.Create(ctx, e.createSpec(spec, 0))
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}

@@ -75,3 +75,27 @@ func TestQuizAttemptInvalid(t *testing.T) {
 		t.Fatalf("after refused attempts QuizScores = %v, %v; want empty", got, err)
 	}
 }
+
+// A tie on the best score goes to the latest attempt, whose total is the
+// quiz as it is now (a quiz that gained a question since).
+func TestQuizScoresTieTakesLatestTotal(t *testing.T) {
+	ctx := context.Background()
+	db, _ := MustOpenDB(t)
+	u := MustCreateUser(t, db, "alice@example.com", faultline.RoleLearner)
+	for _, at := range []faultline.QuizAttempt{
+		{UserID: u.ID, Slug: "circuit-breakers", Score: 2, Total: 3, Answers: []int{1, 2, 0}},
+		{UserID: u.ID, Slug: "circuit-breakers", Score: 2, Total: 4, Answers: []int{1, 2, 0, 0}},
+		{UserID: u.ID, Slug: "circuit-breakers", Score: 1, Total: 4, Answers: []int{1, 0, 0, 0}},
+	} {
+		if _, err := db.RecordQuizAttempt(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.QuizScores(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (faultline.QuizScore{Best: 2, Total: 4, Attempts: 3}); got["circuit-breakers"] != want || len(got) != 1 {
+		t.Fatalf("QuizScores = %+v, want circuit-breakers %+v", got, want)
+	}
+}

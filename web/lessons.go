@@ -215,7 +215,7 @@ func (s *Server) serveLesson(kind string) func(http.ResponseWriter, *http.Reques
 			return err
 		}
 		m.JustRead = m.Read && r.URL.Query().Get("read") == "1" // display only, after the POST
-		return s.render(w, r, http.StatusOK, views.Lesson(m))
+		return s.serveLessonPage(w, r, m)                       // lessonpage.go
 	}
 }
 

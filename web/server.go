@@ -86,6 +86,8 @@ type Server struct {
 	search *content.Index
 
 	terms termSessions // live terminal sockets, closed at shutdown (terminal.go)
+
+	lessonParts lessonParts // lesson bodies rendered once (lessonpage.go)
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency
@@ -306,8 +308,14 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 // render renders c fully into a buffer and only then writes the status and
 // body, so a failed render is a clean error, never half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) error {
-	var buf bytes.Buffer
-	if err := c.Render(r.Context(), &buf); err != nil {
+	buf := pageBufs.Get().(*bytes.Buffer) // lessonpage.go
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			pageBufs.Put(buf)
+		}
+	}()
+	if err := c.Render(r.Context(), buf); err != nil {
 		return fmt.Errorf("render %s: %w", r.URL.Path, err)
 	}
 	h := w.Header()

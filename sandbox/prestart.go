@@ -1,0 +1,343 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/faultline-dev/faultline/sandbox/backend"
+)
+
+// Pre-started runs. A RunSpec with Prestart (and Stdin) is run in a
+// container created, attached and started before the job came, waiting for
+// its stdin: after each such run the Engine starts the next container of the
+// same spec, so the next job of that spec skips the container's create and
+// start. Each container still runs exactly one job and is removed after it;
+// one not taken within PrestartIdle is removed unused. The run's time limit
+// counts from when its job is handed over (the Engine stops the container at
+// Limits.Time from then); the container's own backstop deadline is longer by
+// PrestartIdle, the most it may have waited.
+
+// PrestartIdle is how long a pre-started container waits for its job before
+// it is removed unused.
+const PrestartIdle = 5 * time.Minute
+
+// maxPrestarted bounds the containers waiting at once, over all specs.
+const maxPrestarted = 4
+
+// prestarted is a container waiting for its job's stdin.
+type prestarted struct {
+	key     string
+	id      string
+	stdin   *io.PipeWriter
+	out     *capWriter
+	att     backend.Attachment
+	cancel  context.CancelFunc // ends the attachment's context
+	started time.Time
+	expire  *time.Timer
+}
+
+// prestartPool holds the waiting containers by spec key.
+type prestartPool struct {
+	mu      sync.Mutex
+	ready   map[string][]*prestarted
+	filling map[string]bool
+	closed  bool
+	wg      sync.WaitGroup // background fills and removals
+	idle    time.Duration  // PrestartIdle; shorter in tests
+	made    int            // containers pre-started, for tests
+}
+
+// runKey identifies the container a spec makes: everything that goes into
+// its creation, its stdin's content excepted.
+func runKey(spec RunSpec) string {
+	h := sha256.New()
+	w := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	w(spec.Image)
+	w(spec.Runtime)
+	w(spec.WorkDir)
+	for _, c := range spec.Cmd {
+		w(c)
+	}
+	w("env")
+	for _, e := range spec.Env {
+		w(e)
+	}
+	w("labels")
+	for _, k := range slices.Sorted(maps.Keys(spec.Labels)) {
+		w(k)
+		w(spec.Labels[k])
+	}
+	lim := withDefaults(spec.Limits)
+	w(fmt.Sprintf("%d/%d/%g/%d/%d/%d", lim.Time, lim.MemoryMB, lim.CPUs, lim.Pids, spec.OutputLimit, spec.TmpfsMB))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// createSpec is the backend spec of a run; extra lengthens its deadline.
+func (e *Engine) createSpec(spec RunSpec, extra time.Duration) backend.Spec {
+	lim := withDefaults(spec.Limits)
+	tmpMB := spec.TmpfsMB
+	if tmpMB <= 0 {
+		tmpMB = defaultTmpfsMB
+	}
+	return backend.Spec{
+		Image:    spec.Image,
+		Cmd:      spec.Cmd,
+		Env:      spec.Env,
+		WorkDir:  spec.WorkDir,
+		Labels:   e.labels(spec.Labels),
+		MemoryMB: lim.MemoryMB,
+		CPUs:     lim.CPUs,
+		Pids:     lim.Pids,
+		Tmpfs:    []backend.Tmpfs{{Path: "/tmp", SizeMB: tmpMB}},
+		Stdin:    spec.Stdin != nil || spec.Prestart,
+		Deadline: lim.Time + extra,
+		Runtime:  spec.Runtime,
+	}
+}
+
+// prestart creates, attaches and starts a container for spec whose stdin
+// waits on a pipe. The attachment lives on its own context, not the
+// caller's.
+func (e *Engine) prestart(ctx context.Context, spec RunSpec, key string) (*prestarted, error) {
+	id, err := e.b.Create(ctx, e.createSpec(spec, e.pre.idle))
+	if err != nil {
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
+	}
+	outLimit := spec.OutputLimit
+	if outLimit <= 0 {
+		outLimit = defaultOutputLimit
+	}
+	pr, pw := io.Pipe()
+	actx, cancel := context.WithCancel(context.Background())
+	p := &prestarted{key: key, id: id, stdin: pw, cancel: cancel}
+	p.out = &capWriter{limit: outLimit, onExceed: func() { go e.stopContainer(id) }}
+	fail := func(err error) (*prestarted, error) {
+		pw.Close()
+		cancel()
+		e.removeContainer(id)
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
+	}
+	if p.att, err = e.b.Attach(actx, id, pr, p.out); err != nil {
+		return fail(err)
+	}
+	if err := e.b.Start(ctx, id); err != nil {
+		p.att.Close()
+		return fail(err)
+	}
+	p.started = time.Now()
+	return p, nil
+}
+
+// discard ends an unused or used pre-started container and removes it.
+func (e *Engine) discard(p *prestarted) {
+	p.stdin.Close()
+	p.att.Close()
+	p.cancel()
+	e.removeContainer(p.id)
+}
+
+// discardLater removes a used container in the background, so the job's
+// result goes back while the engine removes its container (it has ended, or
+// is being stopped by the caller's cancellation); ClosePrestarted waits for
+// those removals. Once the pool is closed it removes at once.
+func (e *Engine) discardLater(p *prestarted) {
+	e.pre.mu.Lock()
+	if e.pre.closed {
+		e.pre.mu.Unlock()
+		e.discard(p)
+		return
+	}
+	e.pre.wg.Add(1)
+	e.pre.mu.Unlock()
+	go func() {
+		defer e.pre.wg.Done()
+		e.discard(p)
+	}()
+}
+
+// takePrestarted returns a waiting container for key, if there is one.
+func (e *Engine) takePrestarted(key string) *prestarted {
+	e.pre.mu.Lock()
+	defer e.pre.mu.Unlock()
+	ps := e.pre.ready[key]
+	if len(ps) == 0 {
+		return nil
+	}
+	p := ps[0]
+	e.pre.ready[key] = ps[1:]
+	if len(e.pre.ready[key]) == 0 {
+		delete(e.pre.ready, key)
+	}
+	p.expire.Stop()
+	return p
+}
+
+// refill starts, in the background, the next container for spec unless one
+// waits already or is being made, the pool is full or closed.
+func (e *Engine) refill(spec RunSpec, key string) {
+	e.pre.mu.Lock()
+	n := 0
+	for _, ps := range e.pre.ready {
+		n += len(ps)
+	}
+	if e.pre.closed || e.pre.filling[key] || len(e.pre.ready[key]) > 0 || n+len(e.pre.filling) >= maxPrestarted {
+		e.pre.mu.Unlock()
+		return
+	}
+	if e.pre.filling == nil {
+		e.pre.filling = map[string]bool{}
+		e.pre.ready = map[string][]*prestarted{}
+	}
+	e.pre.filling[key] = true
+	e.pre.wg.Add(1)
+	e.pre.mu.Unlock()
+	spec.Stdin = nil // the job's, not the next one's
+	go func() {
+		defer e.pre.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		p, err := e.prestart(ctx, spec, key)
+		e.pre.mu.Lock()
+		delete(e.pre.filling, key)
+		if err != nil {
+			e.pre.mu.Unlock()
+			e.log.Warn("pre-start a grading container", "err", err)
+			return
+		}
+		if e.pre.closed {
+			e.pre.mu.Unlock()
+			e.discard(p)
+			return
+		}
+		e.pre.made++
+		p.expire = time.AfterFunc(e.pre.idle, func() { e.expire(p) })
+		e.pre.ready[key] = append(e.pre.ready[key], p)
+		e.pre.mu.Unlock()
+	}()
+}
+
+// expire removes p if it still waits.
+func (e *Engine) expire(p *prestarted) {
+	e.pre.mu.Lock()
+	ps := e.pre.ready[p.key]
+	i := slices.Index(ps, p)
+	if i < 0 {
+		e.pre.mu.Unlock()
+		return
+	}
+	e.pre.ready[p.key] = slices.Delete(ps, i, i+1)
+	if len(e.pre.ready[p.key]) == 0 {
+		delete(e.pre.ready, p.key)
+	}
+	e.pre.mu.Unlock()
+	e.discard(p)
+}
+
+// ClosePrestarted removes every waiting container and starts no more; it
+// returns once background starts and removals have ended. Engine.Close
+// calls it.
+func (e *Engine) ClosePrestarted() {
+	e.pre.mu.Lock()
+	e.pre.closed = true
+	var all []*prestarted
+	for _, ps := range e.pre.ready {
+		all = append(all, ps...)
+	}
+	e.pre.ready = nil
+	e.pre.mu.Unlock()
+	for _, p := range all {
+		p.expire.Stop()
+		e.discard(p)
+	}
+	e.pre.wg.Wait()
+}
+
+// prestartedWaiting is the number of containers waiting, for tests.
+func (e *Engine) prestartedWaiting() int {
+	e.pre.mu.Lock()
+	defer e.pre.mu.Unlock()
+	n := 0
+	for _, ps := range e.pre.ready {
+		n += len(ps)
+	}
+	return n
+}
+
+// runPrestarted runs spec in a pre-started container (or one started now
+// the same way when none waits), then starts the next one for the spec.
+func (e *Engine) runPrestarted(ctx context.Context, spec RunSpec) (*RunResult, error) {
+	key := runKey(spec)
+	p := e.takePrestarted(key)
+	if p != nil {
+		select {
+		case <-p.att.Done(): // it ended while waiting (removed by someone, or the engine restarted)
+			e.discardLater(p)
+			p = nil
+		default:
+		}
+	}
+	if p == nil {
+		var err error
+		if p, err = e.prestart(ctx, spec, key); err != nil {
+			return nil, err
+		}
+	}
+	defer e.discardLater(p)
+	e.refill(spec, key)
+
+	lim := withDefaults(spec.Limits)
+	start := time.Now()
+	go func() {
+		_, _ = io.Copy(p.stdin, spec.Stdin)
+		p.stdin.Close()
+	}()
+	// The job's time limit counts from now, however long the container
+	// waited; the backend's deadline (longer by the wait allowed) is the
+	// backstop.
+	timedOut := make(chan struct{})
+	limit := time.AfterFunc(lim.Time, func() {
+		close(timedOut)
+		e.stopContainer(p.id)
+	})
+	exit, err := e.b.Wait(ctx, p.id)
+	stopped := !limit.Stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			e.stopContainer(p.id)
+			return nil, fmt.Errorf("run container %s: %w", short(p.id), ctx.Err())
+		}
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
+	}
+	if stopped {
+		<-timedOut
+	}
+	dur := time.Since(start)
+	select {
+	case <-p.att.Done():
+	case <-time.After(10 * time.Second):
+		p.att.Close()
+		<-p.att.Done()
+	}
+	return &RunResult{
+		Output:         p.out.bytes(),
+		ExitCode:       exit.Code,
+		TimedOut:       exit.DeadlineExceeded || stopped,
+		OOMKilled:      exit.OOMKilled,
+		OutputExceeded: p.out.exceeded(),
+		Duration:       dur,
+	}, nil
+}
+
+// prestartedMade is how many containers were pre-started, for tests.
+func (e *Engine) prestartedMade() int {
+	e.pre.mu.Lock()
+	defer e.pre.mu.Unlock()
+	return e.pre.made
+}
