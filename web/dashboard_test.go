@@ -126,8 +126,14 @@ func TestProgressMatrixSortHeatAndLinks(t *testing.T) {
 	if c := cell(res, "Carol", 0); c.AttrOr("class", "") != "" || c.Find("a").Length() != 0 {
 		t.Errorf("Carol never submitted lab 0 but cell has class %q / a link", c.AttrOr("class", ""))
 	}
-	if got := heatClass(d.max0/2, d.max0); got != "heat-2" {
-		t.Errorf("half marks = %s, want heat-2", got)
+	for _, c := range []struct {
+		best, max int
+		want      string
+	}{{0, 10, "heat-0"}, {2, 10, "heat-0"}, {3, 10, "heat-1"}, {4, 10, "heat-1"}, {5, 10, "heat-2"}, {7, 10, "heat-2"},
+		{8, 10, "heat-3"}, {9, 10, "heat-3"}, {10, 10, "heat-full"}, {4, 9, "heat-1"}, {5, 9, "heat-2"}, {1, 0, "heat-0"}} {
+		if got := heatClass(c.best, c.max); got != c.want {
+			t.Errorf("heatClass(%d, %d) = %s, want %s", c.best, c.max, got, c.want)
+		}
 	}
 	if got := row(res, "Alice").Find(`[data-testid="lessons-read"]`).Text(); got != "1" {
 		t.Errorf("Alice lessons read %q, want 1", got)
