@@ -107,6 +107,12 @@ func TestTalkNarrowScreen(t *testing.T) {
 	if got := text("index meta", `document.querySelector('[data-testid="thread-row"] .meta').textContent`); !strings.Contains(got, "Build a circuit breaker · Annabel Quill (anonymous to classmates) · 0 replies") {
 		t.Errorf("thread row meta = %q, want the place, a spaced dot and the author", got)
 	}
+	if got := text("staff links", `document.querySelector('[data-testid="staff-links"]').textContent`); !strings.Contains(got, "Groups · Moderation") {
+		t.Errorf("staff links = %q, want them apart", got)
+	}
+	if n := eval("link text", `[...document.querySelectorAll('[data-testid="staff-links"] a')].filter(a => a.textContent !== a.textContent.trim()).length`); n != 0 {
+		t.Errorf("%v staff links underline spaces around their label", n)
+	}
 	open("/discuss/" + cid + "/new")
 	fits("/discuss/" + cid + "/new")
 	thread := course.ThreadURL(w.spring.ID, q.Thread.ID)
