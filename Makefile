@@ -4,7 +4,7 @@ BIN      := bin/faultline
 ARGS     ?=
 TESTARGS ?=
 
-.PHONY: run test bench build ui generate check-generated vet labs-check content-check clean
+.PHONY: run test bench build ui generate check-generated vet labs-check content-check mutate clean
 
 build: ui
 	$(GO) build -o $(BIN) ./cmd/faultline
@@ -72,6 +72,17 @@ check-generated:
 
 labs-check:
 	$(GO) run ./cmd/faultline labs check
+
+## mutate: mutation analysis of every lab (or LABS="slug ..."): generates
+## mutants of each solution with go/ast operators, grades them all through
+## the real grader in containers, and prints each lab's mutation score, the
+## survivors and the hand-written mutants' verdicts. It fails below 90% or
+## on a stale equivalent.yaml mark. Long (see docs/authoring.md for timings),
+## so never part of `make test`.
+LABS ?=
+mutate:
+	./scripts/ensure.sh docker
+	$(GO) run ./cmd/faultline labs mutate $(LABS)
 
 content-check:
 	$(GO) run ./cmd/faultline content check

@@ -198,12 +198,38 @@ type Lab struct {
 	Module     string // Go module path of the learner's package (lab.yaml; go.mod is synthesized)
 	Tests      []LabTest
 	README     string // Markdown
+	// Rules are the rules the README states, marked **R1** … **Rn**, in
+	// order, each with the tests lab.yaml says check it (tests[].rules).
+	Rules []LabRule
+	// Equivalent maps the id of a generated mutant (faultline labs mutate)
+	// to the author's reason why no test can tell it from the solution
+	// (equivalent.yaml in the lab folder).
+	Equivalent map[string]string
 
 	Starter  []File            // what a learner starts from, go.mod included
 	Visible  []File            // tests/: copied into the learner's package
 	Hidden   []File            // hidden/: grader only
 	Solution []File            // full learner file set
 	Mutants  map[string][]File // full learner file sets (solution with the mutant applied)
+}
+
+// LabRule is one rule a lab's README states, with a stable id (R1, R2, …)
+// written in the README as **R1**, and the tests that check it.
+type LabRule struct {
+	ID    string   // "R1"
+	Text  string   // the rule's first sentence in the README, as plain text
+	Tests []string // names of the tests that check it, in lab.yaml order
+}
+
+// UntestedRules returns the ids of the rules no test checks.
+func (l *Lab) UntestedRules() []string {
+	var out []string
+	for _, r := range l.Rules {
+		if len(r.Tests) == 0 {
+			out = append(out, r.ID)
+		}
+	}
+	return out
 }
 
 // LabNetworkPrivate puts each learner's sandbox for the lab on a Docker
@@ -450,6 +476,9 @@ type UserService interface {
 	// of theirs but keep (a session ID; "" ends all). ENOTFOUND for an
 	// unknown user.
 	SetPassword(ctx context.Context, userID int64, hash, keep string) error
+	// SetUserName changes the user's display name. EINVALID for a name the
+	// account rule refuses, ENOTFOUND for an unknown user.
+	SetUserName(ctx context.Context, userID int64, name string) error
 }
 
 // SessionService stores login sessions.

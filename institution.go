@@ -179,6 +179,11 @@ type PasswordRecovery interface {
 	// Reset sets a new password through a live link, once; EINVALID for a
 	// password that breaks the rule, ENOTFOUND for a dead link.
 	Reset(ctx context.Context, token, password, confirm string) (*User, error)
+	// Issue makes a one-time reset link for the user without sending it
+	// (an administrator or instructor hands it over; no email is needed):
+	// its token and when it stops working. ENOTFOUND for an unknown user.
+	// Who may issue one is the course's decision (course.IssueResetLink).
+	Issue(ctx context.Context, userID int64) (token string, expires time.Time, err error)
 }
 
 // NoPassword is the password hash of an account made by single sign-on or

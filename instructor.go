@@ -342,11 +342,26 @@ type TokenService interface {
 
 // ---- Fault kinds in failure reports ----
 
+// Fault kinds FaultKinds finds in failure reports.
+const (
+	FaultPartition  = "partition"         // links cut both ways
+	FaultOneWay     = "one-way partition" // a link cut in one direction
+	FaultCrash      = "crash"             // a node or process lost its memory
+	FaultLoss       = "loss"              // messages, acks or publishes lost
+	FaultDuplicate  = "duplication"       // messages delivered twice or redelivered
+	FaultLatency    = "latency"           // links set slow or jittery
+	FaultLate       = "late"              // a message arriving after its sender gave up on it
+	FaultDependency = "dependency"        // a dependency the code calls goes down
+	FaultWrite      = "failed write"      // a commit or write that fails
+	FaultRetry      = "retry"             // a client submitting the same request again
+	FaultMembership = "membership"        // nodes joining or leaving
+	FaultOther      = "other"             // a fault none of the above names
+)
+
 // FaultKinds returns the kinds of fault listed under "Faults injected:" in a
 // labkit failure report (a test's output), each once, in the order first
-// seen: "partition", "one-way partition", "crash", "loss", "duplication",
-// "latency" or "other". Recoveries (heal, restore, restart) are not faults.
-// Text without such a section yields nil.
+// seen: the Fault* kinds. Recoveries (heal, restore, restart, a dependency
+// recovering) are not faults. Text without such a section yields nil.
 func FaultKinds(report string) []string {
 	_, rest, ok := strings.Cut(report, "Faults injected:")
 	if !ok {
@@ -378,28 +393,47 @@ func FaultKinds(report string) []string {
 }
 
 func faultKinds(t string) []string {
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(t, w) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
-	case strings.HasPrefix(t, "heal"), strings.HasPrefix(t, "restore"), strings.HasPrefix(t, "restart"):
+	case strings.HasPrefix(t, "heal"), strings.HasPrefix(t, "restore"), strings.HasPrefix(t, "restart"),
+		strings.HasPrefix(t, "dependency") && has("recovers"):
 		return nil
 	case strings.HasPrefix(t, "one-way partition"):
-		return []string{"one-way partition"}
+		return []string{FaultOneWay}
 	case strings.HasPrefix(t, "partition"):
-		return []string{"partition"}
-	case strings.Contains(t, "crash"):
-		return []string{"crash"}
+		return []string{FaultPartition}
+	case has("crash"):
+		return []string{FaultCrash}
+	case strings.HasPrefix(t, "dependency"):
+		return []string{FaultDependency}
+	case has(" is late", "arrives late", "past the ack timeout", "past the timeout"):
+		return []string{FaultLate}
+	case has("joins", "leaves", "joined", "left the"):
+		return []string{FaultMembership}
+	case has("resubmit", "retries", "sends it again"):
+		return []string{FaultRetry}
+	case has("commit") && has("fail"), has("write") && has("fail"):
+		return []string{FaultWrite}
 	}
 	var ks []string
-	if strings.Contains(t, "loss") || strings.Contains(t, "lost") {
-		ks = append(ks, "loss")
+	if has("loss", "lost") {
+		ks = append(ks, FaultLoss)
 	}
-	if strings.Contains(t, "duplicat") || strings.Contains(t, "twice") {
-		ks = append(ks, "duplication")
+	if has("duplicat", "twice", "redeliver") {
+		ks = append(ks, FaultDuplicate)
 	}
 	if len(ks) == 0 {
-		if strings.Contains(t, "latency") {
-			return []string{"latency"}
+		if has("latency") {
+			return []string{FaultLatency}
 		}
-		return []string{"other"}
+		return []string{FaultOther}
 	}
 	return ks
 }

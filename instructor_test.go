@@ -85,8 +85,16 @@ func TestFaultKinds(t *testing.T) {
 		"  at 2.5s: partition n1 | n2\n" +
 		"  at 2.6s: ack of e1 lost\n" +
 		"  at 2.7s: the disk filled up\n" +
+		"  at 2.8s: dependency goes down (85% of calls fail)\n" +
+		"  at 2.9s: dependency recovers (10% of calls fail)\n" +
+		"  at 3.0s: commit of a, b failed\n" +
+		"  at 3.1s: client resubmits order o1\n" +
+		"  at 3.2s: node-new joins\n" +
+		"  at 3.3s: the ack of e1 (k seq 2) is late: it reaches the broker after 2s, past the ack timeout\n" +
+		"  at 3.4s: event @3 redelivered\n" +
 		"Seed: 1\nReproduce: crash everything\n"
-	want := []string{"partition", "crash", "loss", "duplication", "one-way partition", "latency", "other"}
+	want := []string{"partition", "crash", "loss", "duplication", "one-way partition", "latency", "other",
+		"dependency", "failed write", "retry", "membership", "late"}
 	if got := faultline.FaultKinds(rep); !slices.Equal(got, want) {
 		t.Errorf("FaultKinds = %q, want %q", got, want)
 	}

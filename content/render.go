@@ -56,7 +56,7 @@ func newPolicy() *bluemonday.Policy {
 	p := bluemonday.UGCPolicy()
 	// Highlighted code (chroma classes), language classes and diagram figures.
 	p.AllowAttrs("class").Matching(classNames).OnElements("span", "pre", "code", "figure", "div")
-	// chroma marks its <pre> focusable so keyboard users can scroll it.
+	// renderDoc marks every <pre> focusable so keyboard users can scroll it.
 	p.AllowAttrs("tabindex").Matching(regexp.MustCompile(`^0$`)).OnElements("pre")
 	// Heading anchors.
 	p.AllowAttrs("id").Matching(regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)).OnElements("h1", "h2", "h3", "h4", "h5", "h6")
@@ -91,8 +91,13 @@ func renderDoc(src []byte, doc ast.Node) (string, error) {
 	if err := markdown.Renderer().Render(&buf, src, doc); err != nil {
 		return "", fmt.Errorf("render markdown: %w", err)
 	}
-	return sanitizer.Sanitize(buf.String()), nil
+	// Code may scroll sideways: every <pre> is focusable so keyboard users
+	// can scroll it (the sanitizer keeps tabindex="0" on pre only).
+	return sanitizer.Sanitize(preTag.ReplaceAllString(buf.String(), `<pre tabindex="0"$1>`)), nil
 }
+
+// preTag is the start tag of a <pre> element.
+var preTag = regexp.MustCompile(`<pre(\s[^>]*)?>`)
 
 // codeBlockRenderer renders fenced code blocks: `diagram` blocks as figures,
 // everything else through goldmark-highlighting.

@@ -245,3 +245,18 @@ func TestRenderLinks(t *testing.T) {
 		t.Errorf("external link rel = %q, want nofollow noreferrer", rel)
 	}
 }
+
+// Code may scroll sideways, so every block of it is focusable for keyboard
+// users: highlighted, plain fenced and indented code alike, once each.
+func TestRenderCodeIsFocusable(t *testing.T) {
+	out, err := content.Render([]byte("```go\npackage x\n```\n\n```\nplain text\n```\n\n    indented\n\n<pre class=\"x\">raw</pre>\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pres, focusable := strings.Count(out, "<pre"), strings.Count(out, `<pre tabindex="0"`); pres != 4 || focusable != 4 {
+		t.Errorf("%d of %d <pre> focusable, want 4 of 4:\n%s", focusable, pres, out)
+	}
+	if strings.Count(out, "tabindex") != 4 {
+		t.Errorf("tabindex repeated:\n%s", out)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -377,4 +378,75 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*faultl
 		return nil, internal(err, "authenticate token")
 	}
 	return u, nil
+}
+
+// Rename changes viewer's display name (trimmed) and returns it. EINVALID
+// for an empty or overlong name.
+func (s *Service) Rename(ctx context.Context, viewer *faultline.User, name string) (string, error) {
+	if err := signedIn(viewer); err != nil {
+		return "", err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return "", faultline.Errorf(faultline.EINVALID, "Enter your name (up to 100 characters).")
+	}
+	if err := s.d.Users.SetUserName(ctx, viewer.ID, name); err != nil {
+		return "", internal(err, "rename user %d", viewer.ID)
+	}
+	return name, nil
+}
+
+// MayIssueResetLink reports whether viewer, who teaches a cohort (or is an
+// administrator), may issue a reset link for its member m: the rule
+// IssueResetLink applies, for pages to offer the action only where it works.
+func MayIssueResetLink(viewer *faultline.User, m *faultline.Member) bool {
+	return resetLinkRule(viewer, m) == nil
+}
+
+// resetLinkRule is who may issue a reset link for whom: EFORBIDDEN saying
+// why not.
+func resetLinkRule(viewer *faultline.User, m *faultline.Member) error {
+	switch {
+	case viewer == nil || m == nil || m.User == nil:
+		return faultline.Errorf(faultline.EFORBIDDEN, "Not allowed.")
+	case m.User.ID == viewer.ID:
+		return faultline.Errorf(faultline.EFORBIDDEN, "Change your own password on your account page.")
+	case viewer.Role == faultline.RoleAdmin:
+		return nil
+	case m.Role != faultline.MemberLearner || m.User.Role != faultline.RoleLearner:
+		return faultline.Errorf(faultline.EFORBIDDEN, "Only an administrator can make a reset link for %s: their account can do more than a learner's.", m.User.Name)
+	}
+	return nil
+}
+
+// IssuedReset is a one-time password reset link's token for a user, made
+// by an administrator or instructor to hand over.
+type IssuedReset struct {
+	User    *faultline.User
+	Token   string
+	Expires time.Time
+}
+
+// IssueResetLink makes a one-time password reset link for userID, a member
+// of cohort cohortID, for viewer to hand over (no email is sent). An
+// administrator may issue one for any member but themselves (they change
+// their own password on their account page); someone who teaches the
+// cohort only for a learner of it whose account is a learner account, so
+// that no one takes over an account that may do more than theirs.
+// ENOTFOUND when viewer does not teach the cohort or userID is not on its
+// roster, EFORBIDDEN for a member viewer may not issue a link for.
+func (s *Service) IssueResetLink(ctx context.Context, viewer *faultline.User, cohortID, userID int64) (*IssuedReset, error) {
+	_, m, err := s.member(ctx, viewer, cohortID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := resetLinkRule(viewer, m); err != nil {
+		return nil, err
+	}
+	token, expires, err := s.d.Recovery.Issue(ctx, m.User.ID)
+	if err != nil {
+		return nil, internal(err, "issue a reset link for user %d", m.User.ID)
+	}
+	s.log.InfoContext(ctx, "reset link issued", "by", viewer.ID, "for", m.User.ID, "cohort", cohortID)
+	return &IssuedReset{User: m.User, Token: token, Expires: expires}, nil
 }

@@ -54,6 +54,9 @@ type Deps struct {
 	Tokens      faultline.TokenService
 	Replays     faultline.ReplayLog
 	RestorePts  faultline.RestorePoints
+	// Recovery makes password reset links (by email when the portal sends
+	// email; IssueResetLink hands one to an administrator or instructor).
+	Recovery faultline.PasswordRecovery
 	// Discussions, feedback on work and the inbox (discuss.go, feedback.go,
 	// inbox.go).
 	Discussions faultline.DiscussionService
@@ -121,6 +124,7 @@ func New(d Deps) (*Service, error) {
 		{"Records", d.Records != nil}, {"Instructor", d.Instructor != nil}, {"Scores", d.Scores != nil},
 		{"Regrades", d.Regrades != nil}, {"Canceler", d.Canceler != nil}, {"Live", d.Live != nil},
 		{"Tokens", d.Tokens != nil}, {"Replays", d.Replays != nil}, {"RestorePts", d.RestorePts != nil},
+		{"Recovery", d.Recovery != nil},
 		{"Sandboxes", d.Sandboxes != nil}, {"Terminals", d.Terminals != nil}, {"Replayer", d.Replayer != nil},
 		{"Similarity", d.Similarity != nil}, {"Labs", d.Labs != nil}, {"Kick", d.Kick != nil}, {"Now", d.Now != nil},
 		{"Discussions", d.Discussions != nil}, {"Groups", d.Groups != nil}, {"Moderation", d.Moderation != nil},

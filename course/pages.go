@@ -18,6 +18,9 @@ type SubmissionPage struct {
 	History       []*faultline.ResultRecord
 	RegradeCohort int64
 	JobCohorts    map[int64]int64
+	// Next is what to do after full marks on one's own submission (NextOK).
+	Next   *NextStep
+	NextOK bool
 	// Feedback on the submission (feedback.go); for the owner, the failing
 	// runs they may attach to a question and the cohorts it can go to.
 	Feedback   *FeedbackView
@@ -34,6 +37,9 @@ func (s *Service) SubmissionPage(ctx context.Context, viewer *faultline.User, id
 	}
 	p := &SubmissionPage{Shown: sh}
 	if p.Review, err = s.Review(ctx, viewer, sh); err != nil {
+		return nil, err
+	}
+	if p.Next, p.NextOK, err = s.NextStep(ctx, viewer, sh); err != nil {
 		return nil, err
 	}
 	if p.Feedback, err = s.Feedback(ctx, viewer, sh); err != nil {

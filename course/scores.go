@@ -420,3 +420,26 @@ func (s *Service) bestSubmissions(ctx context.Context, cohortID int64, lab strin
 	}
 	return out, nil
 }
+
+// NextLab is where a learner goes after full marks on slug: the first lab
+// after it in catalog order (coming round to the start) on which viewer
+// does not hold full marks; ok is false when they hold full marks on every
+// other lab. EUNAUTHORIZED for a visitor.
+func (s *Service) NextLab(ctx context.Context, viewer *faultline.User, slug string) (next *faultline.Lab, ok bool, err error) {
+	held, err := s.MyScores(ctx, viewer)
+	if err != nil {
+		return nil, false, err
+	}
+	all := s.d.Labs.All()
+	at := slices.IndexFunc(all, func(l *faultline.Lab) bool { return l.Slug == slug })
+	for i := 1; i <= len(all); i++ {
+		l := all[(at+i+len(all))%len(all)]
+		if l.Slug == slug {
+			continue
+		}
+		if h := held[l.Slug]; !h.Has || h.Score < h.MaxScore {
+			return l, true, nil
+		}
+	}
+	return nil, false, nil
+}

@@ -150,10 +150,57 @@ func (s *Service) Picture(ctx context.Context, viewer *faultline.User, id int64,
 		return nil, noPicture
 	}
 	a := t.Attachments[n]
-	if a.Name != name {
+	if a.Name != name || a.Trace != nil {
 		return nil, noPicture
 	}
 	return &a, nil
+}
+
+// Traced is a failing test's recorded run as the viewer may see it.
+type Traced struct {
+	*Shown
+	Test  faultline.TestResult // the test, as stored
+	Index int                  // its index in the stored result
+	Trace *faultline.RunTrace
+	// Replay is the index (into Shown.Result.Tests) for Replay of the
+	// test's failing run; -1 when it cannot be replayed.
+	Replay int
+}
+
+// Trace returns the recorded run of test ti (its index in the stored
+// result) of a submission, to whoever may see the submission and that
+// test (hidden tests under a policy that hides them are not shown);
+// ENOTFOUND otherwise, or when the test recorded no run.
+func (s *Service) Trace(ctx context.Context, viewer *faultline.User, id int64, ti int) (*Traced, error) {
+	noTrace := faultline.Errorf(faultline.ENOTFOUND, "There is no recorded run of that test.")
+	sh, err := s.Submission(ctx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	res := sh.Submission.Result
+	if res == nil || ti < 0 || ti >= len(res.Tests) {
+		return nil, noTrace
+	}
+	t := res.Tests[ti]
+	if t.Hidden && sh.Hidden.Tests > 0 {
+		return nil, noTrace
+	}
+	tr := &Traced{Shown: sh, Test: t, Index: ti, Replay: -1}
+	for _, a := range t.Attachments {
+		if a.Trace != nil {
+			tr.Trace = a.Trace
+			break
+		}
+	}
+	if tr.Trace == nil {
+		return nil, noTrace
+	}
+	for i, st := range sh.Result.Tests {
+		if _, ok := sh.Replayable[i]; ok && st.Name == t.Name {
+			tr.Replay = i
+		}
+	}
+	return tr, nil
 }
 
 // replayRun is the -run pattern that replays test t's failing run: every

@@ -152,9 +152,9 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	}
 	runLim := lim
 	runLim.Time = g.opt.BuildTime + time.Duration(budget)*time.Second + 5*time.Second
-	var env []string
+	env := []string{traceEnv}
 	if rp != nil {
-		env = reproEnv(*rp)
+		env = append(env, reproEnv(*rp)...)
 	}
 	out, err := g.eng.Run(ctx, sandbox.RunSpec{
 		Image: image,

@@ -174,7 +174,6 @@ func TestGradeDocker(t *testing.T) {
 		files  []faultline.File
 		status faultline.ResultStatus
 		score  int           // -1: only assert it is below full marks
-		maxDur int64         // hang guard in seconds (0: none)
 		time   time.Duration // lab time limit for this case (0: the lab's 5s)
 		check  func(t *testing.T, r *faultline.Result)
 	}{
@@ -204,7 +203,7 @@ func TestGradeDocker(t *testing.T) {
 			{Path: "extra.go", Content: []byte("package adder\n\n// Extra is another exported name.\nconst Extra = 1\n")},
 			{Path: "notes.txt", Content: []byte("not Go")}},
 			status: faultline.StatusGraded, score: 8},
-		{name: "infinite loop", files: src("", "for {}", "return a * b", ""), status: faultline.StatusTimeLimit, score: 0, maxDur: 5 + 40},
+		{name: "infinite loop", files: src("", "for {}", "return a * b", ""), status: faultline.StatusTimeLimit, score: 0},
 		{name: "forged PASS lines and JSON events", files: src(`"fmt"
 	"os"`, `fmt.Println("--- PASS: TestMul (0.00s)")
 	fmt.Println("--- PASS: TestHiddenMul (0.00s)")
@@ -255,14 +254,14 @@ func TestGradeDocker(t *testing.T) {
 			b[i] = 1
 		}
 		keep = append(keep, b)
-	}`, "return a * b", ""), status: faultline.StatusMemoryLimit, score: 0, maxDur: 60 + 40,
+	}`, "return a * b", ""), status: faultline.StatusMemoryLimit, score: 0,
 			// Which limit a bomb meets first depends on how fast it can
 			// allocate (or fork); a loaded machine must not turn this into a
 			// time verdict, so the bombs get a clock far longer than they need.
 			time: 60 * time.Second},
 		{name: "output flood", files: src(`"fmt"`, `for {
 		fmt.Println("flood flood flood flood flood flood flood flood flood flood flood flood")
-	}`, "return a * b", ""), status: faultline.StatusOutputLimit, score: 0, maxDur: 5 + 40},
+	}`, "return a * b", ""), status: faultline.StatusOutputLimit, score: 0},
 		{name: "thread bomb", files: src(`"runtime"
 	"time"`, `for i := 0; i < 5000; i++ {
 		go func() {
@@ -271,12 +270,12 @@ func TestGradeDocker(t *testing.T) {
 		}()
 	}
 	time.Sleep(3 * time.Second)
-	return a + b`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, maxDur: 60 + 40, time: 60 * time.Second},
+	return a + b`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, time: 60 * time.Second},
 		{name: "fork bomb", files: src(`"os/exec"`, `for {
 		if err := exec.Command("/bin/sleep", "1000").Start(); err != nil {
 			panic(err)
 		}
-	}`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, maxDur: 60 + 40, time: 60 * time.Second},
+	}`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, time: 60 * time.Second},
 		{name: "solution after the bombs", files: lab.Solution, status: faultline.StatusGraded, score: 8},
 	}
 	for _, tt := range tests {
@@ -305,9 +304,6 @@ func TestGradeDocker(t *testing.T) {
 			}
 			if tt.status != faultline.StatusGraded && r.Message == "" {
 				t.Errorf("empty Message for a %s verdict", r.Status)
-			}
-			if tt.maxDur > 0 && took > time.Duration(tt.maxDur)*time.Second {
-				t.Errorf("grading took %s; hang guard is %ds", took, tt.maxDur)
 			}
 			if tt.check != nil {
 				tt.check(t, r)

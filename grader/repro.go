@@ -13,6 +13,10 @@ import (
 
 var _ faultline.Replayer = (*Grader)(nil)
 
+// traceEnv makes a failing labkit run attach its trace for the trace
+// explorer (labkit.TraceEnv; TestTraceEnvMatchesLabkit keeps them in step).
+const traceEnv = "LABKIT_TRACE=1"
+
 // reproEnv is what the grading script and labkit read: the pattern (the
 // script passes it to the test binaries as -test.run) and the seed.
 func reproEnv(rp faultline.Repro) []string {

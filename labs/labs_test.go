@@ -50,7 +50,7 @@ func demoLab(dir string) fstest.MapFS {
 	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
 	return fstest.MapFS{
 		dir + "/lab.yaml":              f(strings.ReplaceAll(demoYAML, "slug: demo", "slug: "+dir)),
-		dir + "/README.md":             f("# Demo\n\nWrite Upper.\n"),
+		dir + "/README.md":             f("# Demo\n\nWrite Upper.\n\n- **R1** Upper upper-cases.\n- **R2** It keeps the length.\n"),
 		dir + "/starter/demo.go":       f("package demo\n\n// Upper upper-cases s.\nfunc Upper(s string) string { return s } // TODO\n"),
 		dir + "/solution/demo.go":      f(demoSolution),
 		dir + "/solution/util/util.go": f("package util\n\nimport \"fmt\"\n\nvar _ = fmt.Sprint\n"),
@@ -197,8 +197,19 @@ func TestLoadRejectsBadLabs(t *testing.T) {
 		want string
 	}{
 		{"missing title", yamlEdit("title: Demo lab\n", ""), "labs/demo/lab.yaml: title: required"},
-		{"unknown key", yamlEdit("minutes: 15", "minutes: 15\ncolour: red"), "field colour not found"},
-		{"unknown limits key", yamlEdit("pids: 100", "pids: 100, disk: 5"), "field disk not found"},
+		{"unknown key", yamlEdit("minutes: 15", "minutes: 15\ncolour: red"), `labs/demo/lab.yaml:7: unknown field "colour"; the fields of lab.yaml are slug, title,`},
+		{"unknown limits key", yamlEdit("pids: 100", "pids: 100, disk: 5"), `labs/demo/lab.yaml:9: limits: unknown field "disk"; the fields of limits are time, memory_mb, cpus, pids`},
+		{"misplaced timeout", yamlEdit("minutes: 15", "minutes: 15\ntimeout: 30s"), `lab.yaml:7: unknown field "timeout"; the fields of lab.yaml are slug, title, pattern, summary, difficulty, minutes, module, lessons, limits, image, sandbox, tests (the time limit is limits.time`},
+		{"points not a number", yamlEdit("{name: TestHidden, points: 3}", "{name: TestHidden, points: lots}"), `labs/demo/lab.yaml:12: tests[1].points: "lots" is not a whole number`},
+		{"lessons not a list", yamlEdit("lessons: [partial-failure]", "lessons: partial-failure"), `labs/demo/lab.yaml:8: lessons: expected a list`},
+		{"tests not a list", yamlEdit("tests:\n  - {name: TestVisible, points: 1}\n  - {name: TestHidden, points: 3}", "tests: {name: TestVisible}"), `labs/demo/lab.yaml:10: tests: expected a list`},
+		{"bad YAML", yamlEdit("minutes: 15", "minutes: 15\n  - oops: [\n"), "labs/demo/lab.yaml:"},
+		{"rule not in README", yamlEdit("{name: TestVisible, points: 1}", "{name: TestVisible, points: 1, rules: [R1, R3]}"), `lab.yaml: tests[0].rules: "R3" names no rule of the README (it has R1 to R2)`},
+		{"rule twice on a test", yamlEdit("{name: TestVisible, points: 1}", "{name: TestVisible, points: 1, rules: [R1, R1]}"), `tests[0].rules: R1 is listed twice`},
+		{"rule defined twice", put("demo/README.md", "# Demo\n\n- **R1** one.\n- **R2** two.\n- **R2** again.\n"), "labs/demo/README.md:5: rule R2 is already defined on line 4"},
+		{"rule skipped", put("demo/README.md", "# Demo\n\n- **R1** one.\n- **R3** three.\n"), "labs/demo/README.md:4: rule R3 comes where R2 is due"},
+		{"equivalent without reason", put("demo/equivalent.yaml", "equivalent:\n  - {id: demo.go:Upper:drop:0011aabb}\n"), "labs/demo/equivalent.yaml: equivalent[0].reason: required"},
+		{"equivalent unknown field", put("demo/equivalent.yaml", "equivalent:\n  - {id: x, why: y}\n"), `labs/demo/equivalent.yaml:2: equivalent[0]: unknown field "why"; the fields of equivalent[0] are id, mutant, reason`},
 		{"listed test absent", yamlEdit("  - {name: TestHidden, points: 3}", "  - {name: TestHidden, points: 3}\n  - {name: TestGhost, points: 1}"),
 			"labs/demo/lab.yaml: tests[2]: no Test func named TestGhost in tests/ or hidden/"},
 		{"test present but unlisted", put("demo/hidden/extra_test.go", "package hidden\n\nimport \"testing\"\n\nfunc TestExtra(t *testing.T) {}\n"),
@@ -315,4 +326,44 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestLoadRules checks rule ids read from the README (marks in code do not
+// count; the text is the rule's first sentence as plain text), mapped to
+// the tests lab.yaml lists for each, and equivalent.yaml read into the lab.
+func TestLoadRules(t *testing.T) {
+	fs := demoLab("demo")
+	readme := "# Demo\n\n" +
+		"```go\n// **R9** in a code block is not a rule\n```\n\n" +
+		"- **R1** `Upper` returns its argument in **upper case**. Other text\n  follows.\n" +
+		"- **R2** It keeps\n  the [length](/lessons/x) of the\n  string; always.\n\n" +
+		"Text with `**R7**` in a code span, then **R3** an empty\nstring stays empty\n\n"
+	fs["demo/README.md"] = &fstest.MapFile{Data: []byte(readme)}
+	y := strings.Replace(demoYAML, "{name: TestVisible, points: 1}", "{name: TestVisible, points: 1, rules: [R1, R3]}", 1)
+	y = strings.Replace(y, "{name: TestHidden, points: 3}", "{name: TestHidden, points: 3, rules: [R1]}", 1)
+	fs["demo/lab.yaml"] = &fstest.MapFile{Data: []byte(y)}
+	fs["demo/equivalent.yaml"] = &fstest.MapFile{Data: []byte("equivalent:\n  - id: demo.go:Upper:drop:0011aabb\n    mutant: drop the return\n    reason: \"  cannot happen  \"\n")}
+	l, err := MustLoad(t, fs).Lab("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []faultline.LabRule{
+		{ID: "R1", Text: "Upper returns its argument in upper case.", Tests: []string{"TestVisible", "TestHidden"}},
+		{ID: "R2", Text: "It keeps the length of the string;"},
+		{ID: "R3", Text: "an empty string stays empty", Tests: []string{"TestVisible"}},
+	}
+	if !reflect.DeepEqual(l.Rules, want) {
+		t.Errorf("Rules =\n%+v\nwant\n%+v", l.Rules, want)
+	}
+	if got := l.UntestedRules(); !reflect.DeepEqual(got, []string{"R2"}) {
+		t.Errorf("UntestedRules() = %q, want [R2]", got)
+	}
+	if got := l.Equivalent; !reflect.DeepEqual(got, map[string]string{"demo.go:Upper:drop:0011aabb": "cannot happen"}) {
+		t.Errorf("Equivalent = %q", got)
+	}
+	table := RuleTable(l)
+	if len(table) != 3 || !strings.HasPrefix(table[0], "R1   Upper returns") || !strings.HasSuffix(table[0], "TestHidden, TestVisible") ||
+		!strings.HasSuffix(table[1], "(no test)") {
+		t.Errorf("RuleTable =\n%s", strings.Join(table, "\n"))
+	}
 }

@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/mod/module"
-	"gopkg.in/yaml.v3"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -54,8 +53,21 @@ type limitsFile struct {
 }
 
 type testFile struct {
-	Name   string `yaml:"name"`
-	Points int    `yaml:"points"`
+	Name   string   `yaml:"name"`
+	Points int      `yaml:"points"`
+	Rules  []string `yaml:"rules"` // README rule ids (R1…) the test checks
+}
+
+// equivalentFile is the schema of equivalent.yaml: generated mutants that no
+// test can tell from the solution, each with the author's reason.
+type equivalentFile struct {
+	Equivalent []equivalentEntry `yaml:"equivalent"`
+}
+
+type equivalentEntry struct {
+	ID     string `yaml:"id"`
+	Mutant string `yaml:"mutant"` // what the mutation does, for the reader; not checked
+	Reason string `yaml:"reason"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -63,7 +75,7 @@ var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // labEntries are the only names allowed at the top of a lab folder.
 var labEntries = map[string]bool{
 	"lab.yaml": true, "README.md": true, "starter": true, "tests": true,
-	"hidden": true, "solution": true, "mutants": true,
+	"hidden": true, "solution": true, "mutants": true, "equivalent.yaml": true,
 }
 
 // Load reads every lab folder at the top of fsys (each directory holding a
@@ -133,10 +145,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 		return nil, fmt.Errorf("read labs/%s/lab.yaml: %w", l.dir, err)
 	}
 	var y labFile
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&y); err != nil {
-		l.problemf("lab.yaml", "%v", err)
+	if !l.decodeYAML("lab.yaml", raw, &y, "lab.yaml") {
 		return nil, nil
 	}
 	lab := &faultline.Lab{
@@ -152,7 +161,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 	}
 	for _, e := range entries {
 		if !labEntries[e.Name()] {
-			l.problemf(e.Name(), "unexpected entry; a lab folder holds only lab.yaml, README.md, starter/, tests/, hidden/, solution/ and mutants/")
+			l.problemf(e.Name(), "unexpected entry; a lab folder holds only lab.yaml, README.md, starter/, tests/, hidden/, solution/, mutants/ and equivalent.yaml")
 		}
 	}
 
@@ -164,6 +173,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 		l.problemf("README.md", "empty")
 	}
 	lab.README = string(readme)
+	lab.Rules = l.readmeRules(lab.README)
 
 	gomod := faultline.File{Path: "go.mod", Content: LabGoMod(y.Module)}
 
@@ -207,6 +217,10 @@ func (l *loader) load() (*faultline.Lab, error) {
 		l.problemf("hidden", "no hidden tests")
 	}
 	lab.Tests = l.checkTests(y.Tests, visibleGo, hiddenGo)
+	l.mapRules(lab, y.Tests)
+	if lab.Equivalent, err = l.equivalents(); err != nil {
+		return nil, err
+	}
 
 	mutants, err := l.mutants(solution)
 	if err != nil {

@@ -22,8 +22,12 @@ import (
 	"github.com/faultline-dev/faultline"
 )
 
-// TTL is how long a reset link works.
+// TTL is how long an emailed reset link works.
 const TTL = time.Hour
+
+// IssuedTTL is how long a link an administrator or instructor issued works:
+// long enough to be handed over in person or in a message.
+const IssuedTTL = 24 * time.Hour
 
 // Service implements faultline.PasswordRecovery.
 type Service struct {
@@ -128,12 +132,9 @@ func (s *Service) Request(ctx context.Context, email, client string) error {
 	} else if err != nil {
 		return fmt.Errorf("find user for password reset: %w", err)
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
-	expires := s.now().Add(TTL)
-	if err := s.Resets.CreatePasswordReset(ctx, u.ID, hashToken(token), expires); err != nil {
-		return fmt.Errorf("password reset for user %d: %w", u.ID, err)
+	token, expires, err := s.create(ctx, u.ID, TTL)
+	if err != nil {
+		return err
 	}
 	err = s.Notifier.Notify(ctx, faultline.PasswordResetNotice{
 		To:   faultline.Recipient{UserID: u.ID, Email: u.Email, Name: u.Name},
@@ -144,6 +145,34 @@ func (s *Service) Request(ctx context.Context, email, client string) error {
 	}
 	s.log().InfoContext(ctx, "password reset requested", "user", u.ID)
 	return nil
+}
+
+// create stores the hash of a new token for userID that works for ttl.
+func (s *Service) create(ctx context.Context, userID int64, ttl time.Duration) (string, time.Time, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	expires := s.now().Add(ttl)
+	if err := s.Resets.CreatePasswordReset(ctx, userID, hashToken(token), expires); err != nil {
+		if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+			return "", time.Time{}, err
+		}
+		return "", time.Time{}, fmt.Errorf("password reset for user %d: %w", userID, err)
+	}
+	return token, expires, nil
+}
+
+// Issue makes a one-time reset link for userID that works for IssuedTTL,
+// without email: the token and when it stops working. It is the same kind
+// of link as an emailed one (used once, ends the account's other sessions).
+// ENOTFOUND for an unknown user.
+func (s *Service) Issue(ctx context.Context, userID int64) (string, time.Time, error) {
+	token, expires, err := s.create(ctx, userID, IssuedTTL)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	s.log().InfoContext(ctx, "password reset link issued", "user", userID)
+	return token, expires, nil
 }
 
 var errLink = faultline.Errorf(faultline.ENOTFOUND, "This reset link is not valid any more. Ask for a new one.")

@@ -112,3 +112,50 @@ func TestRecovery(t *testing.T) {
 		t.Fatalf("a link older than an hour: %v", err)
 	}
 }
+
+// TestIssue: a link an administrator or instructor issues works without
+// email, once, for IssuedTTL, like an emailed one; an unknown user gets
+// none.
+func TestIssue(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)}
+	db, err := store.Open(filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Now = clk.Now
+	u := &faultline.User{Email: "lin@example.com", Name: "Lin", Role: faultline.RoleLearner, PasswordHash: "x"}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	r := &recovery.Service{Users: db, Resets: db, BcryptCost: bcrypt.MinCost, Now: clk.Now} // no email
+	if r.Enabled() {
+		t.Fatal("resets by email enabled without a notifier")
+	}
+	token, expires, err := r.Issue(ctx, u.ID)
+	if err != nil || token == "" || !expires.Equal(clk.Now().Add(recovery.IssuedTTL)) {
+		t.Fatalf("Issue = %q, %v, %v", token, expires, err)
+	}
+	if _, _, err := r.Issue(ctx, u.ID+100); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Errorf("issue for an unknown user: %v", err)
+	}
+	clk.Add(recovery.IssuedTTL - time.Minute)
+	if got, err := r.Check(ctx, token); err != nil || got.ID != u.ID {
+		t.Fatalf("a link just before its end: %v, %v", got, err)
+	}
+	if _, err := r.Reset(ctx, token, "a new passphrase here", "a new passphrase here"); err != nil {
+		t.Fatalf("reset with an issued link: %v", err)
+	}
+	if _, err := r.Check(ctx, token); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Errorf("an issued link works twice: %v", err)
+	}
+	late, _, err := r.Issue(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(recovery.IssuedTTL + time.Second)
+	if _, err := r.Check(ctx, late); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Errorf("an issued link works past its end: %v", err)
+	}
+}

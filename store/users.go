@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -169,6 +170,32 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash, keep string) 
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("set password of user %d: commit: %w", userID, err)
+	}
+	return nil
+}
+
+// SetUserName changes the user's display name. EINVALID for an empty or
+// overlong name (the account rule), ENOTFOUND for an unknown user.
+func (db *DB) SetUserName(ctx context.Context, userID int64, name string) error {
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return faultline.Errorf(faultline.EINVALID, "Enter your name (up to 100 characters).")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE users SET name = ? WHERE id = ?`, name, userID)
+	if err != nil {
+		return fmt.Errorf("set name of user %d: %w", userID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set name of user %d: %w", userID, err)
+	} else if n == 0 {
+		return faultline.Errorf(faultline.ENOTFOUND, "User not found.")
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set name of user %d: commit: %w", userID, err)
 	}
 	return nil
 }

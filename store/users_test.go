@@ -158,3 +158,24 @@ func TestLessonProgress(t *testing.T) {
 	assertCode(t, db.MarkLessonRead(ctx, u.ID, ""), faultline.EINVALID)
 	assertCode(t, db.MarkLessonRead(ctx, 999, "partial-failure"), faultline.ENOTFOUND)
 }
+
+func TestSetUserName(t *testing.T) {
+	ctx := context.Background()
+	db, _ := MustOpenDB(t)
+	u := &faultline.User{Email: "bo@example.com", Name: "Bo", Role: faultline.RoleLearner, PasswordHash: "h"}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetUserName(ctx, u.ID, "Bo Björk"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.FindUserByID(ctx, u.ID); err != nil || got.Name != "Bo Björk" || got.Email != u.Email {
+		t.Fatalf("after SetUserName: %+v, %v", got, err)
+	}
+	if err := db.SetUserName(ctx, u.ID, ""); faultline.ErrorCode(err) != faultline.EINVALID {
+		t.Errorf("empty name: %v", err)
+	}
+	if err := db.SetUserName(ctx, u.ID+99, "X"); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Errorf("unknown user: %v", err)
+	}
+}

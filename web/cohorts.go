@@ -87,8 +87,8 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	m.Progress = s.progressView(r, c.ID, p.Matrix)
-	m.Invite = s.inviteView(c)                    // roster.go
-	m.Roster = s.rosterView(c, members, p.Taught) // roster.go
+	m.Invite = s.inviteView(c)                                                  // roster.go
+	m.Roster = s.rosterView(UserFromContext(r.Context()), c, members, p.Taught) // roster.go
 
 	m.Conversation = conversationPanel(c.ID, p.Conversation) // moderation.go
 	return s.render(w, r, http.StatusOK, views.Cohort(m))

@@ -28,7 +28,7 @@ type goqSel = goquery.Selection
 // scoreSurfaces reads the score a learner holds for labSlug from every page
 // and API that shows it, as "n/max" strings ("" when a surface shows none).
 type scoreSurfaces struct {
-	result, labRow, home, csv, apiBook, apiMatrix, heat, chart string
+	result, labRow, home, homePage, csv, apiBook, apiMatrix, heat, chart string
 }
 
 func (e *env) surfaces(t *testing.T, inst, u *faultline.User, c *faultline.Cohort, sub int64, max int) scoreSurfaces {
@@ -42,6 +42,9 @@ func (e *env) surfaces(t *testing.T, inst, u *faultline.User, c *faultline.Cohor
 	})
 	learner.get("/labs").doc().Find(`[data-testid="lab-card"][data-slug="` + labSlug + `"] [data-testid="lab-best"]`).Each(func(_ int, q *goqSel) {
 		s.home = strings.TrimPrefix(q.Text(), "best ")
+	})
+	learner.get("/").doc().Find(`[data-testid="home-lab"][data-slug="` + labSlug + `"] [data-testid="home-score"]`).Each(func(_ int, q *goqSel) {
+		s.homePage = strings.TrimSpace(q.Text())
 	})
 
 	teacher := e.MustLogin(inst)
@@ -108,7 +111,7 @@ func (e *env) surfaces(t *testing.T, inst, u *faultline.User, c *faultline.Cohor
 func (s scoreSurfaces) agree(t *testing.T, who, want string) {
 	t.Helper()
 	got := map[string]string{
-		"result page": s.result, "lab page": s.labRow, "labs list": s.home, "gradebook CSV": s.csv,
+		"result page": s.result, "lab page": s.labRow, "labs list": s.home, "home page": s.homePage, "gradebook CSV": s.csv,
 		"API gradebook": s.apiBook, "API matrix": s.apiMatrix, "heat map": s.heat, "score chart": s.chart,
 	}
 	for where, v := range got {
@@ -120,7 +123,7 @@ func (s scoreSurfaces) agree(t *testing.T, who, want string) {
 
 // TestEveryScoreSurfaceAgrees: on-time, late-penalised, late-refused and
 // regraded submissions show the same score on the result page, the lab
-// page, the labs list, the gradebook CSV, the API gradebook and matrix, the
+// page, the labs list, the home page, the gradebook CSV, the API gradebook and matrix, the
 // heat map and the score chart.
 func TestEveryScoreSurfaceAgrees(t *testing.T) {
 	e := MustEnv(t)

@@ -109,20 +109,50 @@ func (ms matrixSort) link(cohortID int64, key, label string) views.SortLink {
 	return l
 }
 
+// labCodes gives every lab a short code for the heat map's headers: the
+// initials of its slug's words ("circuit-breaker" → "CB"), or the first
+// two letters of a one-word slug ("saga" → "SA"); a code taken already gets
+// a number.
+func labCodes(all []*faultline.Lab) map[string]string {
+	out := make(map[string]string, len(all))
+	used := map[string]bool{}
+	for _, l := range all {
+		var code string
+		words := strings.FieldsFunc(l.Slug, func(r rune) bool { return r == '-' || r == '_' })
+		if len(words) > 1 {
+			for _, w := range words {
+				code += string([]rune(w)[:1])
+			}
+		} else {
+			r := []rune(l.Slug)
+			code = string(r[:min(2, len(r))])
+		}
+		code = strings.ToUpper(code)
+		base := code
+		for n := 2; used[code]; n++ {
+			code = base + strconv.Itoa(n)
+		}
+		used[code] = true
+		out[l.Slug] = code
+	}
+	return out
+}
+
 // progressView builds the cohort page's heat map from ProgressMatrix, sorted
 // as the request's ?sort=&dir= asks.
 func (s *Server) progressView(r *http.Request, cohortID int64, rows []*faultline.MatrixRow) views.ProgressMatrix {
 	all := s.d.Labs.All()
 	ms := parseMatrixSort(r.URL.Query(), all)
 	m := views.ProgressMatrix{
-		Lessons:      len(s.d.Content.Lessons()),
+		Lessons:      len(s.d.Content.Lessons()) + len(s.d.Content.Cases()), // what "Mark as read" counts
 		NameSort:     ms.link(cohortID, "name", "Learner"),
 		TotalSort:    ms.link(cohortID, "total", "Total"),
 		GradebookURL: cohortURL(cohortID) + "/gradebook.csv",
 	}
+	codes := labCodes(all)
 	for _, l := range all {
-		sl := ms.link(cohortID, "lab:"+l.Slug, l.Title)
-		sl.Label = l.Title + " /" + strconv.Itoa(l.MaxScore())
+		sl := ms.link(cohortID, "lab:"+l.Slug, codes[l.Slug])
+		sl.Title = fmt.Sprintf("%s (%d points)", l.Title, l.MaxScore())
 		sl.Stats = labStatsURL(cohortID, l.Slug)
 		m.Labs = append(m.Labs, sl)
 		m.MaxTotal += l.MaxScore()
@@ -356,14 +386,39 @@ func labCharts(st *faultline.LabStats, maxScore int) []views.Chart {
 		if f.Failing == 0 {
 			continue
 		}
-		faults.Bars = append(faults.Bars, views.Bar{Label: "under " + f.Fault, Value: f.Percent, Text: pctText(f.Percent, f.Failing, f.Learners)})
+		faults.Bars = append(faults.Bars, views.Bar{Label: "under " + faultPhrase(f.Fault), Value: f.Percent, Text: pctText(f.Percent, f.Failing, f.Learners)})
 	}
 	if len(faults.Bars) > 0 {
 		f := st.FailingFault[0]
-		faults.Summary = fmt.Sprintf("%d%% fail under %s.", f.Percent, f.Fault)
+		faults.Summary = fmt.Sprintf("%d%% fail under %s.", f.Percent, faultPhrase(f.Fault))
 	}
 	add(faults, 100)
 	return out
+}
+
+// faultPhrases say what each kind of injected fault (faultline.FaultKinds)
+// did, for the charts.
+var faultPhrases = map[string]string{
+	faultline.FaultPartition:  "a network partition",
+	faultline.FaultOneWay:     "a one-way network cut",
+	faultline.FaultCrash:      "crashes (memory lost, disk kept)",
+	faultline.FaultLoss:       "lost messages or acks",
+	faultline.FaultDuplicate:  "duplicated or redelivered messages",
+	faultline.FaultLatency:    "slow, jittery links",
+	faultline.FaultLate:       "messages arriving after a timeout",
+	faultline.FaultDependency: "a failing dependency",
+	faultline.FaultWrite:      "failed commits and writes",
+	faultline.FaultRetry:      "clients retrying a request",
+	faultline.FaultMembership: "nodes joining or leaving",
+	faultline.FaultOther:      "faults of the lab's own kind",
+}
+
+// faultPhrase says a fault kind in words; an unknown kind as it is.
+func faultPhrase(kind string) string {
+	if p, ok := faultPhrases[kind]; ok {
+		return p
+	}
+	return kind
 }
 
 // durationText says d roughly, in the largest sensible unit.

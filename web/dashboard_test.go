@@ -271,10 +271,10 @@ func TestLabStatsPageMatchesStore(t *testing.T) {
 		i++
 	}
 	f := st.FailingFault[0]
-	if got := res.testid("chart-faults").Find(`[data-testid="chart-summary"]`).Text(); got != fmt.Sprintf("%d%% fail under %s.", f.Percent, f.Fault) {
-		t.Errorf("faults summary %q", got)
+	if got := res.testid("chart-faults").Find(`[data-testid="chart-summary"]`).Text(); got != fmt.Sprintf("%d%% fail under %s.", f.Percent, faultPhrase(f.Fault)) || faultPhrase(f.Fault) == f.Fault {
+		t.Errorf("faults summary %q (the kind %q in words)", got, f.Fault)
 	}
-	if faults := table("chart-faults"); len(faults) == 0 || faults[0][0] != "under "+f.Fault || faults[0][1] != pctText(f.Percent, f.Failing, f.Learners) {
+	if faults := table("chart-faults"); len(faults) == 0 || faults[0][0] != "under "+faultPhrase(f.Fault) || faults[0][1] != pctText(f.Percent, f.Failing, f.Learners) {
 		t.Errorf("faults table %v", faults)
 	}
 	// One inline SVG per chart, each well-formed XML with one bar per table row and no <style>.
@@ -455,5 +455,45 @@ func TestInstructorRoutesAccess(t *testing.T) {
 	// The other instructor's own cohort is not opened to this cohort's teachers.
 	if res := e.MustLogin(d.coInst).get(cohortURL(d.otherCohort.ID) + "/gradebook.csv"); res.status != 404 {
 		t.Errorf("co-instructor opening another cohort's gradebook: %d", res.status)
+	}
+}
+
+// Chart labels are never cut: a label too long for a line wraps, a test
+// name too long for one is broken where its words meet, and every line
+// fits the picture.
+func TestBarChartLabelsWrapInside(t *testing.T) {
+	long := "TestHalfOpenLimitsConcurrentTrialsUnderPartitionsAndCrashesAndLoss (hidden)"
+	svg := barChart("c", "t", []views.Bar{{Label: long, Value: 62, Text: "62% (5 of 8)"}, {Label: "under a network partition", Value: 10, Text: "10%"}}, 100)
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(svg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	d.Find(`g[data-testid="chart-bar"]`).First().Find(`[data-testid="chart-label"]`).Each(func(_ int, s *goquery.Selection) {
+		got = append(got, s.Text())
+		if w := textWidth(s.Text(), chartFont); w > chartWidth-2*chartMargin {
+			t.Errorf("label line %q is about %.0f px wide, the chart %d", s.Text(), w, chartWidth)
+		}
+		if strings.HasSuffix(s.Text(), "…") {
+			t.Errorf("label line %q is cut", s.Text())
+		}
+	})
+	if len(got) < 2 || strings.ReplaceAll(strings.Join(got, ""), " ", "") != strings.ReplaceAll(long, " ", "") {
+		t.Errorf("label lines %q do not spell out %q", got, long)
+	}
+	if !strings.HasPrefix(got[1], "Limits") && !strings.HasPrefix(got[1], "Trials") && !strings.HasPrefix(got[1], "Concurrent") &&
+		!strings.HasPrefix(got[1], "Under") && !strings.HasPrefix(got[1], "Partitions") && !strings.HasPrefix(got[1], "And") && !strings.HasPrefix(got[1], "Crashes") {
+		t.Errorf("the test name is broken mid-word: %q", got)
+	}
+}
+
+// Every kind of fault the reports name is said in words on the charts.
+func TestFaultKindsHavePhrases(t *testing.T) {
+	for _, k := range []string{faultline.FaultPartition, faultline.FaultOneWay, faultline.FaultCrash, faultline.FaultLoss,
+		faultline.FaultDuplicate, faultline.FaultLatency, faultline.FaultLate, faultline.FaultDependency, faultline.FaultWrite,
+		faultline.FaultRetry, faultline.FaultMembership, faultline.FaultOther} {
+		if p := faultPhrase(k); p == k || p == "" {
+			t.Errorf("fault kind %q has no phrase", k)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
+	"github.com/faultline-dev/faultline/recovery"
 	"github.com/faultline-dev/faultline/store"
 )
 
@@ -118,6 +119,7 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 		Users: db, Sessions: db, Cohorts: db, Progress: db, Workspace: db, Submissions: db,
 		Records: db, Instructor: db, Scores: db, Regrades: db, Canceler: db, Live: db,
 		Tokens: db, Replays: db, RestorePts: db,
+		Recovery:    &recovery.Service{Users: db, Resets: db, BaseURL: "http://portal.test", BcryptCost: bcrypt.MinCost, Now: e.clock.Now},
 		Discussions: db, Groups: db, Moderation: db, Feedback: db, Inbox: db, Lessons: cc, Markdown: content.Render,
 		Sandboxes: e.sb, Terminals: noTerminals{}, Replayer: noReplayer{}, Similarity: grader.NewSimilarity(),
 		Labs:       lc,
@@ -135,7 +137,8 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatalf("new course service: %v", err)
 	}
 	e.course = svc
-	srv, err := New(Deps{Course: svc, Content: d.Content, Labs: lc, Logger: logger, Now: e.clock.Now, BaseURL: "http://portal.test", SecureCookies: d.SecureCookies})
+	srv, err := New(Deps{Course: svc, Content: d.Content, Labs: lc, Logger: logger, Now: e.clock.Now, BaseURL: "http://portal.test", SecureCookies: d.SecureCookies,
+		Recovery: d.Deps.Recovery})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

@@ -248,10 +248,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request, restore bool) err
 		return s.labFailed(w, r, l, labView{}, err)
 	}
 	if notice != "" {
-		return s.renderLab(w, r, l, labView{notice: replacedNotice + " " + notice})
+		return s.renderLab(w, r, l, labView{notice: replacedNotice + " " + notice, tab: "history"})
 	}
 	return redirect(w, r, labURL(l.Slug)+"?replaced=1")
 }
 
 // replacedNotice is shown after a reset or a restore (labs.go, ?replaced=1).
-const replacedNotice = "Your files were replaced. The previous ones are kept as a restore point: see Restore below."
+const replacedNotice = "Your files were replaced. The previous ones are kept as a restore point: see Restore under Submissions."

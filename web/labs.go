@@ -80,6 +80,7 @@ type labView struct {
 	errMsg  string
 	status  int
 	sandbox *views.SandboxView // already known
+	tab     string             // the tab of the bottom pane to show first
 }
 
 // sandboxView is how a sandbox looks on the lab page; err (the course's
@@ -112,7 +113,7 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		return err
 	}
 	m := views.LabPage{
-		Page:   s.page(r, l.Title, "labs"),
+		Page:   s.workspacePage(r, l.Title),
 		README: html,
 		Run:    v.run, Notice: v.notice, Error: v.errMsg,
 		Lab: views.LabInfo{
@@ -176,7 +177,10 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	}
 	m.History = s.labHistory(l, m.Submissions, ws.RestorePoints) // history.go
 	m.Rules = rulesLine(ws.Standing, s.now())                    // labsettings.go
-
+	m.Tab = v.tab
+	if m.Run != nil {
+		m.Tab = "tests"
+	}
 	if m.Conversation, err = s.labConversation(r, ws.Standing); err != nil { // feedback.go
 		return err
 	}
@@ -185,6 +189,13 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		status = http.StatusOK
 	}
 	return s.render(w, r, status, views.Lab(m, ui))
+}
+
+// workspacePage is the page model of the lab page, which fills the window.
+func (s *Server) workspacePage(r *http.Request, title string) views.Page {
+	p := s.page(r, title, "labs")
+	p.BodyClass = "workspace"
+	return p
 }
 
 // defaultFile picks the file to open first: the first Go file, else the first.
@@ -228,7 +239,7 @@ func (s *Server) serveLab(w http.ResponseWriter, r *http.Request) error {
 		v.notice = "Saved " + v.file + ". Every saved version is kept."
 	}
 	if q.Get("replaced") == "1" { // display only, after a reset or restore (history.go)
-		v.notice = replacedNotice
+		v.notice, v.tab = replacedNotice, "history"
 	}
 	if p := q.Get("deleted"); p != "" { // display only, after a delete
 		v.notice = "Deleted " + p + ". Its earlier versions are kept in your history."

@@ -52,6 +52,12 @@ func (s *Server) outline(r *http.Request) ([]views.OutlineModule, []views.Outlin
 	if err != nil {
 		return nil, nil, err
 	}
+	mods, cases := s.outlineWith(p)
+	return mods, cases, nil
+}
+
+// outlineWith builds the course outline with progress p.
+func (s *Server) outlineWith(p progress) ([]views.OutlineModule, []views.OutlineItem) {
 	var mods []views.OutlineModule
 	for _, m := range s.d.Content.Modules() {
 		om := views.OutlineModule{Title: m.Title}
@@ -64,11 +70,13 @@ func (s *Server) outline(r *http.Request) ([]views.OutlineModule, []views.Outlin
 	for _, l := range s.d.Content.Cases() {
 		cases = append(cases, outlineItem(l, p))
 	}
-	return mods, cases, nil
+	return mods, cases
 }
 
-// serveHome is the start page: an introduction for visitors, the course,
-// labs and cohorts for signed-in users.
+// serveHome is the start page: an introduction for visitors; for a
+// signed-in user where they left off, what to read next, their labs with
+// due dates and the scores they hold, their latest results and cohorts,
+// and the course outline.
 func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Path != "/" {
 		return faultline.Errorf(faultline.ENOTFOUND, "There is no page at this address.")
@@ -79,18 +87,65 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 		m.Title = "Learn distributed-system patterns"
 		return s.render(w, r, http.StatusOK, views.Home(m))
 	}
-	var err error
-	if m.Modules, m.Cases, err = s.outline(r); err != nil {
-		return err
-	}
-	if m.Labs, err = s.labCards(r); err != nil {
-		return err
-	}
-	cohorts, err := s.c.MyCohorts(r.Context(), u)
+	h, err := s.c.Home(r.Context(), u)
 	if err != nil {
 		return err
 	}
-	for _, c := range cohorts {
+	now := s.now()
+	p := progress{read: h.Progress.Read, scores: h.Progress.Quiz}
+	m.Modules, m.Cases = s.outlineWith(p)
+	for _, items := range append(moduleItems(m.Modules), m.Cases) {
+		for _, it := range items {
+			m.Readable++
+			if it.Read {
+				m.Read++
+			} else if m.NextRead == nil {
+				next := it
+				m.NextRead = &next
+			}
+			if it.Quiz != "" {
+				m.Quizzes++
+			}
+		}
+	}
+	for _, hl := range h.Labs {
+		row := views.HomeLabRow{Slug: hl.Lab.Slug, Title: hl.Lab.Title, Pattern: hl.Lab.Pattern, URL: labURL(hl.Lab.Slug), Worked: !hl.Worked.IsZero()}
+		if hl.Held.Has {
+			row.Score = scoreString(hl.Held.Score, hl.Held.MaxScore)
+			row.Full = hl.Held.MaxScore > 0 && hl.Held.Score >= hl.Held.MaxScore
+			if row.Full {
+				m.Finished++
+			}
+		}
+		if due := hl.Policy.DueAt; !due.IsZero() {
+			row.Due, row.DueISO = "due "+fmtTime(due), due.UTC().Format(time.RFC3339)
+			row.Overdue = now.After(due) && !row.Full
+			row.DueSoon = !row.Overdue && !row.Full && due.Sub(now) < 48*time.Hour
+		}
+		if opens := hl.Policy.OpensAt; !opens.IsZero() && now.Before(opens) {
+			row.Opens = "opens " + fmtTime(opens)
+		}
+		m.Labs = append(m.Labs, row)
+	}
+	if h.ContinueOK {
+		c := h.Continue
+		m.Continue = &views.ContinueView{Title: c.Lab.Title, URL: labURL(c.Lab.Slug), Worked: ago(now, c.Worked)}
+		if c.Held.Has {
+			m.Continue.Score = scoreString(c.Held.Score, c.Held.MaxScore)
+		}
+	}
+	for _, rr := range h.Recent {
+		row := views.RecentRow{URL: submissionURL(rr.ID), LabTitle: rr.LabTitle, When: ago(now, rr.CreatedAt), State: string(rr.State)}
+		if rr.Graded {
+			row.Score = scoreString(rr.Scored.Score, rr.Scored.MaxScore)
+			row.Full = rr.Scored.MaxScore > 0 && rr.Scored.Score >= rr.Scored.MaxScore
+			row.Note = rr.Scored.Note()
+		} else if res := rr.Result; res != nil {
+			row.State = statusText[res.Status]
+		}
+		m.Recent = append(m.Recent, row)
+	}
+	for _, c := range h.Cohorts {
 		link := views.CohortLink{Name: c.Name, Created: fmtDate(c.CreatedAt)}
 		if c.Teaches {
 			link.URL = cohortURL(c.ID)
@@ -100,13 +155,47 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, views.Home(m))
 }
 
-// serveOutline is /lessons.
+func moduleItems(mods []views.OutlineModule) [][]views.OutlineItem {
+	out := make([][]views.OutlineItem, 0, len(mods))
+	for _, m := range mods {
+		out = append(out, m.Items)
+	}
+	return out
+}
+
+// ago says how long before now t was, roughly: "just now", "5 minutes
+// ago", "3 hours ago", "2 days ago", or the date for older times.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute", "minutes") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour", "hours") + " ago"
+	case d < 14*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day", "days") + " ago"
+	}
+	return "on " + fmtDate(t)
+}
+
+// serveOutline is /lessons: the modules and their lessons.
 func (s *Server) serveOutline(w http.ResponseWriter, r *http.Request) error {
 	mods, cases, err := s.outline(r)
 	if err != nil {
 		return err
 	}
 	return s.render(w, r, http.StatusOK, views.Outline(views.OutlinePage{Page: s.page(r, "Lessons", "lessons"), Modules: mods, Cases: cases}))
+}
+
+// serveCases is /cases: the case studies.
+func (s *Server) serveCases(w http.ResponseWriter, r *http.Request) error {
+	_, cases, err := s.outline(r)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.Cases(views.OutlinePage{Page: s.page(r, "Case studies", "cases"), Cases: cases}))
 }
 
 // serveLesson serves /lessons/{slug} (kind "lesson") or /cases/{slug} (kind
@@ -125,6 +214,7 @@ func (s *Server) serveLesson(kind string) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
+		m.JustRead = m.Read && r.URL.Query().Get("read") == "1" // display only, after the POST
 		return s.render(w, r, http.StatusOK, views.Lesson(m))
 	}
 }
@@ -138,7 +228,7 @@ func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonP
 	}
 	m := views.LessonPage{Page: s.page(r, l.Title, "lessons"), Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + url.PathEscape(l.Slug) + "/read"}
 	if l.Kind == "case" {
-		m.Kind = "Case study"
+		m.Kind, m.Nav = "Case study", "cases"
 	}
 	_, m.Read = p.read[l.Slug]
 	prev, next := s.d.Content.Neighbours(l.Slug)
@@ -273,7 +363,9 @@ func (s *Server) lesson(slug string) (*faultline.Lesson, error) {
 	return l, nil
 }
 
-// serveMarkRead records that the user read a lesson or case and goes back to it.
+// serveMarkRead records that the user read a lesson or case. A form goes
+// back to the same place on the page, where it now says so; the page's
+// script asks for JSON and confirms in place without leaving the page.
 func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lesson(chi.URLParam(r, "slug"))
 	if err != nil {
@@ -282,7 +374,10 @@ func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request) error {
 	if err := s.c.MarkRead(r.Context(), UserFromContext(r.Context()), l); err != nil {
 		return err
 	}
-	return redirect(w, r, lessonURL(l))
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]any{"read": true, "slug": l.Slug})
+	}
+	return redirect(w, r, lessonURL(l)+"?read=1#read-state")
 }
 
 func fmtDate(t time.Time) string {

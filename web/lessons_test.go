@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -92,11 +93,17 @@ func TestMarkRead(t *testing.T) {
 		t.Fatal("unread lesson: want a mark-read button and no mark")
 	}
 	res = b.post("/lessons/circuit-breakers/read", nil)
-	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/lessons/circuit-breakers" {
+	// The plain form comes back to the same place on the page, which now
+	// confirms it.
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/lessons/circuit-breakers?read=1#read-state" {
 		t.Fatalf("mark read: %d %q", res.status, res.header.Get("Location"))
 	}
-	if res := b.get("/lessons/circuit-breakers"); res.testid("read-mark").Length() != 1 || res.testid("mark-read").Length() != 0 {
-		t.Error("read lesson not shown as read")
+	back := b.get("/lessons/circuit-breakers?read=1")
+	if back.testid("read-confirmed").Length() != 1 || back.doc().Find("#read-state [data-testid=read-confirmed]").Length() != 1 {
+		t.Errorf("after marking, the page does not confirm it at the read-state anchor")
+	}
+	if res := b.get("/lessons/circuit-breakers"); res.testid("read-mark").Length() != 1 || res.testid("mark-read").Length() != 0 || res.testid("read-confirmed").Length() != 0 {
+		t.Error("read lesson not shown as read (or confirmed again on a later visit)")
 	}
 	res = b.get("/lessons")
 	marked := res.doc().Find(`[data-testid="outline-item"][data-slug="circuit-breakers"] [data-testid="read-mark"]`).Length()
@@ -106,6 +113,13 @@ func TestMarkRead(t *testing.T) {
 	}
 	if res := b.post("/lessons/nope/read", nil); res.status != http.StatusNotFound {
 		t.Errorf("unknown lesson: %d", res.status)
+	}
+	// The page's script asks for JSON and confirms in place.
+	req := httptest.NewRequest(http.MethodPost, "/lessons/partial-failure/read", nil)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if res := b.do(req); res.status != http.StatusOK || !strings.Contains(res.body, `"read":true`) {
+		t.Errorf("mark read asking for JSON: %d %s", res.status, res.body)
 	}
 }
 
@@ -118,8 +132,8 @@ func TestHome(t *testing.T) {
 	u := e.MustUser("Lea Learner", faultline.RoleLearner)
 	e.MustCohort("Spring", inst, u)
 	res := e.MustLogin(u).get("/")
-	if res.testid("outline").Length() != 1 || res.testid("lab-card").Length() != len(e.srv.d.Labs.All()) {
-		t.Error("signed-in home: want the outline and every lab")
+	if res.testid("course-summary").Length() != 1 || res.testid("home-lab").Length() != len(e.srv.d.Labs.All()) {
+		t.Error("signed-in home: want the course summary and every lab")
 	}
 	if got := res.testid("my-cohorts").Text(); !strings.Contains(got, "Spring") {
 		t.Errorf("my cohorts %q", got)

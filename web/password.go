@@ -23,7 +23,16 @@ func (s *Server) passwordRoutes(r chi.Router) {
 // resetsEnabled returns nil when passwords can be reset by email here.
 func (s *Server) resetsEnabled() error {
 	if s.d.Recovery == nil || !s.d.Recovery.Enabled() {
-		return faultline.Errorf(faultline.ENOTFOUND, "This portal does not send email, so a password cannot be reset by email. Ask its administrator.")
+		return faultline.Errorf(faultline.ENOTFOUND, "This portal does not send email, so a password cannot be reset by email. Ask its administrator or your instructor for a reset link.")
+	}
+	return s.linksEnabled()
+}
+
+// linksEnabled returns nil when a reset link (emailed, or issued by an
+// administrator or instructor) can set a password here.
+func (s *Server) linksEnabled() error {
+	if s.d.Recovery == nil {
+		return faultline.Errorf(faultline.ENOTFOUND, "This portal does not reset passwords. Ask its administrator.")
 	}
 	if s.d.SSOOnly {
 		return faultline.Errorf(faultline.ENOTFOUND, "This portal signs people in through their organisation's sign-in only; it keeps no passwords to reset.")
@@ -62,9 +71,10 @@ func (s *Server) serveForgotPost(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, views.ForgotPassword(m))
 }
 
-// serveResetForm shows the new-password form behind a live reset link.
+// serveResetForm shows the new-password form behind a live reset link,
+// emailed or issued.
 func (s *Server) serveResetForm(w http.ResponseWriter, r *http.Request) error {
-	if err := s.resetsEnabled(); err != nil {
+	if err := s.linksEnabled(); err != nil {
 		return err
 	}
 	token := r.URL.Query().Get("token")
@@ -80,7 +90,7 @@ func (s *Server) serveResetForm(w http.ResponseWriter, r *http.Request) error {
 // serveResetPost sets the new password, ends the account's other sessions,
 // voids its other links and signs the user in.
 func (s *Server) serveResetPost(w http.ResponseWriter, r *http.Request) error {
-	if err := s.resetsEnabled(); err != nil {
+	if err := s.linksEnabled(); err != nil {
 		return err
 	}
 	if err := s.parseForm(r); err != nil {

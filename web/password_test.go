@@ -119,7 +119,9 @@ func TestPasswordResetByEmail(t *testing.T) {
 	}
 }
 
-// TestPasswordResetNeedsMail: without email there is no reset link or form.
+// TestPasswordResetNeedsMail: without email there is no forgotten-password
+// form or link, and the reset form opens only behind a live link (one an
+// administrator or instructor issued).
 func TestPasswordResetNeedsMail(t *testing.T) {
 	e := MustEnv(t)
 	b := e.browser()

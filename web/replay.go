@@ -37,14 +37,18 @@ func (s *Server) serveReplay(w http.ResponseWriter, r *http.Request) error {
 		Result:     rp.Result, Teacher: rp.Shown.Teacher,
 	}
 	rv := resultView(done)
-	rv.Pictures, rv.Replays = nil, nil
 	if !rp.Shown.Teacher {
 		rv.Flags = nil
 	}
-	for _, t := range rp.Result.Tests {
+	seen := map[string]string{}
+	for i, t := range rp.Result.Tests {
+		rv.Tests[i].Pictures, rv.Tests[i].Replay, rv.Tests[i].Trace = nil, nil, ""
 		for _, a := range t.Attachments {
+			if a.Trace != nil {
+				continue // not stored: nothing to explore later
+			}
 			// Not stored, so shown inline as data: images, which run no script.
-			rv.Pictures = append(rv.Pictures, views.PictureView{Test: t.Name, Name: a.Name,
+			rv.Tests[i].Pictures = addPicture(rv.Tests[i].Pictures, seen, a, views.PictureView{Test: t.Name, Name: a.Name,
 				URL: "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString([]byte(a.SVG)), Inline: true})
 		}
 	}

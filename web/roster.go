@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func (s *Server) inviteView(c *faultline.Cohort) views.InviteView {
 // rosterView is the members panel's model: every member with the actions
 // the viewer (who teaches c) may take, and the other cohorts the viewer
 // teaches as move targets.
-func (s *Server) rosterView(c *faultline.Cohort, members []*faultline.Member, taught []*faultline.Cohort) views.RosterView {
+func (s *Server) rosterView(viewer *faultline.User, c *faultline.Cohort, members []*faultline.Member, taught []*faultline.Cohort) views.RosterView {
 	var v views.RosterView
 	base := cohortURL(c.ID) + "/members/"
 	for _, mem := range members {
@@ -69,6 +70,9 @@ func (s *Server) rosterView(c *faultline.Cohort, members []*faultline.Member, ta
 		}
 		if row.RoleText == "" {
 			row.RoleText = string(mem.Role)
+		}
+		if s.d.Recovery != nil && !s.d.SSOOnly && course.MayIssueResetLink(viewer, mem) {
+			row.ResetURL = base + strconv.FormatInt(mem.User.ID, 10) + "/reset-link"
 		}
 		switch mem.Role {
 		case faultline.MemberLearner:
@@ -210,6 +214,34 @@ func (s *Server) rosterRoutes(r chi.Router) {
 	r.Get("/cohorts/{id}/members/{user}/remove", s.h(s.serveRemoveMemberPage))
 	r.Post("/cohorts/{id}/members/{user}/remove", s.h(s.serveRemoveMember))
 	r.Post("/cohorts/{id}/members/{user}/move", s.h(s.serveMoveMember))
+	r.Post("/cohorts/{id}/members/{user}/reset-link", s.h(s.serveResetLink))
 	r.Get("/cohorts/{id}/labs/{slug}/settings", s.h(s.serveLabSettings))
 	r.Post("/cohorts/{id}/labs/{slug}/settings", s.h(s.serveLabSettingsPost))
+}
+
+// serveResetLink makes a one-time password reset link for a member and
+// shows it once, for the teacher to hand over (no email is sent). The link
+// is never logged; the page is not cached.
+func (s *Server) serveResetLink(w http.ResponseWriter, r *http.Request) error {
+	if err := s.linksEnabled(); err != nil { // password.go
+		return err
+	}
+	c, err := s.taughtCohort(r)
+	if err != nil {
+		return err
+	}
+	uid, ok := course.ParseID(chi.URLParam(r, "user"))
+	if !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "That user is not a member of this cohort.")
+	}
+	iss, err := s.c.IssueResetLink(r.Context(), UserFromContext(r.Context()), c.ID, uid)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.ResetLink(views.ResetLinkPage{
+		Page: s.page(r, "Reset link for "+iss.User.Name, "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
+		Name: iss.User.Name, Email: iss.User.Email,
+		Link:    strings.TrimRight(s.d.BaseURL, "/") + "/password/reset?token=" + url.QueryEscape(iss.Token),
+		Expires: fmtTime(iss.Expires),
+	}))
 }

@@ -40,8 +40,10 @@ type Deps struct {
 	SecureCookies bool
 
 	// Institution features (password.go, sso.go, lti.go, health.go).
-	// Recovery resets forgotten passwords by email; nil (or not Enabled)
-	// when the portal sends no email.
+	// Recovery resets passwords through one-time links: emailed when it is
+	// Enabled (the portal sends email), and issued by administrators and
+	// instructors from the cohort page always (course.IssueResetLink).
+	// Nil turns both off.
 	Recovery faultline.PasswordRecovery
 	// SSOOnly hides the password form: people sign in through single
 	// sign-on or their LMS (the setup admin keeps /login?password=1).
@@ -133,6 +135,9 @@ func (s *Server) routes() chi.Router {
 		s.renderError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.", false)
 	})
 	r.Get("/static/{name}", s.serveStatic)
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { // browsers ask for it by this name
+		http.Redirect(w, r, s.assets.urls.Icon, http.StatusMovedPermanently)
+	})
 	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
@@ -157,6 +162,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
 			r.Post("/lessons/{slug}/read", s.h(s.serveMarkRead))
 			r.Post("/lessons/{slug}/quiz", s.h(s.serveQuiz))
+			r.Get("/cases", s.h(s.serveCases))
 			r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
 			r.Get("/diagrams/{name}", s.h(s.serveDiagram))
 			r.Get("/search", s.h(s.serveSearch))
@@ -175,8 +181,10 @@ func (s *Server) routes() chi.Router {
 			r.Get("/submissions/{id}/events", s.h(s.serveSubmissionEvents))
 			r.Get("/submissions/{id}/diff", s.h(s.serveSubmissionDiff)) // history.go
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
+			r.Get("/submissions/{id}/trace/{test}", s.h(s.serveTrace)) // trace.go
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
+			s.accountRoutes(r) // account.go
 			s.ssoUserRoutes(r)
 			s.ltiUserRoutes(r)
 			s.conversationRoutes(r) // discuss.go

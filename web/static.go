@@ -19,7 +19,7 @@ import (
 // something and the portal builds without the bundle; pages then work with
 // plain forms.
 //
-//go:embed static/app.css static/app.js static/live.js static/talk.css static/talk.js static/bundle
+//go:embed static/app.css static/app.js static/live.js static/trace.js static/favicon.svg static/talk.css static/talk.js static/bundle
 var staticFS embed.FS
 
 // bundleFiles are the bundle's output files, served flat as /static/{name}.
@@ -68,7 +68,17 @@ func newAssetsFrom(fsys fs.FS, highlightCSS string) (*assets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read embedded live.js: %w", err)
 	}
+	trace, err := fs.ReadFile(fsys, "static/trace.js")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded trace.js: %w", err)
+	}
+	icon, err := fs.ReadFile(fsys, "static/favicon.svg")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded favicon.svg: %w", err)
+	}
 	a.urls = views.Assets{
+		Icon:      add("favicon.svg", "image/svg+xml", icon),
+		Trace:     add("trace.js", "text/javascript; charset=utf-8", trace),
 		CSS:       add("app.css", "text/css; charset=utf-8", css),
 		JS:        add("app.js", "text/javascript; charset=utf-8", js),
 		Live:      add("live.js", "text/javascript; charset=utf-8", live),

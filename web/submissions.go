@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -69,19 +70,24 @@ func resultView(sh *course.Shown) views.ResultView {
 	}
 	v.Score, v.MaxScore, v.Message, v.Output = res.Score, res.MaxScore, res.Message, res.Output
 	v.Tests = testRows(res.Tests)
+	seen := map[string]string{} // picture SVG → the first test that attached it
 	for i, t := range res.Tests {
 		for n, a := range t.Attachments {
-			v.Pictures = append(v.Pictures, views.PictureView{
+			if a.Trace != nil {
+				v.Tests[i].Trace = traceURL(sub.ID, pictureIndex(sh, i)) // trace.go
+				continue
+			}
+			v.Tests[i].Pictures = addPicture(v.Tests[i].Pictures, seen, a, views.PictureView{
 				Test: t.Name, Name: a.Name,
 				URL: fmt.Sprintf("/submissions/%d/pictures/%d/%d/%s", sub.ID, pictureIndex(sh, i), n, url.PathEscape(a.Name)),
 			})
 		}
 		if seed, ok := sh.Replayable[i]; ok {
-			v.Replays = append(v.Replays, views.ReplayLink{
+			v.Tests[i].Replay = &views.ReplayLink{
 				Action: fmt.Sprintf("/submissions/%d/replay", sub.ID),
 				Index:  strconv.Itoa(i), Test: t.Name, Hidden: t.Hidden,
 				Seed: strconv.FormatInt(seed, 10), Run: t.FailedRun,
-			})
+			}
 		}
 	}
 	v.Flags = res.Flags
@@ -101,6 +107,87 @@ func resultView(sh *course.Shown) views.ResultView {
 		v.Duration = res.Duration.Round(100 * time.Millisecond).String()
 	}
 	return v
+}
+
+// withNext adds to v, after full marks on the viewer's own submission,
+// what to do next: the next lab and the lessons the lab practises.
+func (s *Server) withNext(v views.ResultView, lab string, next *course.NextStep, ok bool) views.ResultView {
+	if !ok {
+		return v
+	}
+	n := &views.WhatNext{}
+	if next.Lab != nil {
+		c := labCard(next.Lab, "")
+		n.Lab = &c
+	}
+	p := progress{read: next.Read}
+	for _, l := range s.lessonsOfLab(lab) {
+		n.Lessons = append(n.Lessons, outlineItem(l, p))
+	}
+	v.Next = n
+	return v
+}
+
+// lessonsOfLab are the lessons and case studies a lab practises: those its
+// lab.yaml names, then those whose front matter names it.
+func (s *Server) lessonsOfLab(slug string) []*faultline.Lesson {
+	var out []*faultline.Lesson
+	seen := map[string]bool{}
+	add := func(ls string) {
+		if seen[ls] {
+			return
+		}
+		if l, err := s.d.Content.Lesson(ls); err == nil {
+			seen[ls] = true
+			out = append(out, l)
+		}
+	}
+	if l, err := s.d.Labs.Lab(slug); err == nil {
+		for _, ls := range l.Lessons {
+			add(ls)
+		}
+	}
+	for _, ls := range s.d.Content.LabLinks()[slug] {
+		add(ls)
+	}
+	return out
+}
+
+// addPicture appends p to a test's pictures unless the test already shows
+// the same picture; one another test showed first is listed as the same as
+// that test's, not drawn again (a breaker that never opened draws the same
+// bars for every test it fails).
+func addPicture(pics []views.PictureView, seen map[string]string, a faultline.Attachment, p views.PictureView) []views.PictureView {
+	key := pictureShape(a.SVG)
+	first, dup := seen[key]
+	if dup && first == p.Test {
+		return pics
+	}
+	if dup {
+		for _, q := range pics {
+			if q.SameAs == first {
+				return pics
+			}
+		}
+		p.SameAs, p.URL = first, ""
+	} else {
+		seen[key] = p.Test
+	}
+	return append(pics, p)
+}
+
+// shapeAttr finds the digest labkit writes on a picture's root element of
+// what it shows (data-shape), the same for pictures that differ only in
+// the scale of their axes.
+var shapeAttr = regexp.MustCompile(`^<svg\b[^>]*\sdata-shape="([0-9a-f]{16})"`)
+
+// pictureShape is what makes two pictures the same one: their labkit shape
+// digest, or for a picture without one, all of its text.
+func pictureShape(svg string) string {
+	if m := shapeAttr.FindStringSubmatch(svg); m != nil {
+		return "shape:" + m[1]
+	}
+	return svg
 }
 
 // pictureIndex maps test i of what the viewer sees to its index in the
@@ -138,8 +225,8 @@ func (s *Server) renderSubmission(w http.ResponseWriter, r *http.Request, status
 		ID:       sub.ID,
 		LabTitle: sh.LabTitle, LabURL: labURL(sub.Lab),
 		Created: fmtTime(sub.CreatedAt),
-		Result:  resultView(sh),
 	}
+	m.Result = s.withNext(resultView(sh), sub.Lab, p.Next, p.NextOK)
 	if !sh.Own {
 		m.Owner = sh.Owner.Name
 	}
@@ -190,7 +277,11 @@ func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) e
 		}
 		if sh.Finished() {
 			var buf bytes.Buffer
-			if err := views.Result(resultView(sh)).Render(ctx, &buf); err != nil {
+			next, ok, err := s.c.NextStep(ctx, viewer, sh)
+			if err != nil {
+				return err
+			}
+			if err := views.Result(s.withNext(resultView(sh), sub.Lab, next, ok)).Render(ctx, &buf); err != nil {
 				return fmt.Errorf("render result of submission %d: %w", sub.ID, err)
 			}
 			_ = writeEvent(w, "result", buf.String())

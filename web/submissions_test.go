@@ -57,11 +57,16 @@ func TestSubmissionResultIsEscaped(t *testing.T) {
 		if rows.Length() != 2 {
 			t.Fatalf("%d test rows", rows.Length())
 		}
-		if name := rows.First().Find(`[data-testid="test-name"]`).Text(); name != "TestOpens"+evil {
-			t.Errorf("test name shown as %q", name)
+		// The failing test comes first; the passing one is folded under it.
+		if name := rows.First().Find(`[data-testid="test-name"]`).Text(); name != "TestHidden" {
+			t.Errorf("first row is %q, want the failing test", name)
 		}
-		if st, _ := rows.Last().Attr("data-status"); st != "fail" {
-			t.Errorf("second row status %q", st)
+		if st, _ := rows.First().Attr("data-status"); st != "fail" {
+			t.Errorf("first row status %q", st)
+		}
+		passing := res.testid("passing-tests").Find(`[data-testid="test-row"]`)
+		if name := passing.Find(`[data-testid="test-name"]`).Text(); passing.Length() != 1 || name != "TestOpens"+evil {
+			t.Errorf("passing tests folded: %d, name shown as %q", passing.Length(), name)
 		}
 		if !strings.Contains(res.testid("output").Text(), "stdout "+evil) {
 			t.Error("output not shown as text")

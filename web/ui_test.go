@@ -32,6 +32,8 @@ func staticTree(extra ...string) fstest.MapFS {
 		"static/app.css":            {Data: []byte("body{}")},
 		"static/app.js":             {Data: []byte("// app")},
 		"static/live.js":            {Data: []byte("// live")},
+		"static/favicon.svg":        {Data: []byte("<svg/>")},
+		"static/trace.js":           {Data: []byte("// trace")},
 		"static/bundle/README.md":   {Data: []byte("built by make ui")},
 		"static/bundle/ignored.txt": {Data: []byte("x")},
 	}

@@ -158,6 +158,16 @@ func MustSolutionFile(tb testing.TB, lab *faultline.Lab, path string) string {
 	return ""
 }
 
+// showTab brings a tab of the lab page's bottom pane forward ("terminal",
+// "tests" or "history"), as a learner clicks it; without the bundle every
+// tab's content is in view already.
+func showTab(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(() => {
+		const b = document.querySelector('.run-tabs:not([hidden]) button[data-tab="` + name + `"]');
+		if (b) b.click();
+	})()`)
+}
+
 func tid(id string) chromedp.CSS { return chromedp.CSS(`[data-testid="` + id + `"]`) }
 
 func in(outer chromedp.CSS, inner string) chromedp.CSS { return outer + " " + tid(inner) }

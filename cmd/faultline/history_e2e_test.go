@@ -34,6 +34,7 @@ func TestResetAndRestoreInBrowser(t *testing.T) {
 
 	// Reset: the button asks first, confirming replaces the files.
 	b.do("reset", 30*time.Second,
+		showTab("history"),
 		chromedp.Click(tid("reset")),
 		chromedp.WaitVisible(tid("confirm-text")),
 		chromedp.Click(tid("confirm")),
@@ -49,6 +50,7 @@ func TestResetAndRestoreInBrowser(t *testing.T) {
 
 	// Restore the point the reset made.
 	b.do("restore", 30*time.Second,
+		showTab("history"),
 		chromedp.Click(tid("restore")),
 		chromedp.WaitVisible(tid("confirm-text")),
 		chromedp.Click(tid("confirm")),

@@ -25,6 +25,9 @@ type institutionParts struct {
 	metrics  *metrics.Metrics
 	sso      *sso.Service // nil without -oidc-issuer
 	lti      *lti.Service
+	// recovery makes password reset links: issued by administrators and
+	// instructors always, emailed once a notifier is set.
+	recovery *recovery.Service
 }
 
 // openInstitution builds the institution parts once the portal's public
@@ -71,8 +74,9 @@ var _ metrics.EngineErrorSource = (*sandbox.Engine)(nil)
 // endpoints to the web server's deps.
 func (m *Main) withInstitution(manager *sandbox.Manager, d web.Deps) web.Deps {
 	if m.inst.notifier != nil {
-		d.Recovery = &recovery.Service{Users: m.DB, Resets: m.DB, Notifier: m.inst.notifier, BaseURL: m.Config.BaseURL, Logger: m.Logger}
+		m.inst.recovery.Notifier = m.inst.notifier // resets by email
 	}
+	d.Recovery = m.inst.recovery
 	d.SSOOnly = m.Config.Inst.SSOOnly
 	d.Identities = m.DB
 	if m.inst.sso != nil {

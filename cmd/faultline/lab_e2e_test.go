@@ -125,6 +125,7 @@ func TestLabSessionSurvivesRestart(t *testing.T) {
 	// keeps the typed version.
 	openLab("lab before reset", base)
 	b.do("reset", 30*time.Second,
+		showTab("history"),
 		chromedp.Click(tid("reset")),
 		chromedp.WaitVisible(tid("confirm-text")),
 		chromedp.Click(tid("confirm")),
@@ -157,6 +158,7 @@ func TestLabSessionSurvivesRestart(t *testing.T) {
 
 	// The version from before the reset is still there: restore it.
 	b.do("restore after restart", 30*time.Second,
+		showTab("history"),
 		chromedp.Click(tid("restore")),
 		chromedp.WaitVisible(tid("confirm-text")),
 		chromedp.Click(tid("confirm")),

@@ -3,6 +3,7 @@
 //	faultline serve                       start the portal
 //	faultline grade --lab SLUG [--json] DIR   grade a folder as a submission would be
 //	faultline labs check [--lab SLUG]     grade every lab's solution, starter and mutants
+//	faultline labs mutate [LAB...]        generate mutants of each solution and grade them
 //	faultline content check               check lessons, cases and labs link up
 //	faultline user add --email E --name N [--admin|--instructor]   add an account
 //	faultline backup FILE | restore FILE | down   the operator's tools (operate.go)
@@ -25,6 +26,7 @@ Usage:
   faultline serve [flags]                      start the portal (see: faultline serve -h)
   faultline grade --lab SLUG [--json] DIR      grade DIR exactly as a submission is graded
   faultline labs check [--lab SLUG] [--runs N] grade every lab's solution, starter and mutants
+  faultline labs mutate [--host] [LAB...]      mutation score of each lab's tests (see -h)
   faultline content check                      check lessons, case studies and labs
   faultline user add --email E --name N [--admin | --instructor]
                                                add an account (password read from stdin)
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runGrade(ctx, cfg, rest, stdout, stderr, logger)
 	case cmd == "labs" && len(rest) > 0 && rest[0] == "check":
 		err = runLabsCheck(ctx, cfg, rest[1:], stdout, stderr, logger)
+	case cmd == "labs" && len(rest) > 0 && rest[0] == "mutate":
+		err = runLabsMutate(ctx, cfg, rest[1:], stdout, stderr, logger)
 	case cmd == "content" && len(rest) > 0 && rest[0] == "check":
 		err = runContentCheck(cfg, rest[1:], stdout, stderr)
 	case cmd == "user" && len(rest) > 0 && rest[0] == "add":

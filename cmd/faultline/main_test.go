@@ -133,15 +133,11 @@ func TestGradeForgeriesEarnNothing(t *testing.T) {
 		})
 	}
 	t.Run("infinite loop", func(t *testing.T) {
-		start := time.Now()
+		// The time-limit verdict is what shows the grader stopped the loop; a
+		// grade that hung would end the test binary at its -timeout instead.
 		r := gradeJSON(t, lab.Slug, MustWriteFiles(t, forged("func init() {\n\tfor {\n\t}\n}\n")))
-		took := time.Since(start)
 		if r.Status != string(faultline.StatusTimeLimit) || r.Score != 0 {
 			t.Fatalf("infinite loop: status %q score %d, want %q and 0", r.Status, r.Score, faultline.StatusTimeLimit)
-		}
-		// A hang guard, not a performance threshold: a stuck grade never returns.
-		if hang := lab.Limits.Time + 90*time.Second; took > hang {
-			t.Fatalf("infinite loop took %s to grade, more than %s", took, hang)
 		}
 	})
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
+	"github.com/faultline-dev/faultline/recovery"
 	"github.com/faultline-dev/faultline/sandbox"
 	"github.com/faultline-dev/faultline/store"
 	"github.com/faultline-dev/faultline/web"
@@ -130,6 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.BaseURL == "" {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
+	m.inst.recovery = &recovery.Service{Users: m.DB, Resets: m.DB, BaseURL: m.Config.BaseURL, Logger: m.Logger}
 	if err := m.openMail(); err != nil { // talkmail.go
 		return err
 	}
@@ -137,6 +139,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB, Workspace: m.DB,
 		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
 		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
+		Recovery:    m.inst.recovery, // institution.go adds email to it when there is some
 		Discussions: m.DB, Groups: m.DB, Moderation: m.DB, Feedback: m.DB, Inbox: m.DB,
 		Lessons: m.Content, Markdown: content.Render, Mailer: m.notificationMailer(),
 		Sandboxes:  manager,

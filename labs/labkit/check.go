@@ -26,14 +26,29 @@ func (s *Sim) Err() error {
 	return s.broken
 }
 
+// Observe registers fn to run after every event from now on (after the
+// invariants), for watching state as it changes: recording claims, or
+// crashing a node the moment it takes a role (see Targeted).
+func (s *Sim) Observe(fn func()) {
+	s.mu.Lock()
+	s.observers = append(s.observers, fn)
+	s.mu.Unlock()
+}
+
 func (s *Sim) checkInvariants() {
 	s.mu.Lock()
 	checks := s.invariants
+	observers := s.observers
 	done := s.broken != nil
 	s.mu.Unlock()
 	if done {
 		return
 	}
+	defer func() {
+		for _, o := range observers {
+			o()
+		}
+	}()
 	for _, c := range checks {
 		if err := c(); err != nil {
 			s.mu.Lock()

@@ -26,12 +26,26 @@
 // (Handle(from, msg)) and is built by a Constructor that receives an *Env:
 // its name, Send, Broadcast, Peers, timers (After, Every), the seeded Rand,
 // Logf, and its Disk. Each direction of each link has a Link: a Latency
-// distribution (Fixed, Uniform, Exponential), a Loss and a Dup
-// probability; random latency reorders messages. Partition, Isolate and
-// Block (one way) cut links until Heal or Unblock.
+// distribution (Fixed, Uniform, Exponential, HeavyTail), a Loss and a Dup
+// probability, and DupDelay for duplicates that arrive long after the
+// first copy; random latency reorders messages. HeavyTail(body, p, timeout)
+// makes a fraction p of the messages arrive after timeout, some of them
+// much later: give it the timeout of the operation that waits, and replies,
+// acknowledgements and votes arrive after their operation gave up on them.
+// Partition, Isolate and Block (one way) cut links until Heal or Unblock.
+//
+// Events due at the same virtual instant (two timers, a timer and a
+// delivery) run in an order drawn from the seed, so across seeds every
+// order is tried; messages on one link keep their order. Set Sim.FIFOTies
+// for scheduling order.
 //
 // A Nemesis injects random partitions, one-way cuts and crashes (of a
-// minority) from the seed, and repairs everything when stopped.
+// minority) from the seed, and repairs everything when stopped. Targeted
+// crashes nodes at the worst moments: right after a node changes the state
+// its State function reads (a new leader, the first suspicion), or in the
+// middle of a handler just before a disk write, so an earlier write or
+// message stands and the rest is lost. Sim.Observe runs a function after
+// every event, for watching state as it changes.
 //
 // Crash(name) throws the node's memory away: its object, its timers, the
 // messages that reach it while down. Its Disk survives. Restart(name) calls
@@ -52,6 +66,16 @@
 // and the last events of the trace. Sim.Invariant checks a property after
 // every event and stops the simulation the moment it breaks, so the trace
 // ends where things went wrong.
+//
+// # Goroutines
+//
+// Code that is shared by goroutines (a limiter, a breaker) is tested with
+// real goroutines, which Go schedules as it likes. An Interleaver makes
+// their interleaving follow a seed: Run starts them with GOMAXPROCS at 1,
+// and the clock the code reads (Interleaver.Clock) yields a seed-drawn
+// number of times on every call, so a goroutine that checks, reads the
+// clock and then acts lets others run right there. Loop over a few seeds
+// and a check-then-act race is caught on every run.
 //
 // # Checkers
 //

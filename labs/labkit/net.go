@@ -73,11 +73,61 @@ func (e expLatency) String() string { return fmt.Sprintf("%s + exponential(mean 
 // tail.
 func Exponential(base, mean time.Duration) Latency { return expLatency{base, mean} }
 
+type tailLatency struct {
+	body Latency
+	p    float64
+	late time.Duration
+}
+
+// maxTail caps a late delay at late times this factor.
+const maxTail = 10
+
+func (t tailLatency) Sample(r *rand.Rand) time.Duration {
+	d, _ := t.sample(r)
+	return d
+}
+
+// sample draws a delay and says whether it is one of the late ones: with
+// probability p, late plus a Pareto extra (shape 1.5, scale late/4), so
+// most late messages are a little late and a few very late.
+func (t tailLatency) sample(r *rand.Rand) (time.Duration, bool) {
+	if r.Float64() >= t.p {
+		return t.body.Sample(r), false
+	}
+	u := 1 - r.Float64() // (0, 1]
+	extra := float64(t.late) / 4 * (math.Pow(u, -1/1.5) - 1)
+	d := t.late + 1 + time.Duration(math.Min(extra, float64((maxTail-1)*t.late)))
+	return d, true
+}
+
+func (t tailLatency) String() string {
+	return fmt.Sprintf("%s, and %g%% late (past %s, heavy tail)", t.body, t.p*100, t.late)
+}
+
+// HeavyTail is body with a heavy tail: with probability p a message takes
+// longer than late (late plus a Pareto-distributed extra, at most ten times
+// late in all), otherwise a delay drawn from body. Pass the timeout of the
+// operation that waits for the message as late, so that some replies,
+// acknowledgements and votes arrive after their sender's peer gave up on
+// them: the "delayed" fault in its real form. The trace marks each late
+// message with when it will arrive.
+func HeavyTail(body Latency, p float64, late time.Duration) Latency {
+	if body == nil {
+		body = Fixed(time.Millisecond)
+	}
+	return tailLatency{body: body, p: p, late: late}
+}
+
 // Link describes one direction of the path between two nodes.
 type Link struct {
 	Latency Latency // nil means Fixed(time.Millisecond)
 	Loss    float64 // probability in [0,1] that a message is lost
 	Dup     float64 // probability in [0,1] that a message is delivered twice
+	// DupDelay, when set, is how long after the first copy the second copy
+	// of a duplicated message arrives (nil: its delay is drawn from Latency
+	// like the first's). A delay past the operation's timeout makes
+	// duplicates that arrive after the operation ended.
+	DupDelay Latency
 }
 
 func (l Link) latency() Latency {
@@ -94,6 +144,9 @@ func (l Link) String() string {
 	}
 	if l.Dup > 0 {
 		s += fmt.Sprintf(", duplication %g%%", l.Dup*100)
+		if l.DupDelay != nil {
+			s += " (second copy " + l.DupDelay.String() + " after the first)"
+		}
 	}
 	return s
 }
@@ -124,6 +177,11 @@ type Net struct {
 	blocked map[pair]bool
 	msgs    uint64
 	status  map[string][]Span // per node, the states it has been in
+	lastMsg map[pair]*event   // the latest delivery queued on each link
+	running string            // the node whose code is running (a handler, a timer)
+	// beforeWrite, when set, is asked before every disk write of a node
+	// whether the node crashes instead (Targeted's crashes between writes).
+	beforeWrite func(node, key string) bool
 	// Format renders messages in the trace; nil means Describe.
 	Format func(msg any) string
 }
@@ -137,6 +195,7 @@ func NewNet(sim *Sim) *Net {
 		links:   map[pair]Link{},
 		blocked: map[pair]bool{},
 		status:  map[string][]Span{},
+		lastMsg: map[pair]*event{},
 		def:     Link{Latency: Fixed(time.Millisecond)},
 	}
 }
@@ -165,6 +224,11 @@ func (n *Net) add(name string, ctor Constructor, client bool) *Env {
 		panic(fmt.Sprintf("labkit: node %q added twice", name))
 	}
 	h := &host{name: name, ctor: ctor, disk: NewDisk(), client: client}
+	h.disk.beforePut = func(key string) {
+		if n.beforeWrite != nil && h.up && n.running == name && n.beforeWrite(name, key) {
+			n.crashInside(name, "before writing "+key+" to disk")
+		}
+	}
 	n.hosts[name] = h
 	n.order = append(n.order, name)
 	n.start(h)
@@ -177,7 +241,8 @@ func (n *Net) start(h *host) {
 	h.up = true
 	h.env = &Env{net: n, h: h, inc: h.inc}
 	h.node = nil
-	node := h.ctor(h.env)
+	var node Node
+	n.guard(h.name, func() { node = h.ctor(h.env) })
 	if h.env.alive() {
 		h.node = node
 	}
@@ -314,7 +379,9 @@ func (n *Net) noteQuiet(text string) {
 // Crash stops a node: its memory, timers and the messages that reach it while
 // it is down are lost; its Disk survives. Messages it sent before crashing
 // are still in flight. Crashing a crashed node does nothing.
-func (n *Net) Crash(name string) {
+func (n *Net) Crash(name string) { n.crash(name, "crash "+name) }
+
+func (n *Net) crash(name, note string) {
 	h := n.host(name)
 	if !h.up {
 		return
@@ -323,7 +390,7 @@ func (n *Net) Crash(name string) {
 	h.node = nil
 	h.inc++ // the old Env and its timers are dead from here on
 	n.sim.trace.Add(KindCrash, name, "", "memory and timers lost; disk kept")
-	n.noteQuiet("crash " + name)
+	n.noteQuiet(note)
 	n.updateStatus()
 }
 
@@ -372,15 +439,33 @@ func (n *Net) send(from, to string, msg any) {
 		tr.Add(KindDrop, from, to, fmt.Sprintf("#%d lost", id))
 		return
 	}
-	copies := 1
-	if l.Dup > 0 && r.Float64() < l.Dup {
-		copies = 2
+	dup := l.Dup > 0 && r.Float64() < l.Dup
+	d, late := sampleLatency(l.latency(), r)
+	if late {
+		tr.Add(KindLate, from, to, fmt.Sprintf("#%d arrives late, after %s", id, d))
+	}
+	p := pair{from, to}
+	n.lastMsg[p] = n.sim.scheduleAfter(d, "", func() { n.deliver(id, from, to, msg) }, n.lastMsg[p])
+	if !dup {
+		return
+	}
+	var d2 time.Duration
+	if l.DupDelay != nil {
+		d2 = d + l.DupDelay.Sample(r)
+		tr.Add(KindDup, from, to, fmt.Sprintf("#%d will arrive twice, the second time %s after the first", id, d2-d))
+	} else {
+		d2, _ = sampleLatency(l.latency(), r)
 		tr.Add(KindDup, from, to, fmt.Sprintf("#%d will arrive twice", id))
 	}
-	for range copies {
-		d := l.latency().Sample(r)
-		n.sim.schedule(d, "", func() { n.deliver(id, from, to, msg) })
+	n.sim.schedule(d2, "", func() { n.deliver(id, from, to, msg) })
+}
+
+// sampleLatency draws a delay and whether it is a late one of a HeavyTail.
+func sampleLatency(l Latency, r *rand.Rand) (time.Duration, bool) {
+	if t, ok := l.(tailLatency); ok {
+		return t.sample(r)
 	}
+	return l.Sample(r), false
 }
 
 func (n *Net) deliver(id uint64, from, to string, msg any) {
@@ -393,8 +478,37 @@ func (n *Net) deliver(id uint64, from, to string, msg any) {
 		tr.Add(KindDrop, from, to, fmt.Sprintf("#%d receiver down", id))
 	default:
 		tr.Add(KindDeliver, from, to, fmt.Sprintf("#%d %s", id, n.describe(msg)))
-		h.node.Handle(from, msg)
+		node := h.node
+		n.guard(to, func() { node.Handle(from, msg) })
 	}
+}
+
+// crashSignal unwinds a node's handler when it crashes in the middle of one
+// (see crashInside); guard catches it.
+type crashSignal struct{ node string }
+
+// guard runs a node's code (a handler, a timer), absorbing the unwinding of
+// a crash in the middle of it: the node is already down, and whatever it
+// did before the crash (messages sent, disk writes) stands.
+func (n *Net) guard(name string, fn func()) {
+	prev := n.running
+	n.running = name
+	defer func() {
+		n.running = prev
+		if r := recover(); r != nil {
+			if _, ok := r.(crashSignal); !ok {
+				panic(r)
+			}
+		}
+	}()
+	fn()
+}
+
+// crashInside crashes a node from inside its own running code and unwinds
+// that code: nothing after this point of the handler happens.
+func (n *Net) crashInside(name, why string) {
+	n.crash(name, fmt.Sprintf("crash %s in the middle of its work, %s", name, why))
+	panic(crashSignal{name})
 }
 
 // Env is a node's window on the world for one incarnation: its name, the
@@ -467,7 +581,7 @@ func (e *Env) After(d time.Duration, label string, fn func()) Timer {
 			return
 		}
 		e.net.sim.trace.Add(KindTimer, e.h.name, "", label)
-		fn()
+		e.net.guard(e.h.name, fn)
 	}
 	t.ev = e.net.sim.schedule(d, label, t.fn)
 	return t
@@ -476,21 +590,27 @@ func (e *Env) After(d time.Duration, label string, fn func()) Timer {
 // Every calls fn every d of virtual time until stopped or the node crashes.
 // Ticks are not traced (they would drown the trace); log from fn if needed.
 func (e *Env) Every(d time.Duration, fn func()) *Ticker {
-	return e.net.sim.every(d, fn, e.alive)
+	return e.net.sim.every(d, func() { e.net.guard(e.h.name, fn) }, e.alive)
 }
 
 // Disk is storage that survives a crash. Values are copied in and out, so
 // nothing in memory is shared with what is on disk. Writes are durable as
 // soon as the call returns.
 type Disk struct {
-	data map[string][]byte
+	data      map[string][]byte
+	beforePut func(key string) // a node's disk: may crash the node instead
 }
 
 // NewDisk returns an empty disk.
 func NewDisk() *Disk { return &Disk{data: map[string][]byte{}} }
 
 // Put stores a copy of value under key.
-func (d *Disk) Put(key string, value []byte) { d.data[key] = slices.Clone(value) }
+func (d *Disk) Put(key string, value []byte) {
+	if d.beforePut != nil {
+		d.beforePut(key)
+	}
+	d.data[key] = slices.Clone(value)
+}
 
 // Get returns a copy of the value under key and whether there was one.
 func (d *Disk) Get(key string) ([]byte, bool) {
@@ -499,7 +619,12 @@ func (d *Disk) Get(key string) ([]byte, bool) {
 }
 
 // Delete removes key.
-func (d *Disk) Delete(key string) { delete(d.data, key) }
+func (d *Disk) Delete(key string) {
+	if d.beforePut != nil {
+		d.beforePut(key)
+	}
+	delete(d.data, key)
+}
 
 // Keys returns the keys starting with prefix, sorted.
 func (d *Disk) Keys(prefix string) []string {

@@ -46,6 +46,7 @@ type Timer interface {
 
 type event struct {
 	at    time.Duration
+	tie   uint64 // orders events due at the same instant: drawn from the seed
 	seq   uint64
 	fn    func()
 	label string
@@ -58,6 +59,9 @@ func (h eventHeap) Len() int { return len(h) }
 func (h eventHeap) Less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
+	}
+	if h[i].tie != h[j].tie {
+		return h[i].tie < h[j].tie
 	}
 	return h[i].seq < h[j].seq
 }
@@ -82,9 +86,12 @@ func (h *eventHeap) Pop() any {
 }
 
 // Sim is a discrete-event simulation: a virtual clock and a queue of events
-// ordered by virtual time (ties run in the order they were scheduled). Nothing
-// in a Sim reads the wall clock or depends on goroutine scheduling, so the same
-// seed and the same code give the same run, trace included.
+// ordered by virtual time. Events due at the same instant run in an order
+// drawn from the seed (not the order they were scheduled), so across seeds
+// every ordering of simultaneous timers and deliveries is tried; set
+// FIFOTies to run them in scheduling order instead. Nothing in a Sim reads
+// the wall clock or depends on goroutine scheduling, so the same seed and
+// the same code give the same run, trace included.
 //
 // Callbacks run one at a time on the goroutine that called Run, RunFor,
 // RunUntil, Step or Sleep. The methods of Sim may be called from other
@@ -103,9 +110,14 @@ type Sim struct {
 	running    bool
 	broken     error
 	invariants []func() error
+	observers  []func()
+	ties       *rand.Rand // draws the order of simultaneous events
 	// MaxEvents bounds how many events one call to Run may execute before it
 	// panics; 0 means DefaultMaxEvents.
 	MaxEvents int
+	// FIFOTies runs events due at the same instant in the order they were
+	// scheduled instead of a seed-chosen order. Set it before scheduling.
+	FIFOTies bool
 }
 
 // NewSim returns a simulation at virtual time 0 whose random source is seeded
@@ -114,6 +126,9 @@ func NewSim(seed int64) *Sim {
 	s := &Sim{
 		seed: seed,
 		rng:  rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		// A stream of its own, so the order of ties does not shift the
+		// scenario's random choices.
+		ties: rand.New(rand.NewPCG(uint64(seed)^0x51ed270b27a4c3d1, uint64(seed)+0x2545f4914f6cdd1d)),
 	}
 	s.trace = newTrace(s, DefaultTraceSize)
 	return s
@@ -144,6 +159,14 @@ func (s *Sim) Elapsed() time.Duration {
 func (s *Sim) Since(t time.Time) time.Duration { return s.Now().Sub(t) }
 
 func (s *Sim) schedule(d time.Duration, label string, fn func()) *event {
+	return s.scheduleAfter(d, label, fn, nil)
+}
+
+// scheduleAfter schedules fn like schedule; when prev (an event already
+// queued) falls due at the same instant, the new event runs right after it
+// rather than in a seed-chosen place, which keeps a link's messages in
+// order.
+func (s *Sim) scheduleAfter(d time.Duration, label string, fn func(), prev *event) *event {
 	if d < 0 {
 		d = 0
 	}
@@ -151,6 +174,12 @@ func (s *Sim) schedule(d time.Duration, label string, fn func()) *event {
 	defer s.mu.Unlock()
 	s.seq++
 	e := &event{at: s.now + d, seq: s.seq, fn: fn, label: label}
+	switch {
+	case prev != nil && prev.index >= 0 && prev.at == e.at:
+		e.tie = prev.tie
+	case !s.FIFOTies:
+		e.tie = s.ties.Uint64()
+	}
 	heap.Push(&s.queue, e)
 	return e
 }

@@ -12,6 +12,7 @@ import (
 
 func TestEventsRunInVirtualTimeOrder(t *testing.T) {
 	sim := labkit.NewSim(1)
+	sim.FIFOTies = true // ties in scheduling order (TestTiesRunInSeedChosenOrder covers the default)
 	var got []string
 	at := func(name string) func() {
 		return func() { got = append(got, fmt.Sprintf("%s@%s", name, sim.Elapsed())) }
@@ -19,7 +20,7 @@ func TestEventsRunInVirtualTimeOrder(t *testing.T) {
 	sim.Schedule(30*time.Millisecond, at("c"))
 	sim.Schedule(10*time.Millisecond, at("a"))
 	sim.Schedule(20*time.Millisecond, at("b1"))
-	sim.Schedule(20*time.Millisecond, at("b2")) // same time: scheduling order
+	sim.Schedule(20*time.Millisecond, at("b2")) // same time: scheduling order (FIFOTies)
 	sim.Schedule(-5*time.Millisecond, at("now"))
 	sim.Run()
 	want := []string{"now@0s", "a@10ms", "b1@20ms", "b2@20ms", "c@30ms"}

@@ -17,6 +17,7 @@ const (
 	KindDeliver   = "deliver"   // a message reached a live node
 	KindDrop      = "drop"      // the network lost a message (Detail says why)
 	KindDup       = "dup"       // the network duplicated a message
+	KindLate      = "late"      // a message drew a late delay from a HeavyTail
 	KindPartition = "partition" // links were cut
 	KindHeal      = "heal"      // links were restored
 	KindCrash     = "crash"     // a node crashed, losing its memory

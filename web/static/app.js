@@ -68,7 +68,68 @@
     if (el) el.addEventListener("focus", function () { el.select(); });
   }
 
+  // "Mark as read" confirms in place: the form posts in the background and
+  // is replaced by the confirmation; without a script it posts and the page
+  // comes back at the same place, saying so.
+  function markReadInPlace() {
+    var form = document.querySelector('form[data-form="mark-read"]');
+    if (!form || !window.fetch) return;
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var button = form.querySelector("button");
+      if (button) button.disabled = true;
+      fetch(form.action, {
+        method: "POST",
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      }).then(function (res) {
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        return res.json();
+      }).then(function () {
+        var p = document.createElement("p");
+        p.className = "notice";
+        p.setAttribute("role", "status");
+        p.dataset.testid = "read-confirmed";
+        var mark = document.createElement("span");
+        mark.dataset.testid = "read-mark";
+        mark.textContent = "✓ Marked as read.";
+        p.appendChild(mark);
+        if (form.dataset.next) {
+          p.appendChild(document.createTextNode(" Next: "));
+          var a = document.createElement("a");
+          a.href = form.dataset.next;
+          a.textContent = form.dataset.nextTitle || "the next one";
+          p.appendChild(a);
+        }
+        form.replaceWith(p);
+      }).catch(function () {
+        form.submit(); // let the server answer the plain form
+      });
+    });
+  }
+
+  // The heat map says when there is more to scroll: the fade at its edge
+  // and the hint above go once the last column is in view.
+  function heatCue() {
+    var wrap = document.querySelector('[data-testid="heat-wrap"]');
+    if (!wrap) return;
+    var box = wrap.parentElement;
+    var hint = document.querySelector('[data-testid="heat-hint"]');
+    function update() {
+      var fits = wrap.scrollWidth <= wrap.clientWidth + 1;
+      var atEnd = wrap.scrollLeft + wrap.clientWidth >= wrap.scrollWidth - 2;
+      box.classList.toggle("fits", fits);
+      box.classList.toggle("at-end", atEnd);
+      if (hint) hint.hidden = fits;
+    }
+    wrap.addEventListener("scroll", update, { passive: true });
+    window.addEventListener("resize", update);
+    update();
+  }
+
   function init() {
+    heatCue();
+    markReadInPlace();
     followSubmission();
     enhanceEditor();
     busyButtons();

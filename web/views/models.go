@@ -16,6 +16,8 @@ type Assets struct {
 	JS        string
 	Live      string // live.js: the regrade and live pages' refresh
 	Highlight string
+	Icon      string // favicon.svg
+	Trace     string // trace.js: the trace explorer's cursor
 	Talk      string // talk.css: discussions and feedback
 	TalkJS    string // talk.js: live threads, read marks, terminal watching
 }
@@ -27,7 +29,10 @@ type Page struct {
 	Assets  Assets
 	Nav     string // "home", "lessons", "labs" or "cohorts": the active menu item
 	Refresh int    // > 0: a <noscript> meta refresh after this many seconds
-	Inbox   int    // unread notifications, shown beside the Inbox link
+	// BodyClass styles a whole page, e.g. "workspace" for the lab page
+	// that fills the window.
+	BodyClass string
+	Inbox     int // unread notifications, shown beside the Inbox link
 }
 
 // ErrorPage is shown for any error that is not re-rendered in its form.
@@ -119,10 +124,52 @@ type CohortLink struct {
 // HomePage is / for signed-in users and visitors.
 type HomePage struct {
 	Page
-	Modules []OutlineModule
-	Cases   []OutlineItem
-	Labs    []LabCard
-	Cohorts []CohortLink
+	Modules  []OutlineModule
+	Cases    []OutlineItem
+	Labs     []HomeLabRow // every lab: due date and held score
+	Cohorts  []CohortLink
+	Continue *ContinueView // the lab worked on last; nil before any work
+	NextRead *OutlineItem  // the first lesson or case study not read yet
+	Recent   []RecentRow
+	Read     int // lessons and case studies read
+	Readable int // lessons and case studies in the course
+	Quizzes  int // quizzes taken
+	Finished int // labs with full marks
+}
+
+// HomeLabRow is one lab on the home page.
+type HomeLabRow struct {
+	Slug    string
+	Title   string
+	Pattern string
+	URL     string
+	Due     string // "due 12 Dec 18:00 UTC"; "" without a due date
+	DueISO  string
+	DueSoon bool   // due within two days
+	Overdue bool   // past due and not at full marks
+	Opens   string // "opens 1 Dec 09:00 UTC" while not open yet
+	Score   string // the held score, "7/10"; "" before any graded attempt
+	Full    bool
+	Worked  bool // the learner saved or submitted something
+}
+
+// ContinueView is where the learner left off.
+type ContinueView struct {
+	Title  string
+	URL    string
+	Worked string // "2 hours ago"
+	Score  string
+}
+
+// RecentRow is one of the learner's latest submissions.
+type RecentRow struct {
+	URL      string
+	LabTitle string
+	When     string
+	State    string
+	Score    string // "" until graded
+	Full     bool
+	Note     string // a late penalty
 }
 
 // OutlinePage is /lessons.
@@ -135,14 +182,16 @@ type OutlinePage struct {
 // LessonPage is one lesson or case study.
 type LessonPage struct {
 	Page
-	Lesson  *faultline.Lesson
-	Kind    string // "Lesson" or "Case study"
-	Read    bool
-	ReadURL string
-	Prev    *OutlineItem
-	Next    *OutlineItem
-	Labs    []LabCard // labs that practise it: named by the lesson or naming it
-	Quiz    *QuizView // nil when the page has no quiz
+	Lesson *faultline.Lesson
+	Kind   string // "Lesson" or "Case study"
+	Read   bool
+	// JustRead: the learner has just marked it read; the page confirms it.
+	JustRead bool
+	ReadURL  string
+	Prev     *OutlineItem
+	Next     *OutlineItem
+	Labs     []LabCard // labs that practise it: named by the lesson or naming it
+	Quiz     *QuizView // nil when the page has no quiz
 	// Discussions are the cohort's threads here (talk_models.go).
 	Discussions []PlaceDiscussionView
 }
@@ -253,7 +302,9 @@ type Editor struct {
 	ReadOnly bool
 }
 
-// TestRow is one test in a result table.
+// TestRow is one test in a result: its verdict, and beside it what helps
+// with a failure: the pictures it attached, the button that replays its
+// failing run, and the trace explorer of that run.
 type TestRow struct {
 	Name     string
 	Hidden   bool
@@ -262,7 +313,13 @@ type TestRow struct {
 	MaxScore int
 	Message  string
 	Output   string
+	Pictures []PictureView // what the test attached, identical pictures once
+	Replay   *ReplayLink   // its failing run names a seed
+	Trace    string        // the trace explorer of its failing run; "" if none was recorded
 }
+
+// Failed reports whether the test did not pass.
+func (t TestRow) Failed() bool { return t.Status != "pass" }
 
 // RunView is the outcome of "Run tests" in the sandbox.
 type RunView struct {
@@ -297,6 +354,9 @@ type LabPage struct {
 	Notice      string
 	Error       string
 	Rules       string // cohort settings that apply: due date, submissions left (labsettings.go)
+	// Tab is the tab of the bottom pane to show first: "tests" after a
+	// test run, "history" after a reset or restore; "" the terminal.
+	Tab string
 	// Conversation: discussions here, the learner's extension and
 	// adjustments, terminal sharing (talk_models.go).
 	Conversation LabConversation
@@ -314,15 +374,36 @@ type ResultView struct {
 	MaxScore   int
 	Message    string
 	Output     string
-	Tests      []TestRow
-	Flags      []string // shown to instructors only
+	Tests      []TestRow // each with its pictures, Replay button and trace
+	Flags      []string  // shown to instructors only
 	Duration   string
-	Pictures   []PictureView // what the tests attached
-	Replays    []ReplayLink  // failing runs that name a seed
 	// HiddenSummary replaces the hidden tests when the learner's cohort hides
 	// them; LateNote explains a late penalty applied to Score (labsettings.go).
 	HiddenSummary string
 	LateNote      string
+	// Next is what to do after full marks; nil otherwise.
+	Next *WhatNext
+}
+
+// Full reports whether the result has full marks.
+func (r ResultView) Full() bool { return r.Finished && r.MaxScore > 0 && r.Score >= r.MaxScore }
+
+// Failing counts the tests that did not pass.
+func (r ResultView) Failing() int {
+	n := 0
+	for _, t := range r.Tests {
+		if t.Failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// WhatNext points a learner with full marks onwards: the next lab they have
+// not finished and the lessons that go deeper.
+type WhatNext struct {
+	Lab     *LabCard
+	Lessons []OutlineItem
 }
 
 // ReplayLink is a button that replays one failing test's run by its seed.
@@ -354,6 +435,9 @@ type PictureView struct {
 	// Inline marks a data: URL (a replay's pictures, never stored): shown,
 	// not linked.
 	Inline bool
+	// SameAs names an earlier test that attached the very same picture: it
+	// is not shown twice.
+	SameAs string
 }
 
 // SubmissionPage is /submissions/{id}.
@@ -439,3 +523,59 @@ func itoa64(n int64) string           { return strconv.FormatInt(n, 10) }
 
 // labFilesURL is where a lab page's file forms post.
 func labFilesURL(labURL string) string { return labURL + "/files" }
+
+// TraceDiagram is a window of a failing run drawn as a space-time diagram.
+type TraceDiagram struct {
+	SVG      string // built by web/tracediagram.go from escaped text only
+	Lanes    []string
+	Rows     []TraceRow
+	From, To int // the window: events [From, To)
+	Total    int // events recorded
+	RunTotal int // events the run had (the trace keeps the last ones)
+}
+
+// TraceRow is one event of the diagram as text.
+type TraceRow struct {
+	Index  int
+	Time   string
+	Kind   string
+	Text   string
+	State  string // what held right after it
+	Cursor bool
+}
+
+// TraceLink is a link of the explorer's controls.
+type TraceLink struct {
+	Label string
+	URL   string
+}
+
+// TracePage is the trace explorer of one failing test's run.
+type TracePage struct {
+	Page
+	SubmissionURL string
+	SubmissionID  int64
+	LabTitle      string
+	Test          string // the run, e.g. TestX/seed=42
+	Seed          string
+	Property      string
+	Detail        string
+	BrokeAt       string
+	Diagram       TraceDiagram
+	Cursor        TraceRow // the event stepped to
+	Steps         []TraceLink
+	Action        string // the controls' form action
+	At            int
+	From          int
+	Max           int // the last event index
+	Hide          []TraceKindOption
+	Replay        *ReplayLink
+	Script        string // trace.js
+}
+
+// TraceKindOption is one kind of event the explorer can hide.
+type TraceKindOption struct {
+	Kind   string
+	Label  string
+	Hidden bool
+}

@@ -21,6 +21,18 @@ type RosterMember struct {
 	NewText   string // the role button's label
 	RemoveURL string // the confirmation page
 	MoveURL   string // form action moving a learner; empty for teachers
+	ResetURL  string // form action issuing a password reset link; empty when the viewer may not
+}
+
+// ResetLinkPage shows a one-time password reset link, once.
+type ResetLinkPage struct {
+	Page
+	Cohort    string
+	CohortURL string
+	Name      string
+	Email     string
+	Link      string
+	Expires   string
 }
 
 // MoveTarget is another cohort the viewer teaches, where a learner can move.

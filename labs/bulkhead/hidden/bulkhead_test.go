@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -274,4 +275,123 @@ func TestRegistryConcurrentGet(t *testing.T) {
 			"Get(\"dep-%d\") returned two different bulkheads", i%2)
 	}
 	sim.Check(t, got[0] != got[1], "each dependency gets its own bulkhead", "dep-0 and dep-1 share a bulkhead")
+}
+
+// TestConfigDefaults: MaxConcurrent below 1 means 1, a negative MaxQueue
+// means 0 (every call that finds the slot busy is shed), a QueueTimeout of
+// 0 or less means no limit (and no timer), and a nil Clock the real one.
+func TestConfigDefaults(t *testing.T) {
+	sim := newSim(t)
+	b := bh.New(bh.Config{MaxConcurrent: -3, MaxQueue: -1, Clock: sim})
+	a := mustRun(t, sim, b, "call A (MaxConcurrent -3 means 1)", nil)
+	mustReject(t, sim, b, "call B (MaxQueue -1 means 0)")
+	a.finish(nil)
+	mustReturn(t, sim, a, nil, "a call that ran returns its function's result")
+
+	b = bh.New(bh.Config{MaxConcurrent: 0, MaxQueue: 1, QueueTimeout: -time.Second, Clock: sim})
+	a = mustRun(t, sim, b, "call A (MaxConcurrent 0 means 1)", nil)
+	before := sim.Pending()
+	w := start(t, b, context.Background(), "waiter (QueueTimeout -1s: no limit)", nil)
+	if !poll(func() bool { return b.Queued() == 1 }) {
+		sim.Failf(t, "a call that finds every slot busy and room in the queue waits", "%s; Queued() = %d", w.state(), b.Queued())
+	}
+	settle()
+	sim.Check(t, sim.Pending() == before, "a QueueTimeout of 0 or less means no limit: no timer",
+		"the waiter started a timer (%d pending, %d before)", sim.Pending(), before)
+	sim.RunFor(24 * time.Hour)
+	stillWaiting(t, sim, "a QueueTimeout of 0 or less means no limit", w)
+	a.finish(nil)
+	nextEntered(t, sim, "a freed slot goes to a waiting call", []*call{w})
+	w.finish(nil)
+	mustReturn(t, sim, w, nil, "a call that waited then ran returns its function's result")
+
+	// A QueueTimeout of 0 means no limit either (no timer, no timeout);
+	// one of 1ns is a timeout of 1ns.
+	for _, qt := range []time.Duration{0, time.Nanosecond} {
+		b = bh.New(bh.Config{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: qt, Clock: sim})
+		a = mustRun(t, sim, b, fmt.Sprintf("call A (QueueTimeout %s)", qt), nil)
+		if qt > 0 {
+			w = mustQueue(t, sim, b, context.Background(), fmt.Sprintf("waiter (QueueTimeout %s)", qt), nil)
+		} else {
+			w = start(t, b, context.Background(), "waiter (QueueTimeout 0: no limit)", nil)
+			if !poll(func() bool { return b.Queued() == 1 }) {
+				sim.Failf(t, "a call that finds every slot busy and room in the queue waits", "%s; Queued() = %d", w.state(), b.Queued())
+			}
+		}
+		sim.RunFor(time.Nanosecond)
+		if qt == 0 {
+			sim.RunFor(time.Hour)
+			stillWaiting(t, sim, "a QueueTimeout of 0 means no limit", w)
+		} else {
+			mustReturn(t, sim, w, bh.ErrTimeout, "a QueueTimeout of 1ns times a waiter out 1ns after it joined the queue")
+		}
+		a.finish(nil)
+		mustReturn(t, sim, a, nil, "a call that ran returns its function's result")
+		if qt == 0 {
+			nextEntered(t, sim, "a freed slot goes to a waiting call", []*call{w})
+			w.finish(nil)
+			mustReturn(t, sim, w, nil, "a call that waited then ran returns its function's result")
+		}
+	}
+
+	// A nil Clock is the real clock: a waiter times out in real time.
+	rb := bh.New(bh.Config{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Millisecond})
+	if err := rb.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+		sim.Failf(t, "a nil Clock means the real clock", "Do on a bulkhead made without a Clock returned %v", err)
+	}
+	ra := start(t, rb, context.Background(), "call A (real clock)", nil)
+	if !poll(ra.hasEntered) {
+		sim.Failf(t, "a call runs at once while a slot is free", "%s", ra.state())
+	}
+	rw := start(t, rb, context.Background(), "waiter (real clock, 1ms timeout)", nil)
+	mustReturn(t, sim, rw, bh.ErrTimeout, "a nil Clock means the real clock: a waiter times out after QueueTimeout of real time")
+	ra.finish(nil)
+	mustReturn(t, sim, ra, nil, "a call that ran returns its function's result")
+}
+
+// TestHandOverRacesTimeout makes a waiter's timer fire and a slot be handed
+// to it at the same moment, forty times. Exactly one may win: if the slot
+// was handed over the call owns it (it runs fn, or hands the slot on), and
+// either way no slot is lost or doubled: afterwards nothing is running or
+// waiting, and a new call runs at once. The goroutines take turns
+// (GOMAXPROCS 1) so that the waiter wakes with both its slot and its timer
+// ready; Go's select then picks one at random, so forty rounds try both
+// orders many times.
+func TestHandOverRacesTimeout(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	sim := newSim(t)
+	ran, timedOut := 0, 0
+	for round := 0; round < 40; round++ {
+		b := bh.New(bh.Config{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Second, Clock: sim})
+		p := &probe{}
+		a := mustRun(t, sim, b, fmt.Sprintf("round %d: call A", round), p)
+		w := mustQueue(t, sim, b, context.Background(), fmt.Sprintf("round %d: waiter", round), p)
+		sim.Logf("round %d: the waiter's timer fires and A finishes at the same moment", round)
+		sim.RunFor(time.Second) // the timer fires: the waiter can run, but the test goroutine keeps the processor
+		a.finish(nil)           // A's slot goes to the waiter before the waiter looks at its timer
+		mustReturn(t, sim, a, nil, "a call that ran returns its function's result")
+		if !poll(func() bool { _, done := w.result(); return done || w.hasEntered() }) {
+			sim.Failf(t, "a waiter ends its wait when its slot comes or its time is up", "round %d: %s", round, w.state())
+		}
+		if w.hasEntered() {
+			ran++
+			w.finish(nil)
+			mustReturn(t, sim, w, nil, "a waiter that was handed a slot runs its function")
+		} else {
+			timedOut++
+			err, _ := w.result()
+			sim.Check(t, errors.Is(err, bh.ErrTimeout), "a waiter whose time is up returns ErrTimeout", "round %d: %s", round, w.state())
+		}
+		settle()
+		sim.Check(t, b.InFlight() == 0 && b.Queued() == 0,
+			"a slot handed over just as the waiter timed out is neither lost nor doubled",
+			"round %d: with nothing left running or waiting, InFlight() = %d and Queued() = %d, want 0 and 0 (the waiter %s)",
+			round, b.InFlight(), b.Queued(), map[bool]string{true: "ran", false: "timed out"}[w.ran.Load()])
+		c := mustRun(t, sim, b, fmt.Sprintf("round %d: call C after both", round), p)
+		c.finish(nil)
+		mustReturn(t, sim, c, nil, "a call that ran returns its function's result")
+		sim.Check(t, p.max.Load() == 1, "never more than MaxConcurrent calls run at once", "round %d: %d ran at once", round, p.max.Load())
+	}
+	t.Logf("the waiter ran %d times and timed out %d times", ran, timedOut)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"faultline.dev/labkit"
 	cb "faultline.dev/labs/circuitbreaker"
 )
 
@@ -98,6 +99,17 @@ func TestTrialFailureReopens(t *testing.T) {
 	r.mustState(cb.HalfOpen, "after 1 of 2 successful trials")
 	r.call("failing trial", failing)
 	r.mustState(cb.Open, "after a failed trial that followed a success")
+
+	// With one success needed, a failed trial still opens the breaker (it
+	// must not go on to count as a success and close it).
+	r = newRigSeed(t, labkit.Seed(t)+1, cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, SuccessThreshold: 1})
+	r.call("fail", failing)
+	r.advance(time.Second)
+	r.mustState(cb.HalfOpen, "after the open timeout (SuccessThreshold 1)")
+	r.call("failing trial", failing)
+	r.mustState(cb.Open, "after a failed trial with SuccessThreshold 1")
+	r.advance(time.Second - time.Nanosecond)
+	r.mustState(cb.Open, "1ns before the open period that the failed trial started ends (SuccessThreshold 1)")
 }
 
 func TestSuccessThresholdCloses(t *testing.T) {
@@ -131,8 +143,23 @@ func waitFor(r *rig, property, what string, cond func() bool) {
 	}
 }
 
+// TestHalfOpenLimitsConcurrentTrials lets 40 callers call at once while
+// half-open, under several seeded interleavings (labkit's Interleaver: the
+// callers take turns, switching wherever the breaker reads the clock), so a
+// breaker that checks the trial count and takes a slot in two steps is
+// caught on every run.
 func TestHalfOpenLimitsConcurrentTrials(t *testing.T) {
-	r := newRig(t, cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, HalfOpenMaxCalls: 3, SuccessThreshold: 3})
+	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
+		halfOpenTrials(t, seed)
+	})
+}
+
+func halfOpenTrials(t *testing.T, seed int64) {
+	iv := labkit.NewInterleaver(seed)
+	sim := labkit.NewSim(seed)
+	r := &rig{t: t, sim: sim, b: cb.New(cb.Settings{FailureThreshold: 1, OpenTimeout: time.Second, HalfOpenMaxCalls: 3, SuccessThreshold: 3, Clock: iv.Clock(sim)})}
+	r.note(&r.seen, cb.Closed)
+	sim.Logf("New(FailureThreshold=1, OpenTimeout=1s, HalfOpenMaxCalls=3, SuccessThreshold=3), callers interleaved by seed %d", seed)
 	r.call("fail", failing)
 	r.advance(time.Second)
 
@@ -140,25 +167,21 @@ func TestHalfOpenLimitsConcurrentTrials(t *testing.T) {
 	var entered, rejected, other atomic.Int32
 	release := make(chan struct{})
 	var once sync.Once
+	wait := iv.Go(callers, func(int) {
+		err := r.b.Call(func() error {
+			entered.Add(1)
+			<-release
+			return nil
+		})
+		switch {
+		case errors.Is(err, cb.ErrOpen):
+			rejected.Add(1)
+		case err != nil:
+			other.Add(1)
+		}
+	})
+	defer wait()
 	defer once.Do(func() { close(release) })
-	var wg sync.WaitGroup
-	for i := 0; i < callers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := r.b.Call(func() error {
-				entered.Add(1)
-				<-release
-				return nil
-			})
-			switch {
-			case errors.Is(err, cb.ErrOpen):
-				rejected.Add(1)
-			case err != nil:
-				other.Add(1)
-			}
-		}()
-	}
 	r.sim.Logf("%d callers call at once while half-open", callers)
 	waitFor(r, "extra callers in half-open get ErrOpen at once", "every caller to be admitted or rejected", func() bool {
 		return entered.Load()+rejected.Load()+other.Load() == callers
@@ -170,7 +193,7 @@ func TestHalfOpenLimitsConcurrentTrials(t *testing.T) {
 		"%d callers got ErrOpen, want %d", rejected.Load(), callers-3)
 	r.mustState(cb.HalfOpen, "while 3 trials are in flight")
 	once.Do(func() { close(release) })
-	wg.Wait()
+	wait()
 	r.sim.Logf("the 3 trials succeeded")
 	r.mustState(cb.Closed, "after 3 successful trials")
 }
@@ -272,4 +295,22 @@ func TestDefaults(t *testing.T) {
 	trial.open()
 	r.await("first trial", first)
 	r.mustState(cb.Closed, "after one successful trial (default SuccessThreshold is 1)")
+
+	// Settings given are kept, however small: OpenTimeout 1ns means 1ns.
+	r = newRigSeed(t, labkit.Seed(t)+1, cb.Settings{FailureThreshold: 1, OpenTimeout: time.Nanosecond})
+	r.call("fail", failing)
+	r.mustState(cb.Open, "right after the failure (OpenTimeout 1ns)")
+	r.advance(time.Nanosecond)
+	r.mustState(cb.HalfOpen, "1ns after opening with OpenTimeout 1ns (a positive setting is kept, not replaced by the default)")
+
+	// A nil Clock means the real clock: the breaker works without one.
+	b := cb.New(cb.Settings{FailureThreshold: 2})
+	if err := b.Call(ok); err != nil {
+		r.fail("a nil Clock means labkit.RealClock{}", "Call on a breaker made without a Clock returned %v, want nil", err)
+	}
+	b.Call(failing)
+	b.Call(failing)
+	if st := b.State(); st != cb.Open {
+		r.fail("a nil Clock means labkit.RealClock{}", "a breaker made without a Clock is %s after 2 failures (threshold 2), want open", name(st))
+	}
 }

@@ -94,7 +94,7 @@ type slowCall struct {
 // Every answer of Call and every state must match the README's breaker.
 func TestRandomFailureSequences(t *testing.T) {
 	parent := t
-	labkit.RunSeeds(t, 8, func(t *testing.T, seed int64) {
+	labkit.RunSeeds(t, 24, func(t *testing.T, seed int64) {
 		if parent.Failed() {
 			t.Skip("an earlier seed already failed; fix that one first")
 		}

@@ -226,6 +226,10 @@ func TestScanAcrossTables(t *testing.T) {
 		{"c", "m", nil},
 		{"n", "x", nil},
 		{"n", "x\x00", []string{"x"}},
+		{"m", "m", nil}, // an empty range
+		{"x", "b", nil}, // start after end: no rows
+		{"zz", "", nil}, // past every key, no upper bound
+		{"", "a\x00", []string{"a"}},
 	}
 	for _, c := range cases {
 		var want []cf.Row
@@ -314,4 +318,12 @@ func TestOpenValidatesFamilies(t *testing.T) {
 	sim.Check(t, err != nil, "Open refuses an empty family name", "Open returned nil error")
 	_, err = cf.Open(cf.Options{Families: []cf.FamilySpec{{Name: "f", MaxVersions: -1}}})
 	sim.Check(t, err != nil, "Open refuses a negative GC limit", "Open returned nil error")
+	_, err = cf.Open(cf.Options{Families: []cf.FamilySpec{{Name: "f", MaxAge: -time.Second}}})
+	sim.Check(t, err != nil, "Open refuses a negative GC limit", "Open with MaxAge -1s returned nil error")
+	// A nil Now means time.Now: ages are measured against the real clock.
+	s, err := cf.Open(cf.Options{Families: []cf.FamilySpec{{Name: "f", MaxAge: time.Hour}}})
+	sim.Check(t, err == nil, "Open accepts valid families", "Open returned %v", err)
+	now := time.Now().UnixMicro()
+	mustApply(t, sim, s, cf.NewMutation("r").Set("f", "fresh", now, "a").Set("f", "old", now-2*time.Hour.Microseconds(), "b"))
+	expectRow(t, sim, s, "a nil Now means time.Now: MaxAge is measured against the real clock", "r", cell("f", "fresh", now, "a"))
 }

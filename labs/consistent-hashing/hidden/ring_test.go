@@ -169,8 +169,10 @@ func TestEmptyRingErrors(t *testing.T) {
 		if _, err := r.Get("k"); !errors.Is(err, ch.ErrEmptyRing) {
 			t.Fatalf("%s: Get returned error %v, want ErrEmptyRing", when, err)
 		}
-		if _, err := r.GetN("k", 2); !errors.Is(err, ch.ErrEmptyRing) {
-			t.Fatalf("%s: GetN returned error %v, want ErrEmptyRing", when, err)
+		for _, n := range []int{2, 1, 0, -1} {
+			if _, err := r.GetN("k", n); !errors.Is(err, ch.ErrEmptyRing) {
+				t.Fatalf("%s: GetN(k, %d) returned error %v, want ErrEmptyRing (whatever n is)", when, n, err)
+			}
 		}
 		if n := r.Nodes(); len(n) != 0 {
 			t.Fatalf("%s: Nodes() = %q, want none", when, n)
@@ -286,7 +288,10 @@ func TestInsertionOrderDoesNotMatter(t *testing.T) {
 	c.Add("extra", nodes[0], nodes[5])
 	c.Add(nodes[1:5]...)
 	c.Remove("extra")
-	c.Add(nodes[6:]...)
+	c.Add(nodes[6], nodes[6], nodes[7], nodes[6]) // a node named twice in one call is added once
+	if got := c.Nodes(); !reflect.DeepEqual(got, sorted(nodes)) {
+		t.Fatalf("after Add(%q, %q, %q, %q), Nodes() = %q, want each node once: %q", nodes[6], nodes[6], nodes[7], nodes[6], got, sorted(nodes))
+	}
 	for _, k := range keys("det", 2000) {
 		ga, gb, gc := mustGet(t, a, k), mustGet(t, b, k), mustGet(t, c, k)
 		if ga != gb || ga != gc {

@@ -346,3 +346,48 @@ func TestCrashAnywhere(t *testing.T) {
 		newWorld(t, seed, faults{Steps: 250, Accounts: 3, Every: 3, Stale: 0.1, Redeliver: 0.2, CrashRate: 0.3, crashStore: true, crashProj: true}).run()
 	})
 }
+
+// TestSecondOpenedAndUnopenedStreams: events a second writer appends
+// straight to the store that the commands would never append. A second
+// `opened` resets nothing, in the aggregate or in the read model; a
+// deposit to a stream that was never opened counts in both, and the
+// account is still not open for commands.
+func TestSecondOpenedAndUnopenedStreams(t *testing.T) {
+	s := mustStore(t, labkit.NewDisk())
+	b := es.NewBank(s, labkit.NewDisk(), 0)
+	if err := b.Open("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Deposit("a", 50); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, 2, ev("a", es.KindOpened, 0)) // a second opened, version 3
+	acc, _, err := b.Load("a")
+	if err != nil || acc != (es.Account{ID: "a", Version: 3, Open: true, Balance: 50}) {
+		t.Fatalf("after opened, deposited 50, opened: Load(a) = %+v, %v; want {a 3 true 50}: a second opened changes nothing but the version", acc, err)
+	}
+	if err := b.Deposit("a", 5); err != nil {
+		t.Fatalf("Deposit after a second opened: %v", err)
+	}
+	mustAppend(t, s, 0, ev("z", es.KindDeposited, 9)) // never opened
+	acc, _, err = b.Load("z")
+	if err != nil || acc != (es.Account{ID: "z", Version: 1, Open: false, Balance: 9}) {
+		t.Fatalf("after a deposit of 9 appended to a stream never opened: Load(z) = %+v, %v; want {z 1 false 9}", acc, err)
+	}
+	if err := b.Deposit("z", 1); !errors.Is(err, es.ErrNoAccount) {
+		t.Fatalf("Deposit on a stream that has events but no opened returned %v, want ErrNoAccount", err)
+	}
+	if err := b.Open("z"); !errors.Is(err, es.ErrAccountExists) {
+		t.Fatalf("Open on a stream that already has events returned %v, want ErrAccountExists", err)
+	}
+	p := mustProjection(t, labkit.NewDisk())
+	for _, e := range s.ReadAll(0) {
+		if err := p.Handle(e); err != nil {
+			t.Fatalf("Handle(%+v): %v", e, err)
+		}
+	}
+	want := []es.AccountView{{ID: "a", Balance: 55, Transactions: 2}, {ID: "z", Balance: 9, Transactions: 1}}
+	if got := p.Views(); !slices.Equal(got, want) {
+		t.Fatalf("Views() = %+v, want %+v: a second opened resets nothing, and a stream's first event creates its view whatever its kind", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package hidden
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -207,7 +208,7 @@ const crashBound = 30 * P
 
 func TestCrashDetectedWithinBound(t *testing.T) {
 	labkit.RunSeeds(t, 3, func(t *testing.T, seed int64) {
-		c := start(t, seed, 8, link(0.1))
+		c := start(t, seed, 8, lateLink(0.1))
 		c.run(3 * time.Second)
 		victims := []string{"n5", "n2"}
 		for _, v := range victims {
@@ -344,4 +345,87 @@ func TestMessageLoadBounded(t *testing.T) {
 
 func upd(member string, s g.Status, inc uint64) g.Update {
 	return g.Update{Member: member, Status: s, Incarnation: inc}
+}
+
+// TestFirstSuspectorCrashes crashes, right away and for good, the first
+// member that starts suspecting a crashed member: the one whose state
+// matters most at that moment. Every member that learns of a suspicion runs
+// its own timer, so the others still declare the crashed member dead within
+// the bound.
+func TestFirstSuspectorCrashes(t *testing.T) {
+	labkit.RunSeeds(t, 3, func(t *testing.T, seed int64) {
+		c := start(t, seed, 8, link(0.05))
+		for _, n := range c.real {
+			c.mayDie[n] = true // the suspector is crashed and declared dead too
+		}
+		c.run(3 * time.Second)
+		victim := "n6"
+		tg := &labkit.Targeted{Net: c.net, P: 1, Max: 1, Down: time.Hour,
+			State: func(name string, n labkit.Node) string {
+				for _, u := range n.(node).m.Members() {
+					if u.Member == victim {
+						return fmt.Sprintf("holds %s %s", victim, u.Status)
+					}
+				}
+				return ""
+			}}
+		c.net.Crash(victim)
+		tg.Start()
+		ok := c.runUntil(func() bool { return tg.Crashes() == 1 }, crashBound)
+		c.sim.Check(t, ok, "a crashed member is suspected", "nobody suspected %s within 30 periods: %s", victim, c.describeViews(victim))
+		ok = c.runUntil(func() bool { return c.holdAll(victim, 0, g.Dead) }, crashBound)
+		c.sim.Check(t, ok, "every member that learns of a suspicion runs its own timer, so a crashed member is declared dead even when its first suspector crashes",
+			"%s crashed, and the first member to suspect it was crashed right away; 30 periods later: %s", victim, c.describeViews(victim))
+	})
+}
+
+// TestRejoinWhenAlone starts a member whose seed cannot be reached: its
+// join Sync is lost. A member that knows nobody but itself sends the join
+// Sync again every period, so it joins once the seed is reachable.
+func TestRejoinWhenAlone(t *testing.T) {
+	c := start(t, labkit.Seed(t), 4, link(0))
+	c.run(2 * time.Second)
+	c.mayDie["n5"] = true
+	c.net.Block("n5", "n1")
+	c.add([]string{"n1"}, "n5")
+	c.run(2 * time.Second)
+	c.net.Unblock("n5", "n1")
+	ok := c.runUntil(func() bool { return c.holdAll("n5", 1, g.Alive) && c.allAlive() }, 20*P)
+	c.sim.Check(t, ok, "a member that knows nobody but itself sends its join Sync again",
+		"n5 could not reach its seed n1 for 2s; 20 periods after the link came back: %s", c.describeViews("n5"))
+}
+
+// lateAcker adds a peer that answers every Ping with an Ack after delay.
+func lateAcker(c *cluster, name string, delay time.Duration) {
+	c.net.AddNode(name, func(*labkit.Env) labkit.Node {
+		return labkit.HandlerFunc(func(from string, msg any) {
+			if p, ok := msg.(g.Ping); ok {
+				c.sim.Schedule(delay, func() { c.net.Send(name, from, g.Ack{Seq: p.Seq}) })
+			}
+		})
+	})
+}
+
+// TestLateAckStillCounts: a probe is acknowledged by its Ack until the next
+// period starts, even after AckTimeout (once the PingReqs would be out);
+// an Ack that comes after the next period started acknowledges nothing.
+func TestLateAckStillCounts(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c.noSusp = true
+	c.add(nil, "n1")
+	lateAcker(c, "slow", 50*time.Millisecond) // after the 30ms AckTimeout, within the 100ms period
+	c.net.Send("slow", "n1", g.Sync{Members: []g.Update{upd("slow", g.Alive, 1)}})
+	c.run(30 * P)
+	u, _ := c.view("n1", "slow")
+	c.sim.Check(t, u.Status == g.Alive, "an Ack that arrives after AckTimeout but within the period acknowledges the probe",
+		"slow answers every Ping 50ms later (AckTimeout 30ms, period 100ms); after 30 periods n1 holds it %s", u.Status)
+
+	c2 := newCluster(t, labkit.Seed(t)+1, testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c2.mayDie["slower"] = true
+	c2.add(nil, "n1")
+	lateAcker(c2, "slower", 120*time.Millisecond) // after the next period started
+	c2.net.Send("slower", "n1", g.Sync{Members: []g.Update{upd("slower", g.Alive, 1)}})
+	ok := c2.runUntil(func() bool { u, _ := c2.view("n1", "slower"); return u.Status != g.Alive }, 5*P)
+	c2.sim.Check(t, ok, "an Ack that arrives after the next period started acknowledges nothing",
+		"slower answers every Ping 120ms later (period 100ms); after 5 periods n1 still holds it alive")
 }

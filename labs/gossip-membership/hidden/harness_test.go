@@ -28,6 +28,15 @@ func link(loss float64) labkit.Link {
 	return labkit.Link{Latency: labkit.Uniform(time.Millisecond, 10*time.Millisecond), Loss: loss}
 }
 
+// lateLink is link with a heavy tail: 5% of messages take longer than the
+// AckTimeout (up to 3 periods), so some acks arrive after the probe moved
+// on to PingReqs, or after its period ended.
+func lateLink(loss float64) labkit.Link {
+	l := link(loss)
+	l.Latency = labkit.HeavyTail(l.Latency, 0.05, testConfig.AckTimeout)
+	return l
+}
+
 // env adapts a labkit node environment to the lab's Env interface and counts
 // every message the member sends.
 type env struct {

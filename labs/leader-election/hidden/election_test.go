@@ -339,16 +339,84 @@ func TestOneWayPartitions(t *testing.T) {
 	}
 }
 
+// TestSafetyUnderNemesis runs 20s of random partitions, one-way cuts and
+// crashes, with loss, duplicates that arrive up to 3T after the first copy,
+// and late messages: 5% of votes, vote requests and heartbeats take longer
+// than the election timeout (a heavy tail), so they reach candidates that
+// have moved on to later terms. On top of that, targeted crashes: a node
+// that just became leader (or candidate) is crashed right away now and
+// then, and nodes crash in the middle of a handler just before a disk write
+// (after what they sent before it, before what they would send after it).
 func TestSafetyUnderNemesis(t *testing.T) {
 	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
-		c := newCluster(t, seed, testConfig, labkit.Link{Latency: labkit.Uniform(time.Millisecond, 20*time.Millisecond), Loss: 0.1, Dup: 0.05})
+		c := newCluster(t, seed, testConfig, labkit.Link{
+			Latency:  labkit.HeavyTail(labkit.Uniform(time.Millisecond, 20*time.Millisecond), 0.05, T),
+			Loss:     0.1,
+			Dup:      0.05,
+			DupDelay: labkit.Uniform(T, 3*T),
+		})
 		c.addNodes(names(5)...)
 		nm := &labkit.Nemesis{Net: c.net, Interval: 4 * T, Partitions: true, OneWay: true, Crashes: true}
 		nm.Start()
+		tg := &labkit.Targeted{Net: c.net, P: 0.3, Writes: 0.03, Down: 2 * T,
+			State: func(name string, n labkit.Node) string {
+				r, term := n.(*le.Node).State()
+				if r == le.Follower {
+					return "follower"
+				}
+				return fmt.Sprintf("%s of term %d", r, term)
+			}}
+		tg.Start()
 		c.run(20 * time.Second)
+		tg.Stop()
 		nm.Stop()
 		_, _, ok := c.waitLeader(10*T, 0)
 		c.sim.Check(t, ok, "a leader is elected within 10T once every fault is repaired", "no leader by %s", c.sim.Elapsed())
 		c.run(time.Second)
 	})
+}
+
+// TestConfigDefaults: zero Config fields take T = 150ms, H = 30ms and
+// L = 150ms.
+func TestConfigDefaults(t *testing.T) {
+	const dT, dH, dL = 150 * time.Millisecond, 30 * time.Millisecond, 150 * time.Millisecond
+	c, fakes := scripted(t, le.Config{})
+	c.run(20 * dT)
+	reqs := requestVotes(fakes[0].inbox)
+	c.sim.Check(t, len(reqs) >= 6, "a zero ElectionTimeout means 150ms", "n1 heard nobody for 3s but sent %d vote requests", len(reqs))
+	prev := time.Duration(0)
+	for i, g := range reqs {
+		sentAt := g.at - time.Millisecond
+		gap := sentAt - prev
+		c.sim.Check(t, gap >= dT && gap <= 2*dT, "a zero ElectionTimeout means 150ms: elections every [150ms, 300ms]",
+			"with a zero Config n1 sent vote request #%d %s after the previous election (or the start)", i+1, gap)
+		prev = sentAt
+	}
+	term := becomeLeader(c, fakes)
+	won := c.sim.Elapsed()
+	c.run(20 * dH)
+	var times []time.Duration
+	for _, g := range fakes[2].inbox {
+		if g.msg == (le.Heartbeat{Term: term}) && g.at >= won {
+			times = append(times, g.at)
+		}
+	}
+	for i := 1; i < len(times); i++ {
+		gap := times[i] - times[i-1]
+		c.sim.Check(t, gap == dH, "a zero Heartbeat means 30ms",
+			"with a zero Config the leader's heartbeats reached n4 at %s and %s, %s apart; want every 30ms", times[i-1], times[i], gap)
+	}
+	c.sim.Check(t, len(times) >= 15, "a zero Heartbeat means 30ms", "n4 got %d heartbeats in 600ms", len(times))
+	// Only n2 keeps answering: the lease (150ms) runs out, checked at a
+	// heartbeat tick, so the leader steps down after L and within L + H.
+	for _, f := range fakes[1:] {
+		f.ack = false
+	}
+	cut := c.sim.Elapsed()
+	c.run(dL - 2*time.Millisecond)
+	c.checkState("n1", le.Leader, term, "a zero Lease means 150ms: a leader keeps leading until then")
+	c.run(dH + 3*time.Millisecond)
+	r, tm, _ := c.state("n1")
+	c.sim.Check(t, r == le.Follower && tm == term, "a zero Lease means 150ms",
+		"since %s only n2 answers; at %s n1 is %s of term %d, want a follower of term %d (L = 150ms, H = 30ms)", cut, c.sim.Elapsed(), r, tm, term)
 }

@@ -57,7 +57,7 @@ func TestDuplicatesApplyOnce(t *testing.T) {
 func TestLostDeliveriesAndAcks(t *testing.T) {
 	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
 		newWorld(t, seed, faults{Keys: 3, PerKey: 30, Window: 5, AckTimeout: 50 * time.Millisecond,
-			Loss: 0.25, Dup: 0.2, AckLoss: 0.3}).run(time.Minute)
+			Loss: 0.25, Dup: 0.2, AckLoss: 0.3, Late: 0.1}).run(time.Minute)
 	})
 }
 
@@ -109,17 +109,36 @@ func TestKeysAreIndependent(t *testing.T) {
 	}
 }
 
+// TestBufferedEventsWaitThroughSeveralGaps: an event kept in memory for a
+// gap stays there while an earlier gap fills, and is applied (and acked)
+// as soon as every event before it is, without waiting for a redelivery.
+func TestBufferedEventsWaitThroughSeveralGaps(t *testing.T) {
+	r := &recorder{}
+	c := ps.NewConsumer(memDisk(), r.ack)
+	c.Handle(ev("a", 1, 1))
+	c.Handle(ev("a", 3, 4))  // waits for 2
+	c.Handle(ev("a", 5, 16)) // waits for 4
+	c.Handle(ev("a", 2, 2))  // applies 2, then the waiting 3; 5 still waits
+	mustAccount(t, c, "a", ps.Account{Balance: 7, Seq: 3}, "after events 1, 3, 5, 2 (5 waits for 4)")
+	c.Handle(ev("a", 4, 8)) // applies 4, then the waiting 5
+	mustAccount(t, c, "a", ps.Account{Balance: 31, Seq: 5},
+		"after events 1, 3, 5, 2, 4 with no redelivery: event 5 was kept in memory while 2 filled the first gap, and applied once 4 came")
+	if fmt.Sprint(r.ids) != "[a/1 a/2 a/3 a/4 a/5]" {
+		t.Fatalf("acks %q, want [a/1 a/2 a/3 a/4 a/5]: each event acked once it is applied", r.ids)
+	}
+}
+
 func TestCrashRestart(t *testing.T) {
 	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
 		newWorld(t, seed, faults{Keys: 3, PerKey: 30, Window: 5, AckTimeout: 60 * time.Millisecond,
-			Loss: 0.1, Dup: 0.2, AckLoss: 0.2, Crashes: true}).run(2 * time.Minute)
+			Loss: 0.1, Dup: 0.2, AckLoss: 0.2, Crashes: true, Late: 0.1}).run(2 * time.Minute)
 	})
 }
 
 func TestCrashBetweenWrites(t *testing.T) {
 	labkit.RunSeeds(t, 6, func(t *testing.T, seed int64) {
 		newWorld(t, seed, faults{Keys: 3, PerKey: 30, Window: 4, AckTimeout: 60 * time.Millisecond,
-			Dup: 0.2, AckLoss: 0.2, TornWrites: 0.15}).run(2 * time.Minute)
+			Dup: 0.2, AckLoss: 0.2, TornWrites: 0.15, Late: 0.1}).run(2 * time.Minute)
 	})
 }
 

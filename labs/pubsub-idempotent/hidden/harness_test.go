@@ -21,6 +21,7 @@ type faults struct {
 	AckLoss      float64       // an ack is lost on its way back
 	Crashes      bool          // the consumer crashes now and then (Disk survives)
 	TornWrites   float64       // a handler crashes after 0, 1 or 2 of its disk writes
+	Late         float64       // a delivery or an ack takes longer than AckTimeout (heavy tail)
 }
 
 func (f faults) String() string {
@@ -36,6 +37,9 @@ func (f faults) String() string {
 	}
 	if f.Crashes {
 		parts = append(parts, "consumer crashes")
+	}
+	if f.Late > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f%% of deliveries and acks late (past the ack timeout)", 100*f.Late))
 	}
 	if f.TornWrites > 0 {
 		parts = append(parts, fmt.Sprintf("crash between disk writes in %.0f%% of deliveries", 100*f.TornWrites))
@@ -211,7 +215,11 @@ func (w *world) onAck(inc int, cd *crashDisk, id string) {
 	}
 	w.promised[id] = true
 	w.sim.Logf("consumer acks %s (%s seq %d)", id, e.Key, e.Seq)
-	w.sim.Schedule(w.latency(), func() {
+	d := w.latency()
+	if d > w.f.AckTimeout {
+		w.sim.NoteFault("the ack of %s (%s seq %d) is late: it reaches the broker after %s, past the ack timeout", id, e.Key, e.Seq, d)
+	}
+	w.sim.Schedule(d, func() {
 		if w.sim.Rand().Float64() < w.f.AckLoss {
 			w.sim.NoteFault("ack of %s (%s seq %d) lost", id, e.Key, e.Seq)
 			return
@@ -225,6 +233,9 @@ func (w *world) onAck(inc int, cd *crashDisk, id string) {
 }
 
 func (w *world) latency() time.Duration {
+	if w.f.Late > 0 {
+		return labkit.HeavyTail(labkit.Uniform(time.Millisecond, 10*time.Millisecond), w.f.Late, w.f.AckTimeout).Sample(w.sim.Rand())
+	}
 	return time.Millisecond + time.Duration(w.sim.Rand().Int64N(int64(9*time.Millisecond)))
 }
 
@@ -263,7 +274,11 @@ func (w *world) send(e ps.Event, redelivery bool) {
 		w.sim.NoteFault("a delivery of %s (%s seq %d) lost", e.ID, e.Key, e.Seq)
 	}
 	for i := 0; i < copies; i++ {
-		at := w.sim.Elapsed() + w.latency()
+		d := w.latency()
+		if d > w.f.AckTimeout {
+			w.sim.NoteFault("a delivery of %s (%s seq %d) is late: it arrives after %s, past the ack timeout", e.ID, e.Key, e.Seq, d)
+		}
+		at := w.sim.Elapsed() + d
 		if at <= w.arrive[e.Key] {
 			at = w.arrive[e.Key] + time.Microsecond // FIFO per key
 		}

@@ -19,8 +19,19 @@ var workloadKeys = []string{"apple", "banana", "cherry", "damson"}
 // It returns the cluster (healed, every replica up, links clean) and every
 // write with whether it was acknowledged.
 func chaos(t *testing.T, seed int64) (*cluster, []labkit.Write) {
-	c := newCluster(t, seed, 5, labkit.Link{Latency: labkit.Uniform(time.Millisecond, 10*time.Millisecond), Loss: 0.05, Dup: 0.02})
+	// Some replies and acks arrive after their operation's 50ms timeout
+	// (a heavy tail), and duplicates arrive long after the first copy.
+	c := newCluster(t, seed, 5, labkit.Link{
+		Latency:  labkit.HeavyTail(labkit.Uniform(time.Millisecond, 10*time.Millisecond), 0.03, 50*time.Millisecond),
+		Loss:     0.05,
+		Dup:      0.02,
+		DupDelay: labkit.Uniform(50*time.Millisecond, 200*time.Millisecond),
+	})
 	nm := &labkit.Nemesis{Net: c.net, Interval: 300 * time.Millisecond, Partitions: true, OneWay: true, Crashes: true}
+	// Replicas also crash in the middle of a message, just before a disk
+	// write: whatever they sent before it is out, the write is not.
+	tg := &labkit.Targeted{Net: c.net, Writes: 0.02, Down: 50 * time.Millisecond}
+	tg.Start()
 	var writes []labkit.Write
 	running := true
 	var clients []string
@@ -83,6 +94,7 @@ func chaos(t *testing.T, seed int64) (*cluster, []labkit.Write) {
 	running = false
 	tk.Stop()
 	nm.Stop()
+	tg.Stop()
 	c.net.Heal()
 	c.net.SetDefaultLink(fixed(2))
 	c.sim.RunFor(time.Second)

@@ -158,3 +158,44 @@ func TestAckedWriteSurvivesCrash(t *testing.T) {
 	c.sim.Check(t, slices.Equal(r.values, []string{"precious"}), "no acknowledged write is lost (replicas keep writes on disk across crashes)",
 		"precious was acked by n1 and n2; n1 crashed and restarted; a read from n1 and n3 returned %s", show(r.values))
 }
+
+// TestLateAnswersAndDefaultTimeout: acks and replies that arrive after the
+// operation timed out change nothing and never call done again; a Timeout
+// of 0 means 100ms, to the nanosecond.
+func TestLateAnswersAndDefaultTimeout(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2)) // 50ms timeout
+	// n2's and n3's answers to alice take 80ms: past the timeout.
+	for _, n := range []string{"n2", "n3"} {
+		c.net.SetLink(n, "alice", labkit.Link{Latency: labkit.Fixed(80 * time.Millisecond)})
+	}
+	err := c.put(co, "k", "v", nil) // put checks done is called exactly once
+	c.sim.Check(t, errors.Is(err, kv.ErrQuorum), "acks that arrive after the timeout do not count",
+		"W=2, only n1's ack came before the 50ms timeout (n2's and n3's came at 82ms); Put returned %v, want ErrQuorum", err)
+	r := c.get(co, "k")
+	c.sim.Check(t, errors.Is(r.err, kv.ErrQuorum), "replies that arrive after the timeout do not count",
+		"R=2, only n1's reply came before the 50ms timeout; Get returned %s, %v, want ErrQuorum", show(r.values), r.err)
+
+	// Timeout 0 is DefaultTimeout: 100ms.
+	cfg := c.cfg(3, 2, 2)
+	cfg.Timeout = 0
+	bob := c.client("bob", cfg)
+	c.cut("bob", "n2", "n3")
+	calls := 0
+	var got error
+	bob.Put("k2", "v", nil, func(err error) { calls++; got = err })
+	c.sim.RunFor(100*time.Millisecond - time.Nanosecond)
+	c.sim.Check(t, calls == 0, "a Timeout of 0 means DefaultTimeout (100ms)",
+		"Put with Timeout 0 and one of W=2 replicas reachable finished %s after it started: %v", 100*time.Millisecond-time.Nanosecond, got)
+	c.sim.RunFor(time.Nanosecond)
+	c.sim.Check(t, calls == 1 && errors.Is(got, kv.ErrQuorum), "a Timeout of 0 means DefaultTimeout (100ms)",
+		"Put with Timeout 0 and one of W=2 replicas reachable: %d done calls at 100ms (last error %v), want one ErrQuorum", calls, got)
+	var gcalls int
+	var gerr error
+	bob.Get("k2", func(_ []string, _ kv.VClock, err error) { gcalls++; gerr = err })
+	c.sim.RunFor(100*time.Millisecond - time.Nanosecond)
+	c.sim.Check(t, gcalls == 0, "a Timeout of 0 means DefaultTimeout (100ms)", "Get with Timeout 0 finished before 100ms: %v", gerr)
+	c.sim.RunFor(time.Nanosecond)
+	c.sim.Check(t, gcalls == 1 && errors.Is(gerr, kv.ErrQuorum), "a Timeout of 0 means DefaultTimeout (100ms)",
+		"Get with Timeout 0 and one of R=2 replicas reachable: %d done calls at 100ms (last error %v), want one ErrQuorum", gcalls, gerr)
+}

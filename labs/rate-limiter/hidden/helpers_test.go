@@ -3,7 +3,6 @@ package hidden
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -13,24 +12,38 @@ import (
 )
 
 // clock is the labkit virtual clock the limiter reads, plus a record of every
-// wait the limiter asked for through After. With yield set, Now also hands
-// the processor to another goroutine, which makes races between concurrent
-// callers show up on every run instead of once in a while.
+// wait the limiter asked for through After. With iv set, Now is also a
+// scheduling point of that Interleaver: concurrent callers switch there in
+// a seed-chosen order, which makes races between them show up on every run
+// instead of once in a while.
 type clock struct {
-	sim   *labkit.Sim
-	yield bool
+	sim *labkit.Sim
+	iv  *labkit.Interleaver
 
 	mu     sync.Mutex
 	afters []time.Duration
+	back   time.Duration // Now reads this much earlier than the simulation
 }
 
 func newClock(seed int64) *clock { return &clock{sim: labkit.NewSim(seed)} }
 
 func (c *clock) Now() time.Time {
-	if c.yield {
-		runtime.Gosched()
+	if c.iv != nil {
+		c.iv.Point()
 	}
-	return c.sim.Now()
+	c.mu.Lock()
+	back := c.back
+	c.mu.Unlock()
+	return c.sim.Now().Add(-back)
+}
+
+// setBack makes Now read d earlier than the simulation's time from now on
+// (0 puts it back in step): a clock that steps backwards, then forwards.
+func (c *clock) setBack(d time.Duration) {
+	c.mu.Lock()
+	c.back = d
+	c.mu.Unlock()
+	c.sim.Logf("the clock now reads %s behind virtual time", d)
 }
 
 func (c *clock) After(d time.Duration) <-chan time.Time {

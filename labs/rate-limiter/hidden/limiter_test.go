@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,6 +192,22 @@ func TestAllowNAllOrNothing(t *testing.T) {
 	if !lim.AllowN(3) {
 		t.Fatalf("AllowN(3) with 3.5 tokens returned false")
 	}
+	// n <= 0 is always allowed, even while reservations make the credit
+	// negative.
+	lim2 := rl.New(time.Second, 1, c)
+	lim2.Allow()
+	ch := waitAsync(lim2, context.Background())
+	waitUntil(t, "a Wait on an empty bucket asking the clock to wait", func() bool { return len(c.waits()) == 1 })
+	if tok := lim2.Tokens(); tok != -1 {
+		t.Fatalf("with one Wait holding a reservation on an empty bucket, Tokens() = %v, want -1", tok)
+	}
+	if !lim2.AllowN(0) {
+		t.Fatalf("AllowN(0) returned false while a reservation made the credit negative; n <= 0 is always allowed")
+	}
+	c.sim.RunFor(time.Second)
+	if err := await(t, "the Wait whose token came", ch); err != nil {
+		t.Fatalf("Wait returned %v", err)
+	}
 }
 
 // TestConcurrentAllowNeverOverAdmits freezes the clock and lets many
@@ -202,26 +217,17 @@ func TestConcurrentAllowNeverOverAdmits(t *testing.T) {
 	const goroutines, calls, burst = 32, 40, 25
 	for round := 0; round < 10; round++ {
 		c := newClock(int64(round))
-		c.yield = true
+		c.iv = labkit.NewInterleaver(int64(round))
 		lim := rl.New(time.Second, burst, c)
 		var admitted atomic.Int64
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for g := 0; g < goroutines; g++ {
-			wg.Add(1)
-			go func(g int) {
-				defer wg.Done()
-				<-start
-				for i := 0; i < calls; i++ {
-					n := 1 + (g+i)%2 // AllowN(1) and AllowN(2) mixed
-					if lim.AllowN(n) {
-						admitted.Add(int64(n))
-					}
+		c.iv.Run(goroutines, func(g int) {
+			for i := 0; i < calls; i++ {
+				n := 1 + (g+i)%2 // AllowN(1) and AllowN(2) mixed
+				if lim.AllowN(n) {
+					admitted.Add(int64(n))
 				}
-			}(g)
-		}
-		close(start)
-		wg.Wait()
+			}
+		})
 		got := admitted.Load()
 		if got > burst {
 			t.Fatalf("round %d: %d goroutines called Allow/AllowN(2) %d times each with the clock frozen; %d tokens were handed out from a bucket of %d. Checking and taking tokens must happen under one lock.",
@@ -287,6 +293,21 @@ func TestWaitQueuesReservations(t *testing.T) {
 // injected clock and gives up at once when the token would come too late.
 func TestWaitRespectsDeadline(t *testing.T) {
 	c := newClock(5)
+	// Wait brings the credit up to date first: 600ms after the bucket was
+	// emptied, the token is 400ms away.
+	lim0 := rl.New(time.Second, 1, c)
+	lim0.Allow()
+	c.sim.RunFor(600 * time.Millisecond)
+	ch0 := waitAsync(lim0, context.Background())
+	waitUntil(t, "Wait asking the clock to wait for a token due in 400ms", func() bool { return len(c.waits()) == 1 })
+	if w := c.waits()[0]; w != 400*time.Millisecond {
+		t.Fatalf("600ms after the bucket was emptied (a token every 1s), Wait asked the clock to wait %s, want 400ms: bring the credit up to date before working out the delay", w)
+	}
+	c.sim.RunFor(400 * time.Millisecond)
+	if err := await(t, "the Wait for a token due in 400ms", ch0); err != nil {
+		t.Fatalf("Wait returned %v", err)
+	}
+	c.afters = nil
 	lim := rl.New(time.Second, 1, c)
 	lim.Allow()
 	ctx, cancel := context.WithDeadline(context.Background(), c.Now().Add(999*time.Millisecond))
@@ -359,5 +380,65 @@ func TestWaitAlreadyDone(t *testing.T) {
 	}
 	if tok := lim.Tokens(); tok != 3 {
 		t.Fatalf("Wait with a cancelled context took a token: Tokens() = %v, want 3", tok)
+	}
+	// The done check comes first: a cancelled context whose deadline has
+	// also passed on the virtual clock, on an empty bucket, still gets the
+	// context's own error, and nothing is reserved or waited for.
+	lim.AllowN(3)
+	ctx2, cancel2 := context.WithDeadline(context.Background(), c.Now().Add(-time.Second))
+	cancel2()
+	if err := await(t, "Wait with a cancelled context and a passed deadline", waitAsync(lim, ctx2)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait with a cancelled context (whose deadline had also passed) on an empty bucket returned %v, want context.Canceled: the done check comes before the deadline check", err)
+	}
+	if tok := lim.Tokens(); tok != 0 || len(c.waits()) != 0 {
+		t.Fatalf("Wait with a cancelled context changed the bucket or waited: Tokens() = %v, waits %v", tok, c.waits())
+	}
+}
+
+// TestNewPanicsOnBadArguments: every <= 0 or burst < 1 panics.
+func TestNewPanicsOnBadArguments(t *testing.T) {
+	for _, tc := range []struct {
+		every time.Duration
+		burst int
+	}{{0, 1}, {-time.Second, 1}, {time.Second, 0}, {time.Second, -3}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("New(%s, %d, clock) returned; it must panic", tc.every, tc.burst)
+				}
+			}()
+			rl.New(tc.every, tc.burst, newClock(8))
+		}()
+	}
+	lim := rl.New(time.Nanosecond, 1, newClock(8))
+	if !lim.Allow() {
+		t.Fatalf("New(1ns, 1, clock) must be a working bucket holding 1 token")
+	}
+}
+
+// TestClockGoingBackwards steps the clock back: nothing is added, and the
+// limiter keeps the later time, so the interval is not credited twice when
+// the clock comes forward again.
+func TestClockGoingBackwards(t *testing.T) {
+	c := newClock(9)
+	lim := rl.New(time.Second, 4, c)
+	c.sim.RunFor(10 * time.Second)
+	if !lim.AllowN(4) {
+		t.Fatalf("AllowN(4) on a full bucket of 4 failed")
+	}
+	c.setBack(3 * time.Second) // the clock now reads 3s earlier than before
+	if tok := lim.Tokens(); tok != 0 {
+		t.Fatalf("after the clock stepped back 3s, Tokens() = %v, want 0: a clock that moves backwards adds nothing", tok)
+	}
+	if lim.Allow() {
+		t.Fatalf("Allow succeeded on an empty bucket after the clock stepped back")
+	}
+	c.sim.RunFor(3500 * time.Millisecond) // the clock reads 0.5s past the moment the bucket was emptied
+	if tok := lim.Tokens(); tok != 0.5 {
+		t.Fatalf("the clock stepped back 3s, then forward 3.5s (0.5s past where it was): Tokens() = %v, want 0.5; the 3s it went back must not be credited twice", tok)
+	}
+	c.setBack(0) // the clock jumps forward 3s again
+	if tok := lim.Tokens(); tok != 3.5 {
+		t.Fatalf("after the clock jumped forward 3s more, Tokens() = %v, want 3.5", tok)
 	}
 }

@@ -51,6 +51,22 @@ func (h *harness) After(d time.Duration) <-chan time.Time {
 
 var _ retry.Clock = (*harness)(nil)
 
+// hold blocks the calling caller for d of virtual time without recording a
+// wait: an attempt that takes time.
+func (h *harness) hold(d time.Duration) {
+	ch := make(chan struct{})
+	h.sim.Schedule(d, func() {
+		h.mu.Lock()
+		h.running++
+		h.mu.Unlock()
+		close(ch)
+	})
+	h.mu.Lock()
+	h.running--
+	h.mu.Unlock()
+	<-ch
+}
+
 func (h *harness) waits() []time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -108,18 +108,20 @@ func New(p Policy, clock Clock, rng *rand.Rand) *Retryer {
 }
 
 // Ceiling returns the largest delay allowed before retry n (n >= 1):
-// min(MaxDelay, BaseDelay × 2^(n-1)), computed without overflow.
+// min(MaxDelay, BaseDelay × 2^(n-1)), computed without overflow. Negative
+// settings count as 0.
 func (r *Retryer) Ceiling(n int) time.Duration {
-	c := r.p.BaseDelay
-	for i := 1; i < n && c < r.p.MaxDelay; i++ {
+	base, limit := max(r.p.BaseDelay, 0), max(r.p.MaxDelay, 0)
+	c := base
+	for i := 1; i < n && c < limit; i++ {
 		c *= 2
 	}
-	return min(c, r.p.MaxDelay)
+	return min(c, limit)
 }
 
 // delay draws the full-jitter delay before retry n.
 func (r *Retryer) delay(n int) time.Duration {
-	c := max(r.Ceiling(n), 0)
+	c := r.Ceiling(n)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return time.Duration(r.rng.Int64N(int64(c) + 1))

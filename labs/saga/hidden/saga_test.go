@@ -290,14 +290,19 @@ func TestManySagas(t *testing.T) {
 
 func TestLossAndDuplication(t *testing.T) {
 	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
+		// A tenth of the messages arrive late (past RetryAfter, a heavy
+		// tail): replies to commands already resent, or already answered.
+		// Duplicates arrive up to a second after the first copy, often once
+		// the saga has ended.
 		newWorld(t, seed, scenario{Sagas: 20, RefuseRate: 0.5, FaultsFor: 2 * time.Second,
-			Link: labkit.Link{Latency: labkit.Uniform(time.Millisecond, 60*time.Millisecond), Loss: 0.2, Dup: 0.3}}).run()
+			Link: labkit.Link{Latency: labkit.HeavyTail(labkit.Uniform(time.Millisecond, 60*time.Millisecond), 0.1, retryAfter),
+				Loss: 0.2, Dup: 0.3, DupDelay: labkit.Uniform(retryAfter, time.Second)}}).run()
 	})
 }
 
 func TestOrchestratorCrashes(t *testing.T) {
 	labkit.RunSeeds(t, 5, func(t *testing.T, seed int64) {
-		newWorld(t, seed, scenario{Sagas: 20, RefuseRate: 0.5, FaultsFor: 3 * time.Second, OrchCrash: true,
+		newWorld(t, seed, scenario{Sagas: 20, RefuseRate: 0.5, FaultsFor: 3 * time.Second, OrchCrash: true, Targeted: true,
 			Link: labkit.Link{Latency: labkit.Uniform(time.Millisecond, 30*time.Millisecond), Loss: 0.1, Dup: 0.2}}).run()
 	})
 }
@@ -314,4 +319,23 @@ func TestNemesis(t *testing.T) {
 		newWorld(t, seed, scenario{Sagas: 24, RefuseRate: 0.5, FaultsFor: 4 * time.Second, Nemesis: true, OrchCrash: true,
 			Link: labkit.Link{Latency: labkit.Uniform(time.Millisecond, 40*time.Millisecond), Loss: 0.1, Dup: 0.2}}).run()
 	})
+}
+
+// TestDefaultRetryAfter: a RetryAfter of 0 means 50ms.
+func TestDefaultRetryAfter(t *testing.T) {
+	r := newRig(t, "a")
+	r.net.AddNode(orch, func(e *labkit.Env) labkit.Node {
+		return saga.NewOrchestrator(env{e: e}, saga.Config{})
+	})
+	r.begin("trip-1", "a")
+	r.run(48 * time.Millisecond)
+	n, other := countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
+	r.sim.Check(t, n == 1 && len(other) == 0, "a RetryAfter of 0 means 50ms",
+		"in the first 48ms a got %d copies of the first Do (and %s); want 1: the first resend comes 50ms after the send", n, describeAll(other))
+	r.run(4 * time.Millisecond)
+	n, _ = countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
+	r.sim.Check(t, n == 1, "a RetryAfter of 0 means 50ms", "between 48ms and 52ms a got %d copies of the Do; want the one resent at 50ms", n)
+	r.run(time.Second)
+	n, _ = countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
+	r.sim.Check(t, n >= 18 && n <= 21, "a RetryAfter of 0 means 50ms", "over the next second a got %d copies of the Do; want about 20", n)
 }

@@ -19,6 +19,7 @@ type scenario struct {
 	OrchCrash  bool // the orchestrator crashes now and then
 	PartCrash  bool // participants crash now and then
 	Nemesis    bool // random partitions, one-way cuts and crashes
+	Targeted   bool // the orchestrator crashes right after a saga's status changes, now and then
 	FaultsFor  time.Duration
 	RefuseRate float64 // share of sagas with a step that is refused
 }
@@ -259,6 +260,26 @@ func (w *world) run() {
 	if w.sc.PartCrash {
 		crashers = append(crashers, participants...)
 	}
+	var tg *labkit.Targeted
+	if w.sc.Targeted {
+		// Right after a call that changed a saga's status (the log was
+		// written, the next command sent), before anything else happens.
+		tg = &labkit.Targeted{Net: net, P: 0.15, Down: 30 * time.Millisecond, MaxDown: 1,
+			State: func(name string, n labkit.Node) string {
+				o, ok := n.(*saga.Orchestrator)
+				if !ok {
+					return ""
+				}
+				var b strings.Builder
+				for _, id := range w.ids {
+					if w.begun[id] {
+						b.WriteString(statusString(o.Status(id)) + ";")
+					}
+				}
+				return b.String()
+			}}
+		tg.Start()
+	}
 	stop := false
 	for _, name := range crashers {
 		var next func()
@@ -277,6 +298,9 @@ func (w *world) run() {
 	sim.RunFor(w.sc.FaultsFor)
 	w.require(w.err)
 	stop = true
+	if tg != nil {
+		tg.Stop()
+	}
 	if nm != nil {
 		nm.Stop()
 		net.Heal()

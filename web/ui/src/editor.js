@@ -57,12 +57,12 @@ export function startEditor(form, list) {
   const host = el("div", { class: "ide-editor", "data-testid": "code-editor" });
   const status = el("span", { class: "ide-status", role: "status", "aria-live": "polite", "data-testid": "save-status", "data-state": "idle" });
   const note = el("span", { class: "ide-note muted", "data-testid": "editor-note" });
-  const help = el("p", { class: "ide-help muted", "data-testid": "shortcut-help" },
+  const help = el("span", { class: "ide-help muted", "data-testid": "shortcut-help" },
     el("kbd", {}, "Ctrl/⌘ S"), " save · ", el("kbd", {}, "Ctrl/⌘ Enter"), " run tests · ",
     el("kbd", {}, "Ctrl/⌘ Shift Enter"), " submit. Your edits save as you type.");
   const ide = el("div", { class: "ide" },
     el("div", { class: "ide-side" }, tree, newBtn),
-    el("div", { class: "ide-main" }, tabBar, host, el("div", { class: "ide-bar" }, status, note), help));
+    el("div", { class: "ide-main" }, tabBar, host, el("div", { class: "ide-bar" }, status, note, help)));
 
   const contentLabel = ta.closest("label");
   const pathLabel = pathInput.closest("label");
@@ -89,7 +89,7 @@ export function startEditor(form, list) {
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }), go(),
         keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
         EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly),
-        EditorView.contentAttributes.of({ "aria-label": "Code editor", "data-testid": "code-input" }),
+        EditorView.contentAttributes.of({ "aria-label": "Code editor", "data-testid": "code-input", tabindex: "0" }),
         EditorView.updateListener.of((u) => { if (u.docChanged) edited(); }),
       ],
     });
@@ -217,7 +217,7 @@ export function startEditor(form, list) {
         ul.append(el("li", {}, el("details", { open: "" }, el("summary", {}, name + "/"), list(sub))));
       }
       for (const { name, f } of node.files) {
-        const b = el("button", { type: "button", class: "ide-file", "data-path": f.path, "data-testid": "tree-file" }, name);
+        const b = el("button", { type: "button", class: "ide-file", "data-path": f.path, "data-testid": "tree-file", title: f.path }, name);
         if (f === current) b.setAttribute("aria-current", "true");
         if (f.readOnly) b.append(" ", el("span", { class: "badge" }, "test"));
         if (dirty(f)) b.append(" ", el("span", { class: "dot", title: "not saved" }, "•"));

@@ -4,11 +4,13 @@
 // and "Run tests" stream their progress (stream.js).
 import "./lab.css";
 import { startEditor } from "./editor.js";
+import { startPanes } from "./panes.js";
 import { enhanceRun, enhanceStart, watchLifetime } from "./stream.js";
 import { mirrorInlineStyles } from "./util.js";
 
 function init() {
   mirrorInlineStyles(document.head); // CodeMirror's themes
+  const showRunTab = startPanes(document.querySelector('[data-testid="lab-workspace"]'));
   const form = document.querySelector('form[data-testid="editor"]');
   // The files come in an inert <template>: one <code data-path> each.
   const data = document.getElementById("lab-files");
@@ -23,20 +25,29 @@ function init() {
   }
   const sandbox = document.querySelector('[data-testid="sandbox"]');
   loadTerminal(sandbox);
-  watchLifetime(sandbox);
+  watchLifetime(bannerOf(sandbox));
   // After the editor, whose submit handler saves first and submits again.
-  enhanceRun(document.querySelector('form[data-form="run"]'));
+  enhanceRun(document.querySelector('form[data-form="run"]'), () => showRunTab("tests"));
   enhanceStart(document.querySelector('form[data-form="start"]'), (panel) => {
     // The sandbox runs: the new panel has the terminal, and tests can run.
     loadTerminal(panel);
-    watchLifetime(panel);
+    watchLifetime(bannerOf(panel));
     const run = document.querySelector('[data-testid="run-tests"]');
-    if (run) {
-      run.disabled = false;
-      const hint = run.parentElement.querySelector("small.muted");
-      if (hint) hint.remove();
-    }
+    if (run) run.disabled = false;
+    const hint = document.querySelector('[data-testid="run-hint"]');
+    if (hint) hint.remove();
   });
+}
+
+// bannerOf moves the sandbox's lifetime banner out of its panel to the top
+// of the workspace, where it shows whichever tab is in front, and returns
+// that place.
+function bannerOf(panel) {
+  const slot = document.querySelector('[data-testid="ws-banner"]');
+  const banner = panel && panel.querySelector('[data-testid="sandbox-expiry"]');
+  if (!slot) return panel;
+  slot.replaceChildren(...(banner ? [banner] : []));
+  return slot;
 }
 
 // loadTerminal starts the terminal in root, if it has one. The terminal

@@ -161,9 +161,10 @@ export function enhanceStart(form, onReady) {
   }
 }
 
-// enhanceRun streams "Run tests": a live panel with the output, replaced by
-// the server's per-test view when the run ends.
-export function enhanceRun(form) {
+// enhanceRun streams "Run tests": a live panel with the output in the
+// page's test slot, replaced by the server's per-test view when the run
+// ends. onStart brings the slot into view.
+export function enhanceRun(form, onStart) {
   if (!form || !window.fetch || !window.ReadableStream) return;
   let running = false;
   form.addEventListener("submit", (e) => {
@@ -177,9 +178,10 @@ export function enhanceRun(form) {
     const pre = el("pre", { class: "output live", "data-testid": "run-stream" });
     const state = el("p", { role: "status", "data-testid": "run-live-state", "data-state": "running" }, "Running the visible tests…");
     const live = el("section", { class: "panel", "data-testid": "run-live" }, el("h2", {}, "Test run"), state, pre);
-    const old = document.querySelector('[data-testid="run-output"], [data-testid="run-live"]');
+    const old = document.querySelector('[data-testid="run-output"], [data-testid="run-live"], [data-testid="run-empty"]');
     if (old) old.replaceWith(live);
-    else document.querySelector('[data-testid="workspace"]').after(live);
+    else document.querySelector('[data-testid="run-slot"]').append(live);
+    if (onStart) onStart();
     let result = null;
     let failure = null;
     let res;
