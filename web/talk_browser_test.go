@@ -79,7 +79,8 @@ func TestTalkNarrowScreen(t *testing.T) {
 		page := eval(path, `document.documentElement.scrollWidth`)
 		screen := eval(path, `window.innerWidth`)
 		if page > screen {
-			t.Errorf("%s is %v pixels wide on a %v-pixel screen", path, page, screen)
+			wide := text(path, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth && !(e.parentElement && e.parentElement.getBoundingClientRect().right > window.innerWidth)).slice(0, 3).map(e => e.tagName + '.' + e.className + '[' + (e.dataset.testid || '') + ']').join(' ')`)
+			t.Errorf("%s is %v pixels wide on a %v-pixel screen (too wide: %s)", path, page, screen, wide)
 		}
 	}
 	inside := func(path, sel string) {
@@ -107,6 +108,12 @@ func TestTalkNarrowScreen(t *testing.T) {
 	if got := text("index meta", `document.querySelector('[data-testid="thread-row"] .meta').textContent`); !strings.Contains(got, "Build a circuit breaker · Annabel Quill (anonymous to classmates) · 0 replies") {
 		t.Errorf("thread row meta = %q, want the place, a spaced dot and the author", got)
 	}
+	if got := text("staff links", `document.querySelector('[data-testid="staff-links"]').textContent`); !strings.Contains(got, "Groups · Moderation") {
+		t.Errorf("staff links = %q, want them apart", got)
+	}
+	if n := eval("link text", `[...document.querySelectorAll('[data-testid="staff-links"] a')].filter(a => a.textContent !== a.textContent.trim()).length`); n != 0 {
+		t.Errorf("%v staff links underline spaces around their label", n)
+	}
 	open("/discuss/" + cid + "/new")
 	fits("/discuss/" + cid + "/new")
 	thread := course.ThreadURL(w.spring.ID, q.Thread.ID)
@@ -122,7 +129,7 @@ func TestTalkNarrowScreen(t *testing.T) {
 	inside(subPage, `[data-testid="line-comment-body"]`)
 	inside(subPage, `tr.line-comments [data-testid="comment"]`)
 	if eval(subPage, `document.querySelector('[data-testid="code-lines"]').getBoundingClientRect().width`) <= eval(subPage, `document.querySelector('.code-scroll').getBoundingClientRect().width`) {
-		t.Fatalf("the long line does not overflow its box, so the test shows nothing")
+		t.Fatalf("the long line does not overflow its box, so the test shows nothing: %s", text(subPage, `[...document.querySelectorAll('[data-testid="code-lines"], .code-scroll, td.code')].slice(0, 4).map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().width + ' ' + getComputedStyle(e).whiteSpace).join(' | ')`))
 	}
 	diff := submissionURL(codeSub) + "/diff?against=" + strconv.FormatInt(sub, 10)
 	open(diff)
