@@ -4,7 +4,7 @@ BIN      := bin/faultline
 ARGS     ?=
 TESTARGS ?=
 
-.PHONY: run test bench build ui generate check-generated vet labs-check content-check clean
+.PHONY: run test bench build ui generate check-generated vet labs-check content-check clean k8s-up k8s-down
 
 build: ui
 	$(GO) build -o $(BIN) ./cmd/faultline
@@ -75,6 +75,18 @@ labs-check:
 
 content-check:
 	$(GO) run ./cmd/faultline content check
+
+## k8s-up: a single-node Kubernetes (k3s, built from the Go module proxy once
+## per machine into /var/cache/faultline/k3s, ~15 minutes the first time) and
+## an image registry on 127.0.0.1:5000, for the Kubernetes backend. Prints the
+## kubeconfig path; `scripts/k3s.sh env` prints the exports. k8s-down stops
+## both and cleans the host; the cluster's state stays for the next k8s-up.
+k8s-up:
+	./scripts/ensure.sh docker
+	./scripts/k3s.sh up
+
+k8s-down:
+	./scripts/k3s.sh down
 
 clean:
 	rm -rf bin $(UI_OUT)
