@@ -329,6 +329,16 @@ if reach_tcp "$node_ip" 6443; then fail "deny-all: client still reaches the node
 if reach_tcp 10.42.0.1 10250; then fail "deny-all: client still reaches the kubelet via the bridge 10.42.0.1:10250"; else pass "deny-all: client cannot reach the kubelet via the pod gateway"; fi
 check "deny-all: a Pod still reaches itself on its own address" http_from hello "$server_ip"
 check "deny-all: a Pod still reaches itself on loopback" http_from hello 127.0.0.1
+# A Pod started while the policy is in force: is it cut off from its first
+# moment, before the policy controller has synced it?
+hardened_pod late 'exec sleep 3600' | k apply -f - >/dev/null
+k -n "$NS" wait pod/late --for=condition=Ready --timeout=120s >/dev/null
+early=$(k -n "$NS" exec late -- sh -c "for t in '$server_ip 8080' '$api_ip 443' '$node_ip 6443'; do nc -w 1 \$t </dev/null >/dev/null 2>&1 && echo \"open \$t\"; done" 2>/dev/null || true)
+if [ -z "$early" ]; then
+	pass "deny-all: a Pod started under the policy is cut off at once"
+else
+	fail "deny-all: a Pod started under the policy reached, right after Ready: $(tr '\n' ';' <<<"$early")"
+fi
 k -n "$NS" delete networkpolicy deny-all >/dev/null
 restored=
 for _ in $(seq 1 30); do

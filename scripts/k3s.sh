@@ -27,12 +27,14 @@
 #                           kubeconfig [/var/lib/faultline/k3s]
 #   FAULTLINE_K3S_VERSION   github.com/k3s-io/k3s module version
 #   FAULTLINE_RUNC_VERSION  github.com/opencontainers/runc module version
-#   FAULTLINE_K3S_API_PORT  API server port on 127.0.0.1 [6443]
+#   FAULTLINE_K3S_API_PORT  API server port [6443] (on every address, as Pods
+#                           reach it on the node's; the kubeconfig uses 127.0.0.1)
 #   FAULTLINE_REGISTRY_PORT registry port on 127.0.0.1 [5000]
 #   FAULTLINE_K3S_KEEP_BUILD=1 keep the k3s build's module and build caches
 #                           (~9 GB) instead of deleting them after the build
-# On Debian as root it installs and starts what is missing; elsewhere it stops
-# with what to install.
+# One cluster per machine (it owns /run/k3s, the node's kubelet ports and
+# the Pod bridge). On Debian as root it installs and starts what is missing;
+# elsewhere it stops with what to install.
 set -euo pipefail
 
 K3S_VERSION=${FAULTLINE_K3S_VERSION:-v1.35.1-0.20260211145931-c5b158798933}
@@ -264,23 +266,39 @@ cmd_build() {
 
 NODE=faultline
 
-# find_proc EXE WORD prints the pid of a process running EXE whose command
-# line contains WORD (a pid file can be stale or lost with a killed session).
+# cmdline_has PID EXE WORD: the process was started as EXE (by path or by
+# name) with WORD among its arguments.
+cmdline_has() {
+	local args
+	args=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	[[ "$args" == "$2 "* || "$args" == "${2##*/} "* ]] && [[ " $args" == *" $3 "* ]]
+}
+
+# find_proc EXE WORD [PIDFILE] prints the pid of a process started as EXE with
+# WORD among its arguments: the one in PIDFILE if it still is such a process
+# (its binary may have been replaced since), else the first found in /proc
+# (a pid file can be stale, or lost with a killed session).
 find_proc() {
-	local exe=$1 word=$2 p e
+	local exe=$1 word=$2 pidfile=${3:-} p
+	if [ -n "$pidfile" ] && [ -f "$pidfile" ]; then
+		p=$(<"$pidfile")
+		if [ -n "$p" ] && [ -d "/proc/$p" ] && cmdline_has "$p" "$exe" "$word"; then
+			echo "$p"
+			return 0
+		fi
+	fi
 	for p in /proc/[0-9]*; do
-		e=$(readlink "$p/exe" 2>/dev/null) || continue
-		[ "$e" = "$exe" ] || [ "$e" = "$exe (deleted)" ] || continue
-		# The command line with each argument followed by a space.
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $word " || continue
+		[ "$p/exe" -ef "$exe" ] || continue
+		cmdline_has "${p#/proc/}" "$exe" "$word" || continue
 		echo "${p#/proc/}"
 		return 0
 	done
 	return 1
 }
 
-k3s_pid() { find_proc "$BIN/k3s" server; }
-registry_pid() { find_proc "$(command -v docker-registry || echo /usr/bin/docker-registry)" "$STATE/registry/config.yml"; }
+k3s_pid() { find_proc "$BIN/k3s" server "$RUN/k3s.pid"; }
+REGISTRY_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
+registry_pid() { find_proc "$REGISTRY_BIN" "$STATE/registry/config.yml" "$RUN/registry.pid"; }
 registry_answers() { curl -fsS -o /dev/null --max-time 3 "http://$REGISTRY/v2/" 2>/dev/null; }
 
 kc() { KUBECONFIG=$KUBECONFIG_PATH "$BIN/kubectl" "$@"; }
@@ -337,7 +355,7 @@ http:
     X-Content-Type-Options: [nosniff]
 YAML
 	log "starting the registry on $REGISTRY (log: $LOGS/registry.log)"
-	setsid nohup docker-registry serve "$STATE/registry/config.yml" >>"$LOGS/registry.log" 2>&1 </dev/null 8>&- 9>&- &
+	setsid nohup "$REGISTRY_BIN" serve "$STATE/registry/config.yml" >>"$LOGS/registry.log" 2>&1 </dev/null 8>&- 9>&- &
 	echo $! >"$RUN/registry.pid"
 	local i
 	for ((i = 0; i < 40; i++)); do
@@ -548,10 +566,12 @@ wait_ready() {
 
 # --------------------------------------------------------- host cleanup ----
 
+# unmount_under DIR... unmounts DIR and everything mounted below it, deepest
+# first (the kubelet also bind-mounts its root dir onto itself).
 unmount_under() {
-	local prefix m
-	for prefix in "$@"; do
-		awk -v p="$prefix" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+	local dir m
+	for dir in "$@"; do
+		awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
 			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
 		done
 	done
@@ -567,7 +587,7 @@ clean_iptables() {
 		command -v "$ipt" >/dev/null || continue
 		for t in filter nat mangle raw; do
 			"$ipt" -t "$t" -S >/dev/null 2>&1 || continue
-			"$ipt" -t "$t" -S | grep -E '^-A [A-Z]+ .*(-j (KUBE-|CNI-)|KUBE-ROUTER)' | grep -vE '^-A (KUBE-|CNI-)' |
+			{ "$ipt" -t "$t" -S | grep -E '^-A [A-Z]+ .*(-j (KUBE-|CNI-)|KUBE-ROUTER)' | grep -vE '^-A (KUBE-|CNI-)' || true; } |
 				while read -r rule; do
 					eval "$ipt -t $t ${rule/-A/-D}" 2>/dev/null || true
 				done
@@ -587,14 +607,22 @@ clean_iptables() {
 }
 
 clean_host() {
-	unmount_under "$KUBELET_DIR/" /run/k3s/ "$DATA/agent/containerd/" /run/netns/cni-
-	rm -f /run/netns/cni-* 2>/dev/null || true
+	unmount_under "$KUBELET_DIR" /run/k3s "$DATA/agent/containerd"
+	# Pod network namespaces (containerd names them cni-*; Docker keeps its
+	# own under /run/docker/netns).
+	local ns
+	for ns in /run/netns/cni-*; do
+		[ -e "$ns" ] || continue
+		umount "$ns" 2>/dev/null || umount -l "$ns" 2>/dev/null || true
+		rm -f "$ns"
+	done
 	ip link delete "$BRIDGE" 2>/dev/null || true
 	clean_iptables
 	# The kubelet's cgroups, deepest first.
 	local c
 	for c in /sys/fs/cgroup/*/kubepods; do
-		[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ -d "$c" ] || continue
+		find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done
 	restore_sysctls
 }
@@ -679,7 +707,7 @@ cmd_status() {
 	fi
 	echo "kubeconfig: $KUBECONFIG_PATH"
 	if [ -x "$BIN/k3s" ]; then
-		echo "cache: $CACHE ($(du -sh "$CACHE" 2>/dev/null | cut -f1))"
+		echo "cache: $CACHE (binaries and images $(du -shc "$BIN" "$CACHE/images" 2>/dev/null | tail -1 | cut -f1))"
 	else
 		echo "cache: $CACHE (not built)"
 	fi
