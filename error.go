@@ -3,6 +3,7 @@ package faultline
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to one HTTP status in web; anything else is EINTERNAL.
@@ -24,6 +25,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// After, for ETOOMANY and EUNAVAILABLE, is when trying again makes
+	// sense (0: unknown). web sends it as Retry-After.
+	After time.Duration
 }
 
 func (e *Error) Error() string {
@@ -33,6 +37,25 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the given code and a formatted, user-safe message.
 func Errorf(code string, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// RetryLater returns an ETOOMANY *Error whose After says when to try again.
+func RetryLater(after time.Duration, format string, args ...any) *Error {
+	return &Error{Code: ETOOMANY, Message: fmt.Sprintf(format, args...), After: after}
+}
+
+// RetryAfter returns e.After.
+func (e *Error) RetryAfter() time.Duration { return e.After }
+
+// ErrorRetryAfter returns how long to wait before trying again, from the
+// first error in err's chain with a RetryAfter method (an *Error, or the
+// sandbox's start gate); ok is false when it says nothing.
+func ErrorRetryAfter(err error) (time.Duration, bool) {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return ra.RetryAfter(), true
+	}
+	return 0, false
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, "" for nil,

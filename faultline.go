@@ -6,6 +6,7 @@ package faultline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path"
 	"slices"
@@ -114,6 +115,9 @@ type Lesson struct {
 	Quiz []QuizQuestion
 	// Text is the body as plain text, for search.
 	Text string
+	// Discussion holds a case study's prompts for small-group discussion
+	// (front matter discussion:); nil for lessons.
+	Discussion []string
 }
 
 // QuizQuestion is one multiple-choice question of a lesson's quiz.
@@ -313,6 +317,14 @@ type TestResult struct {
 	Output   string // the test's own output, capped, attachments lifted out
 	// Attachments are the pictures the test attached, in order.
 	Attachments []Attachment
+	// FailedRun names the run a Replay repeats: the path of the failing
+	// (sub)test as the test events reported it, e.g.
+	// "TestNoAckedWriteLost/seed=42" ("" when the test passed or named no
+	// run); Seed is the labkit seed its failure report gave. The grader
+	// records both; a replay builds its -run pattern from them itself,
+	// quoting every part, and only for a test its viewer may see.
+	FailedRun string
+	Seed      int64
 }
 
 // CleanPath validates a learner-supplied workspace path and returns it cleaned.
@@ -344,12 +356,63 @@ func CleanPath(p string) (string, error) {
 	return c, nil
 }
 
-// Workspace limits.
+// File caps, one set for the whole portal. A learner's own saved files of
+// one lab hold at most MaxWorkspaceFiles files and MaxWorkspaceSize bytes,
+// each file at most MaxFileSize. A tree assembled from a lab's files and the
+// learner's (a submission, a sandbox's files, a grading tree) may hold up to
+// MaxTreeFiles and MaxTreeSize: a lab's starter, tests and hidden tests are
+// each held to the learner's caps when the lab is loaded, so learner files
+// within theirs always fit.
 const (
-	MaxFileSize       = 256 << 10 // bytes of one workspace file
-	MaxWorkspaceFiles = 64        // files in one workspace or submission
-	MaxWorkspaceSize  = 2 << 20   // bytes of one workspace or submission
+	MaxFileSize       = 256 << 10 // bytes of one file
+	MaxWorkspaceFiles = 64        // a learner's own saved files of one lab
+	MaxWorkspaceSize  = 2 << 20   // bytes of a learner's own saved files of one lab
+	MaxTreeFiles      = 4 * MaxWorkspaceFiles
+	MaxTreeSize       = 4 * MaxWorkspaceSize
 )
+
+// CheckFiles returns an error unless files fit the caps: every path clean
+// (EINVALID, see CleanPath) and unique (EINVALID), each file at most
+// MaxFileSize (ETOOLARGE), at most maxFiles files and maxBytes bytes in all
+// (ETOOLARGE). what names the set in messages, e.g. "A submission".
+func CheckFiles(files []File, maxFiles, maxBytes int, what string) error {
+	if len(files) > maxFiles {
+		return Errorf(ETOOLARGE, "%s may hold at most %d files; this one has %d.", what, maxFiles, len(files))
+	}
+	seen := make(map[string]bool, len(files))
+	total := 0
+	for _, f := range files {
+		p, err := CleanPath(f.Path)
+		if err != nil {
+			return err
+		}
+		if seen[p] {
+			return Errorf(EINVALID, "File %q appears twice.", p)
+		}
+		seen[p] = true
+		if len(f.Content) > MaxFileSize {
+			return Errorf(ETOOLARGE, "File %q is %s; a file may be at most %s.", p, SizeText(int64(len(f.Content))), SizeText(MaxFileSize))
+		}
+		total += len(f.Content)
+	}
+	if total > maxBytes {
+		return Errorf(ETOOLARGE, "%s may hold at most %s; this one has %s.", what, SizeText(int64(maxBytes)), SizeText(int64(total)))
+	}
+	return nil
+}
+
+// SizeText writes a byte count for people: "2 MiB", "256 KiB", "12 bytes".
+func SizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // MergeFiles overlays saved files on base (saved wins, by path) and returns
 // the result sorted by path. Tombstones in saved are not handled here; pass
@@ -383,6 +446,10 @@ type UserService interface {
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
 	// CountUsers counts all accounts (0 means the portal needs its first admin).
 	CountUsers(ctx context.Context) (int, error)
+	// SetPassword replaces the user's password hash and ends every session
+	// of theirs but keep (a session ID; "" ends all). ENOTFOUND for an
+	// unknown user.
+	SetPassword(ctx context.Context, userID int64, hash, keep string) error
 }
 
 // SessionService stores login sessions.
@@ -486,17 +553,6 @@ type SubmissionFilter struct {
 	Limit    int   // 0 means 100
 }
 
-// LabScore is one learner's standing on one lab.
-type LabScore struct {
-	UserID       int64
-	Lab          string
-	BestScore    int
-	MaxScore     int
-	Attempts     int
-	BestID       int64 // submission with the best score (earliest among equals)
-	LastSubmitAt time.Time
-}
-
 // SubmissionService is the grading queue and the record of results.
 type SubmissionService interface {
 	// CreateSubmission inserts s as queued with its files. ETOOLARGE over the
@@ -522,9 +578,6 @@ type SubmissionService interface {
 	// RequeueExpired puts running submissions whose lease expired back in the
 	// queue and returns how many.
 	RequeueExpired(ctx context.Context) (int, error)
-	// LabScores returns the best score and attempt count of every learner of the
-	// cohort on every lab they submitted to.
-	LabScores(ctx context.Context, cohortID int64) ([]*LabScore, error)
 }
 
 // SandboxPhase is a step of starting a sandbox, reported as it happens.
@@ -552,8 +605,16 @@ type Sandboxes interface {
 	// RunTests runs the lab's visible tests in the learner's running sandbox,
 	// streaming raw output to out, and returns per-test results.
 	RunTests(ctx context.Context, userID int64, lab *Lab, out io.Writer) (*Result, error)
+	// RemoveFile removes one file from a running sandbox's workspace;
+	// removing a file that is not there is not an error.
+	RemoveFile(ctx context.Context, userID int64, lab, path string) error
 	// Stop stops and removes the learner's container; saved files are unaffected.
 	Stop(ctx context.Context, userID int64, lab string) error
+	// StopsAt is when the running sandbox sb is stopped whatever its
+	// activity (its lifetime cap); zero when unknown.
+	StopsAt(sb *Sandbox) time.Time
+	// MaxLife is the lifetime cap of a sandbox.
+	MaxLife() time.Duration
 }
 
 // Grader grades one set of learner files for a lab in a throwaway container.
@@ -562,4 +623,18 @@ type Grader interface {
 	// are verdicts, not errors); an error means grading itself could not run
 	// (EUNAVAILABLE when the engine is down) and the caller should retry.
 	Grade(ctx context.Context, lab *Lab, files []File) (*Result, error)
+}
+
+// GradeQuiz scores answers (1-based choice per question, 0 for none)
+// against quiz: the number right and, per question, whether it was right.
+// Missing answers count as wrong; extra answers are ignored.
+func GradeQuiz(quiz []QuizQuestion, answers []int) (score int, right []bool) {
+	right = make([]bool, len(quiz))
+	for i, q := range quiz {
+		if i < len(answers) && answers[i] == q.Answer {
+			right[i] = true
+			score++
+		}
+	}
+	return score, right
 }

@@ -3,6 +3,7 @@ package faultline_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/faultline-dev/faultline"
@@ -66,5 +67,25 @@ func TestLabMaxScore(t *testing.T) {
 	l := &faultline.Lab{Tests: []faultline.LabTest{{Name: "TestA", Points: 2}, {Name: "TestB", Points: 3, Hidden: true}}}
 	if got := l.MaxScore(); got != 5 {
 		t.Fatalf("MaxScore = %d, want 5", got)
+	}
+}
+
+func TestGradeQuiz(t *testing.T) {
+	quiz := []faultline.QuizQuestion{{Answer: 1}, {Answer: 3}, {Answer: 2}}
+	for _, tt := range []struct {
+		answers []int
+		score   int
+		right   []bool
+	}{
+		{[]int{1, 3, 2}, 3, []bool{true, true, true}},
+		{[]int{1, 1, 0}, 1, []bool{true, false, false}},
+		{[]int{1}, 1, []bool{true, false, false}},
+		{nil, 0, []bool{false, false, false}},
+		{[]int{2, 3, 2, 9}, 2, []bool{false, true, true}},
+	} {
+		score, right := faultline.GradeQuiz(quiz, tt.answers)
+		if score != tt.score || !slices.Equal(right, tt.right) {
+			t.Errorf("Grade(%v) = %d, %v; want %d, %v", tt.answers, score, right, tt.score, tt.right)
+		}
 	}
 }

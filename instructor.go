@@ -52,19 +52,24 @@ func (p LatePolicy) Validate() error {
 	return nil
 }
 
-// Apply returns score after the policy's penalty for a submission made late
-// after the due date (late <= 0 means on time). Each started day costs
-// PercentPerDay of the score, up to CapPercent; the result is rounded down.
-func (p LatePolicy) Apply(score int, late time.Duration) int {
-	if p.Mode != LatePenalty || late <= 0 || score <= 0 {
-		return score
+// PenaltyPercent returns the percent of the score a submission late by
+// late loses under the policy: each started day costs PercentPerDay, up to
+// CapPercent; 0 when on time or the mode is not LatePenalty.
+func (p LatePolicy) PenaltyPercent(late time.Duration) int {
+	if p.Mode != LatePenalty || late <= 0 {
+		return 0
 	}
 	days := int(math.Ceil(late.Hours() / 24))
-	pct := days * p.PercentPerDay
-	if pct > p.CapPercent {
-		pct = p.CapPercent
+	return min(days*p.PercentPerDay, p.CapPercent)
+}
+
+// Apply returns score after the policy's penalty for a submission made late
+// after the due date (late <= 0 means on time), rounded down.
+func (p LatePolicy) Apply(score int, late time.Duration) int {
+	if score <= 0 {
+		return score
 	}
-	return score * (100 - pct) / 100
+	return score * (100 - p.PenaltyPercent(late)) / 100
 }
 
 // TestVisibility says when learners see the per-test results of a lab's
@@ -125,53 +130,6 @@ func (s *LabSettings) Validate() error {
 		}
 	default:
 		return Errorf(EINVALID, "Test visibility must be visible, hidden or after_due.")
-	}
-	return nil
-}
-
-// ShowHiddenTests reports whether the learner's result page may show the
-// per-test results of hidden tests at now.
-func (s *LabSettings) ShowHiddenTests(now time.Time) bool {
-	switch s.Visibility {
-	case TestsHidden:
-		return false
-	case TestsAfterDue:
-		return !s.DueAt.IsZero() && !now.Before(s.DueAt)
-	}
-	return true
-}
-
-// LateBy returns how late a submission made at t is (0 if on time or no due date).
-func (s *LabSettings) LateBy(t time.Time) time.Duration {
-	if s.DueAt.IsZero() || !t.After(s.DueAt) {
-		return 0
-	}
-	return t.Sub(s.DueAt)
-}
-
-// SubmissionCount is how many submissions a learner made for one lab.
-type SubmissionCount struct {
-	Total      int
-	LastMinute int // made in the minute before now
-}
-
-// Admit decides whether a learner may submit at now, having made c before:
-// EFORBIDDEN before the lab opens or after the due date under LateRefuse,
-// ETOOMANY when the submission limit or the per-minute rate is used up. Each
-// message tells the learner what happened and, for the rate, when to retry.
-func (s *LabSettings) Admit(now time.Time, c SubmissionCount) error {
-	const layout = "Mon 2 Jan 2006 15:04 MST"
-	if !s.OpensAt.IsZero() && now.Before(s.OpensAt) {
-		return Errorf(EFORBIDDEN, "This lab opens for submissions on %s.", s.OpensAt.UTC().Format(layout))
-	}
-	if s.Late.Mode == LateRefuse && s.LateBy(now) > 0 {
-		return Errorf(EFORBIDDEN, "This lab was due on %s; late submissions are not accepted.", s.DueAt.UTC().Format(layout))
-	}
-	if s.MaxSubmissions > 0 && c.Total >= s.MaxSubmissions {
-		return Errorf(ETOOMANY, "You have used all %d submissions for this lab.", s.MaxSubmissions)
-	}
-	if s.PerMinute > 0 && c.LastMinute >= s.PerMinute {
-		return Errorf(ETOOMANY, "At most %d submissions a minute; please wait a minute and submit again.", s.PerMinute)
 	}
 	return nil
 }
@@ -306,8 +264,6 @@ type InstructorService interface {
 	ProgressMatrix(ctx context.Context, cohortID int64) ([]*MatrixRow, error)
 	// LabStats returns the cohort-wide statistics of one lab.
 	LabStats(ctx context.Context, cohortID int64, lab string) (*LabStats, error)
-	// Gradebook returns one row per learner of the cohort, by name.
-	Gradebook(ctx context.Context, cohortID int64) ([]*GradebookRow, error)
 	// QueueStats describes the grading queue now.
 	QueueStats(ctx context.Context) (*QueueStats, error)
 }

@@ -25,7 +25,7 @@ func TestLatePolicyApply(t *testing.T) {
 	}
 }
 
-func TestLabSettingsAdmit(t *testing.T) {
+func TestLabPolicyAdmit(t *testing.T) {
 	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 	s := &faultline.LabSettings{Lab: "saga", OpensAt: now.Add(-time.Hour), DueAt: now.Add(time.Hour),
 		Late: faultline.LatePolicy{Mode: faultline.LateRefuse}, MaxSubmissions: 3, PerMinute: 2}
@@ -42,12 +42,12 @@ func TestLabSettingsAdmit(t *testing.T) {
 		{"limit used", now, faultline.SubmissionCount{Total: 3}, faultline.ETOOMANY},
 		{"rate", now, faultline.SubmissionCount{Total: 2, LastMinute: 2}, faultline.ETOOMANY},
 	} {
-		if got := faultline.ErrorCode(s.Admit(tc.at, tc.c)); got != tc.want {
+		if got := faultline.ErrorCode(s.Policy().Admit(tc.at, tc.c)); got != tc.want {
 			t.Errorf("%s: Admit = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 	open := faultline.DefaultLabSettings(1, "saga")
-	if err := open.Admit(now, faultline.SubmissionCount{Total: 10000, LastMinute: 500}); err != nil {
+	if err := open.Policy().Admit(now, faultline.SubmissionCount{Total: 10000, LastMinute: 500}); err != nil {
 		t.Errorf("default settings refused: %v", err)
 	}
 }
@@ -66,7 +66,7 @@ func TestShowHiddenTests(t *testing.T) {
 		{faultline.TestsAfterDue, due, true},
 	} {
 		s := &faultline.LabSettings{Lab: "x", DueAt: due, Visibility: tc.v}
-		if got := s.ShowHiddenTests(tc.at); got != tc.want {
+		if got := s.Policy().ShowHiddenTests(tc.at); got != tc.want {
 			t.Errorf("%q at %v: ShowHiddenTests = %v, want %v", tc.v, tc.at, got, tc.want)
 		}
 	}

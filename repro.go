@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Repro names one run of a lab test to replay: the go test -run pattern and
@@ -54,4 +55,25 @@ type Replayer interface {
 	// EINVALID for a bad pattern or one that matches no test; other errors
 	// as Grader.Grade.
 	Replay(ctx context.Context, lab *Lab, files []File, rp Repro) (*Result, error)
+}
+
+// ReplayRecord is one replay a viewer started.
+type ReplayRecord struct {
+	ID           int64
+	UserID       int64 // who asked
+	SubmissionID int64
+	Lab          string
+	Test         string
+	Seed         int64
+	CreatedAt    time.Time
+}
+
+// ReplayLog records replays, so a learner's replays count against their
+// limits across restarts.
+type ReplayLog interface {
+	// StartReplay records r (filling ID and CreatedAt) unless admit, which
+	// sees how many replays r.UserID started in the hour before now in the
+	// same transaction, returns an error; that error is returned with
+	// nothing recorded.
+	StartReplay(ctx context.Context, r *ReplayRecord, admit func(lastHour int) error) error
 }

@@ -47,6 +47,7 @@ type Catalog struct {
 	bySlug  map[string]*faultline.Lesson
 	labs    map[string][]string // lab slug → lesson and case slugs, in course order
 	labRefs []LabRef            // body links to /labs/<slug>
+	snips   []Snippet           // ```go blocks, by file then line
 }
 
 // LabRef is a lab named by a lesson or case study: in its front matter
@@ -69,6 +70,12 @@ func (c *Catalog) LabRefs() []LabRef {
 	refs := append([]LabRef(nil), c.labRefs...)
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].File < refs[j].File })
 	return append(out, refs...)
+}
+
+// Snippets returns every ```go block of the lessons and case studies, so a
+// check can compile and run them (see CheckSnippets).
+func (c *Catalog) Snippets() []Snippet {
+	return append([]Snippet(nil), c.snips...)
 }
 
 // Modules returns the modules that have lessons, in course order, each with its
@@ -172,6 +179,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	}
 	checkOrders(docs, &probs)
 	for _, d := range docs {
+		c.snips = append(c.snips, d.snippets...)
 		for _, link := range d.links {
 			if link.kind == kindLab {
 				c.labRefs = append(c.labRefs, LabRef{File: d.file, Lab: link.slug, Link: true})

@@ -3,6 +3,7 @@ package content_test
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -180,6 +181,24 @@ func TestLoadFrontMatterErrors(t *testing.T) {
 		{"bad lab slug", "lessons/c-failure.md",
 			"---\ntitle: T\nslug: c-failure\nmodule: Foundations\norder: 1\nsummary: s\nlabs: [Circuit Breaker]\n---\nBody\n",
 			[]string{"lessons/c-failure.md", `labs: "Circuit Breaker" is not a lab slug`}},
+		{"discussion on a lesson", "lessons/c-failure.md",
+			"---\ntitle: T\nslug: c-failure\nmodule: Foundations\norder: 1\nsummary: s\ndiscussion: [a, b, c]\n---\nBody\n" + testQuiz,
+			[]string{"lessons/c-failure.md:7", "discussion: only case studies have discussion prompts"}},
+		{"too few discussion prompts", "cases/z-case.md",
+			"---\ntitle: Z\nslug: z-case\norder: 1\nsummary: s\ndiscussion:\n  - Why?\n  - How?\n---\nBody\n",
+			[]string{"cases/z-case.md:6", "discussion: has 2 prompts; want 3 to 4"}},
+		{"too many discussion prompts", "cases/z-case.md",
+			"---\ntitle: Z\nslug: z-case\norder: 1\nsummary: s\ndiscussion: [a, b, c, d, e]\n---\nBody\n",
+			[]string{"cases/z-case.md:6", "discussion: has 5 prompts"}},
+		{"discussion not a list", "cases/z-case.md",
+			"---\ntitle: Z\nslug: z-case\norder: 1\nsummary: s\ndiscussion: Talk about it.\n---\nBody\n",
+			[]string{"cases/z-case.md:6", "discussion: must be a list of prompts, each a string"}},
+		{"discussion prompt a mapping", "cases/z-case.md",
+			"---\ntitle: Z\nslug: z-case\norder: 1\nsummary: s\ndiscussion:\n  - a?\n  - {b: c}\n  - d?\n---\nBody\n",
+			[]string{"cases/z-case.md:6", "discussion: must be a list of prompts, each a string"}},
+		{"empty and repeated prompts", "cases/z-case.md",
+			"---\ntitle: Z\nslug: z-case\norder: 1\nsummary: s\ndiscussion: [\"Why?\", \" \", \"Why?\"]\n---\nBody\n",
+			[]string{"discussion: prompt 2 is empty", "discussion: prompt 3 repeats an earlier one"}},
 		{"stray file", "lessons/notes.txt", "hello",
 			[]string{"lessons/notes.txt", "unexpected"}},
 		{"unknown key in modules.yaml", "lessons/modules.yaml", "modules: [Foundations]\ncolour: red\n",
@@ -206,6 +225,22 @@ func TestLoadFrontMatterErrors(t *testing.T) {
 	}
 }
 
+func TestLoadDiscussion(t *testing.T) {
+	fsys := validFS()
+	fsys["cases/z-case.md"] = doc("title: Z", "slug: z-case", "order: 1", "summary: s",
+		"discussion:", "  - \"Which failure would you design for first, and why?\"", "  - \"What would you give up: latency or availability?\"",
+		"  - Where would you put the pivot?")
+	c := MustLoad(t, fsys)
+	z, _ := c.Lesson("z-case")
+	want := []string{"Which failure would you design for first, and why?", "What would you give up: latency or availability?", "Where would you put the pivot?"}
+	if !slices.Equal(z.Discussion, want) {
+		t.Errorf("Discussion = %q, want %q", z.Discussion, want)
+	}
+	if y, _ := c.Lesson("y-case"); y.Discussion != nil {
+		t.Errorf("a case without prompts has %q", y.Discussion)
+	}
+}
+
 func TestLoadReportsEveryProblem(t *testing.T) {
 	fsys := validFS()
 	fsys["lessons/c-failure.md"] = &fstest.MapFile{Data: []byte("---\nslug: c-failure\nmodule: Foundations\norder: 1\nsummary: s\n---\nx\n")}
@@ -220,6 +255,11 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 }
 
 // The shipped course.
+
+// maxDiagramWidth is the widest diagram the shipped course allows, in SVG
+// pixels: about 60 columns of ASCII art, which a phone shows at about three
+// quarters of its size.
+const maxDiagramWidth = 480
 
 func TestEmbeddedCatalog(t *testing.T) {
 	c, err := content.Load(content.FS)
@@ -273,6 +313,22 @@ func TestEmbeddedCatalog(t *testing.T) {
 			}
 			if words := len(strings.Fields(d.Text())); words < 1200 {
 				t.Errorf("%d words; lessons are meant to be substantial (1,200 or more)", words)
+			}
+			// Sources: every number and product claim must be traceable.
+			if n := d.Find("h2#further-reading").NextFiltered("ul").Find("li").Length(); n < 3 {
+				t.Errorf("Further reading lists %d sources; want 3 or more, by name", n)
+			}
+			// Diagrams must stay legible on a 390-pixel phone screen, where
+			// the page scales wider images down.
+			d.Find("figure.diagram img").Each(func(_ int, img *goquery.Selection) {
+				w, _ := img.Attr("width")
+				if n, err := strconv.Atoi(w); err != nil || n > maxDiagramWidth {
+					alt, _ := img.Attr("alt")
+					t.Errorf("diagram %q is %s pixels wide; keep it to %d (about 60 columns)", alt, w, maxDiagramWidth)
+				}
+			})
+			if l.Kind == content.KindCase && (len(l.Discussion) < 3 || len(l.Discussion) > 4) {
+				t.Errorf("%d discussion prompts; a case study has 3 or 4", len(l.Discussion))
 			}
 		})
 	}

@@ -69,6 +69,7 @@ type document struct {
 	file      string // e.g. lessons/partial-failure.md
 	lesson    *faultline.Lesson
 	links     []internalLink
+	snippets  []Snippet
 	orderLine int
 }
 
@@ -139,7 +140,7 @@ func parseDocument(file, kind string, b []byte, modules *courseModules, probs *p
 		probs.add(file, 2, "front matter", "must be a YAML mapping of fields")
 		return nil
 	}
-	var moduleOrder, moduleLine int
+	var moduleOrder, moduleLine, discussionLine int
 	seen := make(map[string]bool)
 	fields := root.Content[0].Content
 	for i := 0; i+1 < len(fields); i += 2 {
@@ -173,8 +174,15 @@ func parseDocument(file, kind string, b []byte, modules *courseModules, probs *p
 		case "labs":
 			want = "a list of lab slugs"
 			err = val.Decode(&l.Labs)
+		case "discussion":
+			want = "a list of prompts, each a string"
+			err = decodeStrings(val, &l.Discussion)
+			discussionLine = line
+			if err != nil {
+				discussionLine = -1 // reported; nothing more to check
+			}
 		default:
-			probs.add(file, line, name, "unknown field (known: title, slug, module, module_order, order, summary, labs)")
+			probs.add(file, line, name, "unknown field (known: title, slug, module, module_order, order, summary, labs, discussion)")
 			continue
 		}
 		if err != nil {
@@ -221,6 +229,9 @@ func parseDocument(file, kind string, b []byte, modules *courseModules, probs *p
 			}
 		}
 	}
+	if seen["discussion"] && discussionLine >= 0 {
+		checkDiscussion(file, discussionLine, kind, l.Discussion, probs)
+	}
 	labSeen := make(map[string]bool)
 	for _, lab := range l.Labs {
 		if !slugPattern.MatchString(lab) {
@@ -258,6 +269,17 @@ func parseDocument(file, kind string, b []byte, modules *courseModules, probs *p
 			if _, err := renderDiagramSVG(blockText(fc, body)); err != nil {
 				probs.add(file, line, "diagram", "%v", err)
 			}
+		case "ring":
+			if _, err := renderRingSVG(blockText(fc, body)); err != nil {
+				probs.add(file, line, "ring", "%v", err)
+			}
+		case "go":
+			s := Snippet{File: file, Line: line, Mark: blockCaption(fc, body, "go"), Source: blockText(fc, body)}
+			_, ps := parseSnippet(s)
+			for _, p := range ps {
+				probs.add(file, p.line, "go", "%s", p.msg)
+			}
+			d.snippets = append(d.snippets, s)
 		case "quiz":
 			quizzes++
 			if quizzes == 2 {
@@ -290,6 +312,47 @@ func decodeString(n *yaml.Node, s *string) error {
 		return errors.New("not a string")
 	}
 	return n.Decode(s)
+}
+
+// decodeStrings decodes a list of strings (not numbers, lists or mappings).
+func decodeStrings(n *yaml.Node, out *[]string) error {
+	if n.Kind != yaml.SequenceNode {
+		return errors.New("not a list")
+	}
+	for _, item := range n.Content {
+		if item.Kind != yaml.ScalarNode || item.Tag != "!!str" {
+			return errors.New("an item is not a string")
+		}
+	}
+	return n.Decode(out)
+}
+
+// Discussion prompts of a case study.
+const (
+	minDiscussion = 3
+	maxDiscussion = 4
+)
+
+// checkDiscussion validates a case study's discussion prompts: only case
+// studies have them, 3 or 4 of them, none empty or repeated.
+func checkDiscussion(file string, line int, kind string, prompts []string, probs *problems) {
+	if kind != KindCase {
+		probs.add(file, line, "discussion", "only case studies have discussion prompts; remove it from a lesson")
+		return
+	}
+	if len(prompts) < minDiscussion || len(prompts) > maxDiscussion {
+		probs.add(file, line, "discussion", "has %d prompts; want %d to %d open questions for a small group", len(prompts), minDiscussion, maxDiscussion)
+	}
+	seen := make(map[string]bool)
+	for i, p := range prompts {
+		switch {
+		case strings.TrimSpace(p) == "":
+			probs.add(file, line, "discussion", "prompt %d is empty", i+1)
+		case seen[p]:
+			probs.add(file, line, "discussion", "prompt %d repeats an earlier one", i+1)
+		}
+		seen[p] = true
+	}
 }
 
 // splitFrontMatter splits "---\n<yaml>\n---\n<body>".

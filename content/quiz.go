@@ -90,17 +90,3 @@ func parseQuiz(file string, line int, src []byte, probs *problems) []faultline.Q
 	}
 	return out
 }
-
-// Grade scores answers (1-based choice per question, 0 for none) against
-// quiz: the number right and, per question, whether it was right. Missing
-// answers count as wrong; extra answers are ignored.
-func Grade(quiz []faultline.QuizQuestion, answers []int) (score int, right []bool) {
-	right = make([]bool, len(quiz))
-	for i, q := range quiz {
-		if i < len(answers) && answers[i] == q.Answer {
-			right[i] = true
-			score++
-		}
-	}
-	return score, right
-}

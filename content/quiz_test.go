@@ -132,23 +132,3 @@ func TestLabRefs(t *testing.T) {
 		t.Errorf("LabRefs =\n%q\nwant\n%q", got, want)
 	}
 }
-
-func TestGrade(t *testing.T) {
-	quiz := []faultline.QuizQuestion{{Answer: 1}, {Answer: 3}, {Answer: 2}}
-	for _, tt := range []struct {
-		answers []int
-		score   int
-		right   []bool
-	}{
-		{[]int{1, 3, 2}, 3, []bool{true, true, true}},
-		{[]int{1, 1, 0}, 1, []bool{true, false, false}},
-		{[]int{1}, 1, []bool{true, false, false}},
-		{nil, 0, []bool{false, false, false}},
-		{[]int{2, 3, 2, 9}, 2, []bool{false, true, true}},
-	} {
-		score, right := content.Grade(quiz, tt.answers)
-		if score != tt.score || !slices.Equal(right, tt.right) {
-			t.Errorf("Grade(%v) = %d, %v; want %d, %v", tt.answers, score, right, tt.score, tt.right)
-		}
-	}
-}

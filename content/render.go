@@ -130,11 +130,12 @@ func (r *codeBlockRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegistere
 func (r *codeBlockRenderer) renderFencedCode(w util.BufWriter, src []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
 	n := node.(*ast.FencedCodeBlock)
 	switch string(n.Language(src)) {
-	case "diagram":
+	case "diagram", "ring":
 		if !entering {
 			return ast.WalkSkipChildren, nil
 		}
-		fig, err := diagramFigure(blockText(n, src), blockCaption(n, src, "diagram"))
+		lang := string(n.Language(src))
+		fig, err := diagramFigure(lang, blockText(n, src), blockCaption(n, src, lang))
 		if err != nil {
 			return ast.WalkStop, err
 		}
@@ -183,11 +184,15 @@ func (c *captureFuncs) Register(kind ast.NodeKind, f renderer.NodeRendererFunc) 
 	}
 }
 
-// diagramFigure renders the source of a ```diagram block to an SVG file and
-// returns the figure that shows it, with the caption (if any) as alt text and
-// figcaption.
-func diagramFigure(src, caption string) (string, error) {
-	d, err := renderDiagramSVG(src)
+// diagramFigure renders the source of a ```diagram or ```ring block (lang) to
+// an SVG file and returns the figure that shows it, with the caption (if
+// any) as alt text and figcaption.
+func diagramFigure(lang, src, caption string) (string, error) {
+	render := renderDiagramSVG
+	if lang == "ring" {
+		render = renderRingSVG
+	}
+	d, err := render(src)
 	if err != nil {
 		return "", err
 	}

@@ -9,7 +9,7 @@ import (
 
 // PlainText returns the words of a Markdown document without markup, for
 // search: headings, paragraphs, list items and code, one block per line.
-// Diagrams and quizzes are left out.
+// Diagrams, rings and quizzes are left out.
 func PlainText(md []byte) string {
 	return docText(markdown.Parser().Parse(text.NewReader(md)), md)
 }
@@ -20,7 +20,7 @@ func docText(doc ast.Node, src []byte) string {
 		switch n := n.(type) {
 		case *ast.FencedCodeBlock:
 			if entering {
-				if lang := string(n.Language(src)); lang != "diagram" && lang != "quiz" {
+				if lang := string(n.Language(src)); lang != "diagram" && lang != "ring" && lang != "quiz" {
 					b.WriteString(blockText(n, src))
 					b.WriteByte('\n')
 				}

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/grader/testjson"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/testjson"
 )
 
 // Exit codes of the grading script for failures before any learner code runs.
@@ -44,8 +44,8 @@ type Options struct {
 	// Warm lists standard-library import paths to pre-compile into the lab
 	// image (passed to sandbox.Engine.LabImage).
 	Warm []string
-	// Runtime is the OCI runtime for grading containers ("" = engine default,
-	// e.g. "runsc" for gVisor).
+	// Runtime is the runtime for grading containers ("" = the backend's
+	// default, e.g. "runsc" for gVisor on Docker).
 	Runtime string
 	// BuildTime is the wall time allowed for compiling, on top of the lab's
 	// time limit for running tests (default DefaultBuildTime). Compiling runs

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
 // The tests in this file run real grading containers on the local Docker
@@ -106,6 +107,7 @@ func src(imports, addBody, mulBody, extra string) []faultline.File {
 
 var (
 	engineOnce sync.Once
+	dockerB    *docker.Backend
 	engine     *sandbox.Engine
 	engineErr  error
 )
@@ -115,10 +117,11 @@ var (
 func MustGrader(tb testing.TB) *grader.Grader {
 	tb.Helper()
 	engineOnce.Do(func() {
-		engine, engineErr = sandbox.New("", slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-		if engineErr != nil {
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if dockerB, engineErr = docker.New("", log); engineErr != nil {
 			return
 		}
+		engine = sandbox.New(dockerB, log)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		if engineErr = engine.Ping(ctx); engineErr != nil {

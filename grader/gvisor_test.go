@@ -49,7 +49,7 @@ func Mul(a, b int) int {
 // passes there), and the solution and a mutant grade as they do on runc.
 func TestGradeUnderGVisor(t *testing.T) {
 	MustGrader(t)
-	ok, err := engine.HasRuntime(context.Background(), "runsc")
+	ok, err := dockerB.HasRuntime(context.Background(), "runsc")
 	if err != nil {
 		t.Fatal(err)
 	}

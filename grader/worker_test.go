@@ -121,9 +121,6 @@ func (m *memSubs) RequeueExpired(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-func (m *memSubs) LabScores(ctx context.Context, cohortID int64) ([]*faultline.LabScore, error) {
-	panic("not used")
-}
 
 // gradeFunc adapts a function to faultline.Grader.
 type gradeFunc func(ctx context.Context, lab *faultline.Lab, files []faultline.File) (*faultline.Result, error)

@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -12,15 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/faultline-dev/faultline"
 )
 
 // BenchmarkSandboxStart measures "Start lab" through the Manager (create,
 // start, copy the workspace in, record it) from the warm pool and from cold,
 // against a bare create+start of the same image with the same limits
-// through the Engine API, interleaved in one run; b.N is the number of
+// through the backend (the Engine API), interleaved in one run; b.N is the number of
 // samples of each. It reports p50 and p95 of all three and the p50 ratios
 // against bare. Run with -benchtime 20x.
 func BenchmarkSandboxStart(b *testing.B) {
@@ -87,19 +85,17 @@ func BenchmarkSandboxStart(b *testing.B) {
 func bareStart(tb testing.TB, image string) string {
 	tb.Helper()
 	ctx := context.Background()
-	lim := withDefaults(faultline.Limits{MemoryMB: 1024})
-	host := hardenedHostConfig(lim, map[string]string{"/tmp": "rw,exec,size=256m", WorkDir: "rw,exec,size=64m"}, "")
-	cfg := &container.Config{Image: image, Cmd: []string{"sleep", "600"}, User: "65534:65534", NetworkDisabled: true,
-		Labels: testEngine.labels(map[string]string{LabelKind: KindSandbox, LabelScope: "bench-" + testRun, labelTest: testRun})}
-	c, err := testEngine.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	m := NewManager(testEngine, newMemStore(), ManagerOptions{Scope: "bench-" + testRun})
+	spec := m.sandboxSpec(image, withDefaults(faultline.Limits{MemoryMB: 1024}), 600*time.Second, map[string]string{labelTest: testRun})
+	id, err := testEngine.b.Create(ctx, spec)
 	if err != nil {
 		tb.Fatalf("bare create: %v", err)
 	}
-	if err := testEngine.cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		testEngine.removeContainer(c.ID)
+	if err := testEngine.b.Start(ctx, id); err != nil {
+		testEngine.removeContainer(id)
 		tb.Fatalf("bare start: %v", err)
 	}
-	return c.ID
+	return id
 }
 
 // BenchmarkIdleSandboxes starts 50 learner sandboxes and reports what they
@@ -147,19 +143,21 @@ func BenchmarkIdleSandboxes(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// containerMemory is the memory the engine charges to a container.
+// containerMemory is the memory the kernel charges to a container's cgroup
+// (its processes and its tmpfs), read inside it (cgroup v2 or v1).
 func containerMemory(tb testing.TB, id string) uint64 {
 	tb.Helper()
-	r, err := testEngine.cli.ContainerStatsOneShot(context.Background(), id)
+	var out bytes.Buffer
+	code, err := testEngine.exec(context.Background(), id, []string{"sh", "-c",
+		"cat /sys/fs/cgroup/memory.current 2>/dev/null || cat /sys/fs/cgroup/memory/memory.usage_in_bytes"}, "", &out)
+	if err != nil || code != 0 {
+		tb.Fatalf("memory of %s: exit %d, %v: %s", short(id), code, err, out.String())
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(out.String()), 10, 64)
 	if err != nil {
-		tb.Fatalf("stats %s: %v", short(id), err)
+		tb.Fatalf("memory of %s: %v", short(id), err)
 	}
-	defer r.Body.Close()
-	var st container.StatsResponse
-	if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
-		tb.Fatalf("stats %s: %v", short(id), err)
-	}
-	return st.MemoryStats.Usage
+	return n
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.

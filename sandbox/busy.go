@@ -2,41 +2,32 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"time"
 
-	"github.com/docker/docker/api/types/container"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // busyShare is the share of one CPU a sandbox's processes must use, over
-// the engine's sampling interval (about a second), for the sandbox to count
+// the backend's sampling interval (about a second), for the sandbox to count
 // as busy: a learner's long test run or server in the terminal keeps the
 // sandbox alive through idle reaping, an idle shell does not.
 const busyShare = 0.05
 
 // busy reports whether the container's processes are using the CPU now. It
-// asks the engine for one stats sample, which the engine takes over about a
-// second, so callers ask only about sandboxes that are otherwise idle.
+// asks the backend for one sample, which takes about a second, so callers
+// ask only about sandboxes that are otherwise idle.
 func (e *Engine) busy(ctx context.Context, id string) (bool, error) {
-	resp, err := e.cli.ContainerStats(ctx, id, false)
+	s, err := e.b.CPU(ctx, id)
 	if err != nil {
-		return false, e.fail("stats of container "+short(id), err)
-	}
-	defer resp.Body.Close()
-	var s container.StatsResponse
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return false, fmt.Errorf("stats of container %s: %w", short(id), err)
+		return false, err
 	}
 	return cpuBusy(s), nil
 }
 
-// cpuBusy applies busyShare to one stats sample. A sample without a
-// previous reading (the container just started) says nothing and is idle.
-func cpuBusy(s container.StatsResponse) bool {
-	if s.PreRead.IsZero() || !s.Read.After(s.PreRead) || s.CPUStats.CPUUsage.TotalUsage < s.PreCPUStats.CPUUsage.TotalUsage {
+// cpuBusy applies busyShare to one sample. A sample without an interval
+// (the container just started) says nothing and is idle.
+func cpuBusy(s backend.CPUSample) bool {
+	if s.Interval <= 0 {
 		return false
 	}
-	used := time.Duration(s.CPUStats.CPUUsage.TotalUsage - s.PreCPUStats.CPUUsage.TotalUsage)
-	return used.Seconds() >= busyShare*s.Read.Sub(s.PreRead).Seconds()
+	return s.Used.Seconds() >= busyShare*s.Interval.Seconds()
 }

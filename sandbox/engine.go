@@ -1,29 +1,33 @@
-// Package sandbox is the only package of Faultline that talks to the container
-// engine. It builds the lab image locally (no registry), runs throwaway grading
-// containers with limits (Engine.Run), keeps learner sandboxes in step with the
-// database (Manager, which implements faultline.Sandboxes) and removes
-// orphaned objects by label. Callers never see Docker types.
+// Package sandbox runs Faultline's containers through a backend.Backend (the
+// Docker engine today, package sandbox/docker; a Kubernetes cluster later): it
+// builds the lab image from the host's toolchain (Engine.LabImage), runs
+// throwaway grading containers with limits (Engine.Run), keeps learners'
+// sandboxes in step with the database (Manager, which implements
+// faultline.Sandboxes and faultline.Terminals, with its warm pool, idle
+// reaping, lifetime cap, start gate and per-learner networks) and removes
+// orphaned objects by label. Nothing here knows which orchestrator runs the
+// containers, and callers see neither.
 package sandbox
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/client"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
-// Labels put on every container (and volume or network) Faultline creates, so
-// orphans can be found and removed after a crash.
+// Labels put on every container (and network) Faultline creates, so orphans
+// can be found and removed after a crash.
 const (
 	LabelKind     = "faultline.kind"     // KindGrade or KindSandbox
 	LabelUser     = "faultline.user"     // learner user ID (decimal)
@@ -38,13 +42,17 @@ const (
 	KindSandbox = "sandbox"
 )
 
-// unavailableMessage is what users read when the engine cannot be reached.
-const unavailableMessage = "The container engine is not reachable, so lab sandboxes and grading are unavailable right now. Try again in a few minutes."
+// cleanupTimeout bounds cleanups done on a fresh context after the caller's
+// context ended.
+const cleanupTimeout = 30 * time.Second
 
-// Engine is a connection to the container engine with the few operations
-// Faultline needs. It is safe for concurrent use.
+// Engine runs Faultline's containers on a backend: it labels everything it
+// creates with its instance and scope, builds the lab image once, and offers
+// the operations the grader and the Manager share. It is safe for concurrent
+// use.
 type Engine struct {
-	cli      *client.Client
+	b        backend.Backend
+	counted  *backend.Counted // b, counting the orchestrator's failures
 	log      *slog.Logger
 	instance string
 	scope    string
@@ -56,28 +64,21 @@ type Engine struct {
 	recipe     *recipeInputs     // hashed toolchain and busybox, computed once
 }
 
-// New connects to the container engine at host (a DOCKER_HOST style URL such
-// as unix:///var/run/docker.sock); host "" uses the environment's default
-// (DOCKER_HOST or the default socket). It does not contact the engine: use
-// Ping for that. It returns an error only for a malformed host.
-func New(host string, log *slog.Logger) (*Engine, error) {
+// New returns an Engine running containers on b. It does not contact the
+// orchestrator: use Ping for that.
+func New(b backend.Backend, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if host != "" {
-		opts = append(opts, client.WithHost(host))
-	}
-	cli, err := client.NewClientWithOpts(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("docker client for host %q: %w", host, err)
-	}
-	return &Engine{
-		cli:      cli,
-		log:      log,
-		instance: randomHex(6),
-		images:   map[string]string{},
-	}, nil
+	c := backend.Count(b)
+	return &Engine{b: c, counted: c, log: log, instance: randomHex(6), images: map[string]string{}}
+}
+
+// EngineErrors returns the orchestrator calls that failed (internal errors
+// and outages, not answers such as "no such container") since New, by verb.
+// It feeds the engine_errors_total metric.
+func (e *Engine) EngineErrors() map[string]uint64 {
+	return e.counted.Errors()
 }
 
 // randomHex returns n random bytes in hex (crypto/rand never fails on Linux).
@@ -87,10 +88,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// Backend returns the backend the Engine runs containers on.
+func (e *Engine) Backend() backend.Backend { return e.b }
+
 // SetScope makes the Engine label everything it creates with
 // faultline.scope=scope and limits RemoveOrphans (and a Manager's Reconcile)
-// to objects of that scope, so installations and test runs sharing one engine
-// never remove each other's containers. Call it before the Engine is used.
+// to objects of that scope, so installations and test runs sharing one
+// orchestrator never remove each other's containers. Call it before the
+// Engine is used.
 func (e *Engine) SetScope(scope string) { e.scope = scope }
 
 // Scope returns the scope set by SetScope ("" for none).
@@ -100,58 +105,82 @@ func (e *Engine) Scope() string { return e.scope }
 // on everything it creates (random per Engine).
 func (e *Engine) Instance() string { return e.instance }
 
-// Ping checks that the engine answers. It returns EUNAVAILABLE when the engine
+// Ping checks that the orchestrator answers. It returns EUNAVAILABLE when it
 // cannot be reached.
 func (e *Engine) Ping(ctx context.Context) error {
-	if _, err := e.cli.Ping(ctx); err != nil {
-		return e.fail("ping engine", err)
-	}
-	return nil
+	return e.b.Ping(ctx)
 }
 
-// HasRuntime reports whether the engine knows the OCI runtime name (e.g.
-// "runsc" for gVisor). Errors as Ping.
-func (e *Engine) HasRuntime(ctx context.Context, name string) (bool, error) {
-	info, err := e.cli.Info(ctx)
-	if err != nil {
-		return false, e.fail("engine info", err)
-	}
-	_, ok := info.Runtimes[name]
-	return ok, nil
-}
-
-// Close releases the client's connections.
+// Close releases the backend's connections; containers live on.
 func (e *Engine) Close() error {
-	return e.cli.Close()
+	return e.b.Close()
 }
 
-// fail wraps an engine error with the operation. A connection failure becomes
-// EUNAVAILABLE with a user-safe message (the cause is logged).
-func (e *Engine) fail(op string, err error) error {
-	if err == nil {
-		return nil
+// labels returns a copy of l with the instance and scope labels added.
+func (e *Engine) labels(l map[string]string) map[string]string {
+	out := maps.Clone(l)
+	if out == nil {
+		out = map[string]string{}
 	}
-	if isUnavailable(err) {
-		e.log.Warn("container engine unreachable", "op", op, "err", err)
-		return fmt.Errorf("%s: %w", op, faultline.Errorf(faultline.EUNAVAILABLE, unavailableMessage))
+	out[LabelInstance] = e.instance
+	if e.scope != "" {
+		out[LabelScope] = e.scope
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return out
 }
 
-func isUnavailable(err error) bool {
-	if client.IsErrConnectionFailed(err) {
-		return true
+// removeContainer removes a container on a fresh context, so it happens even
+// when the caller's context is cancelled; a container already gone is fine.
+func (e *Engine) removeContainer(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := e.b.Remove(ctx, id); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		e.log.Error("remove container", "id", short(id), "err", err)
 	}
-	var fe *faultline.Error
-	if errors.As(err, &fe) && fe.Code == faultline.EUNAVAILABLE {
-		return true
-	}
-	return cerrdefs.IsUnavailable(err)
 }
 
-// isNotFound reports whether the engine said the object does not exist.
-func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+// stopContainer kills a container's processes on a fresh context.
+func (e *Engine) stopContainer(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := e.b.Stop(ctx, id); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		e.log.Warn("stop container", "id", short(id), "err", err)
+	}
+}
 
-// isConflict reports whether the engine refused because of the object's state
-// (for example killing a container that already exited).
-func isConflict(err error) bool { return cerrdefs.IsConflict(err) }
+// containerRunning reports whether the container exists and runs.
+func (e *Engine) containerRunning(ctx context.Context, id string) (bool, error) {
+	c, err := e.b.Inspect(ctx, id)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return c.Running, nil
+}
+
+// containerStarted returns when the container last started and whether it
+// runs; a missing container is not running.
+func (e *Engine) containerStarted(ctx context.Context, id string) (time.Time, bool, error) {
+	c, err := e.b.Inspect(ctx, id)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return time.Time{}, false, nil
+	} else if err != nil {
+		return time.Time{}, false, err
+	}
+	if !c.Running {
+		return time.Time{}, false, nil
+	}
+	if c.StartedAt.IsZero() {
+		return time.Time{}, false, fmt.Errorf("container %s: running with no start time", short(id))
+	}
+	return c.StartedAt, true, nil
+}
+
+// short abbreviates a container ID for messages.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

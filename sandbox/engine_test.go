@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/volume"
-
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
 var faultlineLimitsSmall = faultline.Limits{Time: 60 * time.Second, MemoryMB: 256, CPUs: 1, Pids: 64}
@@ -23,14 +22,23 @@ func TestPing(t *testing.T) {
 	}
 }
 
-func TestEngineUnavailable(t *testing.T) {
-	e, err := New("unix:///nonexistent/faultline-docker.sock", slog.New(slog.DiscardHandler))
+// MustDeadEngine returns an Engine on a Docker backend whose engine does not
+// answer.
+func MustDeadEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	b, err := docker.New("unix:///nonexistent/faultline-docker.sock", slog.New(slog.DiscardHandler))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer e.Close()
+	e := New(b, slog.New(slog.DiscardHandler))
+	tb.Cleanup(func() { e.Close() })
+	return e
+}
+
+func TestEngineUnavailable(t *testing.T) {
+	e := MustDeadEngine(t)
 	ctx := MustContext(t, 10*time.Second)
-	err = e.Ping(ctx)
+	err := e.Ping(ctx)
 	if faultline.ErrorCode(err) != faultline.EUNAVAILABLE {
 		t.Fatalf("Ping on a dead socket: code %q (%v), want %q", faultline.ErrorCode(err), err, faultline.EUNAVAILABLE)
 	}
@@ -56,10 +64,11 @@ func TestLabImageReused(t *testing.T) {
 	// A fresh Engine (no memory of the first) finds the existing image and
 	// builds nothing, even with concurrent callers and the warm list in
 	// another order with duplicates.
-	e, err := New("", slog.New(slog.DiscardHandler))
+	b, err := docker.New("", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := New(b, slog.New(slog.DiscardHandler))
 	defer e.Close()
 	ctx := MustContext(t, time.Minute)
 	warm := append([]string{"time", "testing", "time"}, testWarm...)
@@ -324,11 +333,11 @@ func TestRemoveOrphans(t *testing.T) {
 	keptLabels := testLabels(t, KindGrade)
 	keptLabels["faultline.keep"] = "yes"
 	kept := MustCreateContainer(t, keptLabels)
-	vol, err := testEngine.cli.VolumeCreate(ctx, volume.CreateOptions{Labels: labels})
-	if err != nil {
+	net := "faultline-orphan-" + testRun
+	if err := testEngine.b.CreateNetwork(ctx, net, labels); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = testEngine.cli.VolumeRemove(context.Background(), vol.Name, true) })
+	t.Cleanup(func() { _ = testEngine.b.RemoveNetwork(context.Background(), net) })
 
 	mine := func(l map[string]string) bool { return l[labelTest] == testRun && l["faultline.testname"] == t.Name() }
 	n, err := testEngine.RemoveOrphans(ctx, KindGrade, func(l map[string]string) bool {
@@ -338,7 +347,7 @@ func TestRemoveOrphans(t *testing.T) {
 		t.Fatalf("RemoveOrphans: %v", err)
 	}
 	if n != 2 {
-		t.Errorf("removed %d objects, want 2 (container and volume)", n)
+		t.Errorf("removed %d objects, want 2 (container and network)", n)
 	}
 	if ok, err := testEngine.containerRunning(ctx, orphan); err != nil || ok {
 		t.Errorf("orphan still running: %v %v", ok, err)
@@ -346,12 +355,12 @@ func TestRemoveOrphans(t *testing.T) {
 	if ok, err := testEngine.containerRunning(ctx, kept); err != nil || !ok {
 		t.Errorf("kept container not running: %v %v", ok, err)
 	}
-	vols, err := testEngine.cli.VolumeList(ctx, volume.ListOptions{Filters: labelFilter(labels)})
+	nets, err := testEngine.b.ListNetworks(ctx, labels)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vols.Volumes) != 0 {
-		t.Errorf("%d labelled volumes left", len(vols.Volumes))
+	if len(nets) != 0 {
+		t.Errorf("%d labelled networks left: %v", len(nets), nets)
 	}
 }
 
@@ -388,5 +397,40 @@ func TestSkipGoroot(t *testing.T) {
 		if got := skipGoroot(c.rel, c.dir); got != c.skip {
 			t.Errorf("skipGoroot(%q, %v) = %v, want %v", c.rel, c.dir, got, c.skip)
 		}
+	}
+}
+
+// TestEngineErrorsCountsFailedEngineCalls: with the real engine, answers
+// such as "no such container" are not counted as engine errors; an engine
+// that cannot be reached is, by verb.
+func TestEngineErrorsCountsFailedEngineCalls(t *testing.T) {
+	ctx := context.Background()
+	e := New(testDocker, nil)
+	if err := e.b.Remove(ctx, "faultline-no-such-container"); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Fatalf("Remove of a missing container: %v, want not found", err)
+	}
+	if err := e.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.EngineErrors(); len(got) != 0 {
+		t.Errorf("engine errors after a not-found answer and a ping: %v, want none", got)
+	}
+
+	dead, err := docker.New("unix://"+t.TempDir()+"/no-engine.sock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := New(dead, nil)
+	defer down.Close()
+	for range 2 {
+		if err := down.Ping(ctx); faultline.ErrorCode(err) != faultline.EUNAVAILABLE {
+			t.Fatalf("Ping with no engine: %v, want unavailable", err)
+		}
+	}
+	if _, err := down.b.List(ctx, map[string]string{LabelKind: KindGrade}); err == nil {
+		t.Fatal("List with no engine succeeded")
+	}
+	if got := down.EngineErrors(); got["ping"] != 2 || got["list"] != 1 || len(got) != 2 {
+		t.Errorf("engine errors with no engine = %v, want ping 2, list 1", got)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // so it is tested where present.
 func MustGVisor(tb testing.TB) {
 	tb.Helper()
-	ok, err := testEngine.HasRuntime(context.Background(), "runsc")
+	ok, err := testDocker.HasRuntime(context.Background(), "runsc")
 	if err != nil {
 		tb.Fatalf("engine info: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestManagerUnderGVisor(t *testing.T) {
 		t.Fatalf("start under gVisor: %v", err)
 	}
 	var out bytes.Buffer
-	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"/bin/sh", "-c", "dmesg | head -1; cat /work/tiny.go | head -1"}, Output: &out}); err != nil || code != 0 {
+	if code, err := testEngine.exec(ctx, sb.ContainerID, []string{"/bin/sh", "-c", "dmesg | head -1; cat /work/tiny.go | head -1"}, "", &out); err != nil || code != 0 {
 		t.Fatalf("exec: code %d, %v\n%s", code, err, out.String())
 	}
 	if !strings.Contains(out.String(), "gVisor") || !strings.Contains(out.String(), "package tiny") {

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/build"
 	"golang.org/x/mod/module"
 
 	"github.com/faultline-dev/faultline"
@@ -95,7 +93,7 @@ type contextFile struct {
 }
 
 // LabImage returns the tag (faultline-lab:<hash>) of the lab image for the
-// warm list, building it first if the engine does not have it. warm lists
+// warm list, building it first if the backend does not have it. warm lists
 // standard-library import paths to pre-compile into the image's read-only
 // GOCACHE ("testing" and what a trivial `go test -c` needs are always added).
 // The image also holds labkit (labs.Labkit) at /labkit, the modules it
@@ -104,7 +102,7 @@ type contextFile struct {
 // the warm cache. The hash covers the Go toolchain, the busybox binary,
 // labkit, the required modules, the warm list and the recipe version.
 // Concurrent callers share one build, which keeps running if a caller gives
-// up. It returns EUNAVAILABLE when the engine is down and an
+// up. It returns EUNAVAILABLE when the orchestrator is down and an
 // internal error when the build fails (with the build's last lines).
 func (e *Engine) LabImage(ctx context.Context, warm []string) (string, error) {
 	in, err := e.recipeInputs()
@@ -122,10 +120,10 @@ func (e *Engine) LabImage(ctx context.Context, warm []string) (string, error) {
 	e.mu.Unlock()
 	if known {
 		// Cheap check that nobody removed it behind our back.
-		if _, err := e.cli.ImageInspect(ctx, tag); err == nil {
+		if ok, err := e.b.HasImage(ctx, tag); err != nil {
+			return "", fmt.Errorf("lab image %s: %w", tag, err)
+		} else if ok {
 			return tag, nil
-		} else if !isNotFound(err) {
-			return "", e.fail("inspect image "+tag, err)
 		}
 		e.mu.Lock()
 		delete(e.images, tag)
@@ -137,10 +135,10 @@ func (e *Engine) LabImage(ctx context.Context, warm []string) (string, error) {
 		// and a half-done build is wasted work.
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
 		defer cancel()
-		if _, err := e.cli.ImageInspect(bctx, tag); err == nil {
+		if ok, err := e.b.HasImage(bctx, tag); err != nil {
+			return nil, fmt.Errorf("lab image %s: %w", tag, err)
+		} else if ok {
 			return tag, nil
-		} else if !isNotFound(err) {
-			return nil, e.fail("inspect image "+tag, err)
 		}
 		start := time.Now()
 		e.log.Info("building lab image", "tag", tag, "go", in.goVersion, "warm", len(list))
@@ -415,61 +413,22 @@ func kitWarmTest() string {
 	return b.String()
 }
 
-// buildImage streams a generated build context to the engine's legacy
-// builder and tags the result.
+// buildImage streams a generated build context to the backend, which builds
+// and tags it (and, for a registry-based backend, pushes it).
 func (e *Engine) buildImage(ctx context.Context, tag string, in *recipeInputs, warm []string) error {
 	pr, pw := io.Pipe()
 	go func() {
 		pw.CloseWithError(writeBuildContext(pw, in.goroot, warm, in.files))
 	}()
 	defer pr.Close()
-	resp, err := e.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
-		Tags:        []string{tag},
-		Dockerfile:  "Dockerfile",
-		Remove:      true,
-		ForceRemove: true,
-		NetworkMode: "none",
-		Version:     build.BuilderV1,
-		Labels: map[string]string{
-			LabelKind:            "lab-image",
-			"faultline.recipe":   recipeVersion,
-			"faultline.go":       in.goVersion,
-			"faultline.warmlist": strings.Join(warm, " "),
-		},
+	err := e.b.BuildImage(ctx, tag, pr, map[string]string{
+		LabelKind:            "lab-image",
+		"faultline.recipe":   recipeVersion,
+		"faultline.go":       in.goVersion,
+		"faultline.warmlist": strings.Join(warm, " "),
 	})
 	if err != nil {
-		return e.fail("build lab image "+tag, err)
-	}
-	defer resp.Body.Close()
-	// The build reports progress as JSON lines; an error is one of them.
-	var tail []string
-	dec := json.NewDecoder(bufio.NewReader(resp.Body))
-	for {
-		var msg struct {
-			Stream string `json:"stream"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&msg); err == io.EOF {
-			break
-		} else if err != nil {
-			return e.fail("build lab image "+tag+": read progress", err)
-		}
-		for _, line := range strings.Split(strings.TrimRight(msg.Stream, "\n"), "\n") {
-			if line == "" {
-				continue
-			}
-			e.log.Debug("lab image build", "line", line)
-			tail = append(tail, line)
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-		}
-		if msg.Error != "" {
-			return fmt.Errorf("build lab image %s: %s (last output: %s)", tag, msg.Error, strings.Join(tail, " | "))
-		}
-	}
-	if _, err := e.cli.ImageInspect(ctx, tag); err != nil {
-		return e.fail("build lab image "+tag+": inspect result", err)
+		return fmt.Errorf("build lab image: %w", err)
 	}
 	return nil
 }

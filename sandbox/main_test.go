@@ -14,18 +14,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
+	"github.com/faultline-dev/faultline/sandbox/backend"
+	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
-// These tests run against the real engine on the default socket. The lab
-// image is built at most once per test binary (and not at all when the
-// engine already has it).
+// These tests run against the real Docker engine on the default socket,
+// through its backend (package sandbox/docker). The lab image is built at
+// most once per test binary (and not at all when the engine already has it).
 
 // labelTest marks every object a test run creates, so cleanup and the
 // "nothing left behind" assertions never touch anyone else's objects.
 const labelTest = "faultline.test"
 
 var (
+	testDocker *docker.Backend
 	testEngine *Engine
 	testRun    string // this test binary's value of labelTest
 
@@ -45,11 +47,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SANDBOX_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	e, err := New("", slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	db, err := docker.New("", log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	testDocker = db
+	e := New(db, log)
 	testEngine = e
 	code := m.Run()
 	// Belt and braces: remove whatever this run left behind.
@@ -128,7 +133,7 @@ func MustTar(tb testing.TB, files map[string]string) []byte {
 func MustExec(tb testing.TB, id string, cmd ...string) (int, string) {
 	tb.Helper()
 	var out bytes.Buffer
-	code, err := testEngine.exec(MustContext(tb, time.Minute), id, execSpec{Cmd: cmd, Output: &out})
+	code, err := testEngine.exec(MustContext(tb, time.Minute), id, cmd, "", &out)
 	if err != nil {
 		tb.Fatalf("exec %q: %v", strings.Join(cmd, " "), err)
 	}
@@ -140,15 +145,17 @@ func MustExec(tb testing.TB, id string, cmd ...string) (int, string) {
 func MustCreateContainer(tb testing.TB, labels map[string]string) string {
 	tb.Helper()
 	ctx := MustContext(tb, time.Minute)
-	c, err := testEngine.cli.ContainerCreate(ctx, &container.Config{
+	lim := withDefaults(faultlineLimitsSmall)
+	id, err := testEngine.b.Create(ctx, backend.Spec{
 		Image: MustLabImage(tb), Cmd: []string{"sleep", "600"}, Labels: labels,
-	}, hardenedHostConfig(withDefaults(faultlineLimitsSmall), nil, ""), nil, nil, "")
+		MemoryMB: lim.MemoryMB, CPUs: lim.CPUs, Pids: lim.Pids,
+	})
 	if err != nil {
 		tb.Fatalf("create container: %v", err)
 	}
-	tb.Cleanup(func() { testEngine.removeContainer(c.ID) })
-	if err := testEngine.cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+	tb.Cleanup(func() { testEngine.removeContainer(id) })
+	if err := testEngine.b.Start(ctx, id); err != nil {
 		tb.Fatalf("start container: %v", err)
 	}
-	return c.ID
+	return id
 }

@@ -12,11 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/grader/testjson"
 	"github.com/faultline-dev/faultline/labs"
+	"github.com/faultline-dev/faultline/testjson"
 )
 
 // Sandbox container layout.
@@ -35,12 +33,12 @@ const (
 type ManagerOptions struct {
 	Warm     []string         // standard-library packages to pre-compile into the lab image
 	MemoryMB int64            // sandbox memory, no swap (default 1024)
-	Runtime  string           // optional OCI runtime ("" = engine default)
+	Runtime  string           // optional runtime ("" = the backend's default; "runsc" for gVisor)
 	Logger   *slog.Logger     // default: discard
 	Now      func() time.Time // default: time.Now
 	// Scope, when set, is put on every sandbox as the faultline.scope label,
 	// and Reconcile and Stop touch only sandboxes of this scope: several
-	// portals (or test runs) can then share one engine.
+	// portals (or test runs) can then share one orchestrator.
 	Scope string
 	// PoolSize is how many warm containers RunPool keeps ready (0: none).
 	PoolSize int
@@ -51,13 +49,14 @@ type ManagerOptions struct {
 	// MaxStarts caps the cold starts (image, create, start) that run at
 	// once (default DefaultMaxStarts); beyond it Start returns ETOOMANY
 	// with a *BusyError. Claiming a warm container does not count: it is
-	// a rename and a copy, the engine does no heavy work for it, and
-	// refusing a learner while a warm container waits would defeat the pool.
+	// a copy, the orchestrator does no heavy work for it, and refusing a
+	// learner while a warm container waits would defeat the pool.
 	MaxStarts int
 }
 
 // Manager runs learners' lab sandboxes and keeps the SandboxStore in step
-// with the engine. It implements faultline.Sandboxes.
+// with the orchestrator (through the Engine's backend). It implements
+// faultline.Sandboxes.
 type Manager struct {
 	e   *Engine
 	st  faultline.SandboxStore
@@ -118,7 +117,7 @@ func (m *Manager) lock(userID int64, lab string) func() {
 // (the learner's saved files win). It reports phases to phase (may be nil)
 // and records every state change in the store. A sandbox the store knows as
 // running whose container really runs is returned at once. Errors: EINVALID
-// or ETOOLARGE for bad files, EUNAVAILABLE when the engine is down (the row
+// or ETOOLARGE for bad files, EUNAVAILABLE when the orchestrator is down (the row
 // is then marked failed with a user-safe reason), ETOOMANY (a *BusyError
 // saying when to retry) when MaxStarts cold starts are running already (the
 // row is then left as it was).
@@ -164,7 +163,7 @@ func (m *Manager) Start(ctx context.Context, userID int64, lab *faultline.Lab, f
 	if err := m.st.UpsertSandbox(ctx, sb); err != nil {
 		return nil, fmt.Errorf("record sandbox starting user %d lab %q: %w", userID, lab.Slug, err)
 	}
-	id, err := m.create(ctx, userID, lab, workspace, report)
+	id, err := m.create(ctx, userID, lab, prev.ContainerID, workspace, report)
 	if faultline.ErrorCode(err) == faultline.ETOOMANY {
 		m.restore(sb, prev)
 		return nil, err
@@ -175,6 +174,7 @@ func (m *Manager) Start(ctx context.Context, userID int64, lab *faultline.Lab, f
 	now = m.opt.Now()
 	sb.State, sb.ContainerID, sb.UpdatedAt, sb.LastActiveAt = faultline.SandboxRunning, id, now, now
 	if err := m.st.UpsertSandbox(ctx, sb); err != nil {
+		// The row is the claim: a container it does not name is an orphan.
 		m.e.removeContainer(id)
 		return nil, fmt.Errorf("record sandbox running user %d lab %q: %w", userID, lab.Slug, err)
 	}
@@ -210,10 +210,12 @@ func sandboxWorkspace(lab *faultline.Lab, files []faultline.File) ([]faultline.F
 
 // create runs the image, create, start and files phases and returns the
 // running container's ID: a warm container from the pool when there is one
-// (then image, create and start are already done), else a new one. On
-// failure nothing is left behind.
-func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, files []faultline.File, report func(faultline.SandboxPhase)) (string, error) {
-	if err := m.removeContainers(ctx, userID, lab.Slug); err != nil {
+// (then image, create and start are already done), else a new one. What is
+// left of the learner's earlier sandbox (its labelled containers and the
+// recorded container old) is removed first. On failure nothing is left
+// behind.
+func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, old string, files []faultline.File, report func(faultline.SandboxPhase)) (string, error) {
+	if err := m.removeContainers(ctx, userID, lab.Slug, old); err != nil {
 		return "", err
 	}
 	if id, ok := m.claimWarm(ctx, userID, lab); ok {
@@ -245,7 +247,7 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 
 	report(faultline.PhaseCreate)
 	lim := withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids})
-	cfg, host := m.sandboxConfig(image, lim, m.opt.MaxLife+poolSlack, map[string]string{
+	spec := m.sandboxSpec(image, lim, m.opt.MaxLife+poolSlack, map[string]string{
 		LabelUser: strconv.FormatInt(userID, 10),
 		LabelLab:  lab.Slug,
 	})
@@ -259,13 +261,12 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 				m.dropNetwork(userID, lab.Slug)
 			}
 		}()
-		onNetwork(cfg, host, name)
+		spec.Network = name
 	}
-	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, containerName(m.opt.Scope, userID, lab.Slug))
+	id, err := m.e.b.Create(ctx, spec)
 	if err != nil {
-		return "", m.e.fail(fmt.Sprintf("create sandbox user %d lab %q", userID, lab.Slug), err)
+		return "", fmt.Errorf("create sandbox user %d lab %q: %w", userID, lab.Slug, err)
 	}
-	id := created.ID
 	defer func() {
 		if !ok {
 			m.e.removeContainer(id)
@@ -273,8 +274,8 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 	}()
 
 	report(faultline.PhaseStart)
-	if err := m.e.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return "", m.e.fail("start sandbox "+short(id), err)
+	if err := m.e.b.Start(ctx, id); err != nil {
+		return "", fmt.Errorf("start sandbox user %d lab %q: %w", userID, lab.Slug, err)
 	}
 
 	report(faultline.PhaseFiles)
@@ -283,24 +284,6 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 	}
 	ok = true
 	return id, nil
-}
-
-// containerName is the engine-level name of a learner's sandbox, so the
-// engine itself refuses a second one; the scope keeps installations that
-// share an engine apart.
-func containerName(scope string, userID int64, lab string) string {
-	clean := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-				return r
-			}
-			return '-'
-		}, s)
-	}
-	if scope != "" {
-		return fmt.Sprintf("faultline-sandbox-%s-u%d-%s", clean(scope), userID, clean(lab))
-	}
-	return fmt.Sprintf("faultline-sandbox-u%d-%s", userID, clean(lab))
 }
 
 // match returns labels plus the sandbox kind and the Manager's scope.
@@ -316,11 +299,14 @@ func (m *Manager) match(labels map[string]string) map[string]string {
 }
 
 // removeContainers removes every sandbox container of (user, lab): those
-// labelled for it and the one holding its name (a claimed warm container).
-func (m *Manager) removeContainers(ctx context.Context, userID int64, lab string) error {
-	err := m.e.cli.ContainerRemove(ctx, containerName(m.opt.Scope, userID, lab), container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !isNotFound(err) {
-		return m.e.fail("remove sandbox "+containerName(m.opt.Scope, userID, lab), err)
+// labelled for it (cold starts) and recorded, the container the store names
+// (a claimed warm container carries the pool's labels, not the learner's;
+// "" for none).
+func (m *Manager) removeContainers(ctx context.Context, userID int64, lab, recorded string) error {
+	if recorded != "" {
+		if err := m.e.b.Remove(ctx, recorded); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+			return fmt.Errorf("remove sandbox user %d lab %q: %w", userID, lab, err)
+		}
 	}
 	cs, err := m.e.listContainers(ctx, m.match(map[string]string{
 		LabelUser: strconv.FormatInt(userID, 10),
@@ -330,9 +316,8 @@ func (m *Manager) removeContainers(ctx context.Context, userID int64, lab string
 		return err
 	}
 	for _, c := range cs {
-		err := m.e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !isNotFound(err) {
-			return m.e.fail("remove sandbox "+short(c.ID), err)
+		if err := m.e.b.Remove(ctx, c.ID); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+			return fmt.Errorf("remove sandbox user %d lab %q: %w", userID, lab, err)
 		}
 	}
 	return nil
@@ -381,7 +366,7 @@ func (m *Manager) Find(ctx context.Context, userID int64, lab string) (*faultlin
 
 // running returns the learner's sandbox if it is recorded as running and its
 // container really runs. ENOTFOUND otherwise (a vanished container's row is
-// marked stopped); EUNAVAILABLE when the engine is down.
+// marked stopped); EUNAVAILABLE when the orchestrator is down.
 func (m *Manager) running(ctx context.Context, userID int64, lab string) (*faultline.Sandbox, error) {
 	notRunning := faultline.Errorf(faultline.ENOTFOUND, "This lab's sandbox is not running; start it first.")
 	sb, err := m.st.FindSandbox(ctx, userID, lab)
@@ -412,7 +397,7 @@ func (m *Manager) running(ctx context.Context, userID int64, lab string) (*fault
 
 // WriteFile writes f into /work of the learner's running sandbox. EINVALID
 // for a bad path, ETOOLARGE over faultline.MaxFileSize, ENOTFOUND when no
-// sandbox is running, EUNAVAILABLE when the engine is down.
+// sandbox is running, EUNAVAILABLE when the orchestrator is down.
 func (m *Manager) WriteFile(ctx context.Context, userID int64, lab string, f faultline.File) error {
 	p, err := faultline.CleanPath(f.Path)
 	if err != nil {
@@ -432,7 +417,7 @@ func (m *Manager) WriteFile(ctx context.Context, userID int64, lab string, f fau
 // sandbox, bounded by the lab's time limit, streams the raw output to out
 // (may be nil; the first 4 MiB) and scores the lab's visible tests. A time
 // limit hit or a build failure is a Result status, not an error. ENOTFOUND
-// when no sandbox is running, EUNAVAILABLE when the engine is down.
+// when no sandbox is running, EUNAVAILABLE when the orchestrator is down.
 func (m *Manager) RunTests(ctx context.Context, userID int64, lab *faultline.Lab, out io.Writer) (*faultline.Result, error) {
 	if lab == nil {
 		return nil, faultline.Errorf(faultline.EINVALID, "No lab given.")
@@ -470,7 +455,7 @@ func (m *Manager) RunTests(ctx context.Context, userID int64, lab *faultline.Lab
 	ectx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 	defer cancel()
 	start := time.Now()
-	code, err := m.e.exec(ectx, sb.ContainerID, execSpec{Cmd: cmd, WorkDir: WorkDir, Output: stream})
+	code, err := m.e.exec(ectx, sb.ContainerID, cmd, WorkDir, stream)
 	pw.Close()
 	res := <-scored
 	if err != nil {
@@ -547,20 +532,14 @@ func (s *eventScan) Write(p []byte) (int, error) {
 
 // Stop removes the learner's container and marks the sandbox stopped; saved
 // files live in the database and are unaffected. ENOTFOUND if the learner
-// never started this lab; EUNAVAILABLE when the engine is down.
+// never started this lab; EUNAVAILABLE when the orchestrator is down.
 func (m *Manager) Stop(ctx context.Context, userID int64, lab string) error {
 	defer m.lock(userID, lab)()
 	sb, err := m.st.FindSandbox(ctx, userID, lab)
 	if err != nil {
 		return err
 	}
-	if sb.ContainerID != "" {
-		err := m.e.cli.ContainerRemove(ctx, sb.ContainerID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !isNotFound(err) {
-			return m.e.fail("remove sandbox "+short(sb.ContainerID), err)
-		}
-	}
-	if err := m.removeContainers(ctx, userID, lab); err != nil {
+	if err := m.removeContainers(ctx, userID, lab, sb.ContainerID); err != nil {
 		return err
 	}
 	if err := m.removeNetwork(ctx, userID, lab); err != nil {
@@ -576,11 +555,11 @@ func (m *Manager) Stop(ctx context.Context, userID int64, lab string) error {
 	return nil
 }
 
-// Reconcile brings the engine and the store in step, at portal start:
+// Reconcile brings the orchestrator and the store in step, at portal start:
 // sandbox containers (of the Manager's Scope, when set) the store does not
 // know as running are removed, and rows recorded as running or starting
 // whose container is gone or not running are marked stopped. It returns how many containers it removed and how many
-// rows it marked stopped; EUNAVAILABLE when the engine is down.
+// rows it marked stopped; EUNAVAILABLE when the orchestrator is down.
 func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err error) {
 	cs, err := m.e.listContainers(ctx, m.match(nil))
 	if err != nil {
@@ -614,9 +593,8 @@ func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err erro
 		if keep[c.ID] || m.inPool(c.ID) {
 			continue
 		}
-		err := m.e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !isNotFound(err) {
-			return removed, stopped, m.e.fail("reconcile: remove container "+short(c.ID), err)
+		if err := m.e.b.Remove(ctx, c.ID); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+			return removed, stopped, fmt.Errorf("reconcile: %w", err)
 		}
 		m.log.Info("removed orphan sandbox", "id", short(c.ID), "user", c.Labels[LabelUser], "lab", c.Labels[LabelLab])
 		removed++
@@ -632,7 +610,7 @@ func (m *Manager) Reconcile(ctx context.Context) (removed, stopped int, err erro
 // busy on the CPU (which counts as activity), and those that reached
 // their hard lifetime cap (StopsAt) however active they are, and returns
 // how many it stopped. Saved work lives in the database, so nothing is lost.
-// EUNAVAILABLE when the engine is down.
+// EUNAVAILABLE when the orchestrator is down.
 func (m *Manager) Reap(ctx context.Context, idle time.Duration) (int, error) {
 	rows, err := m.st.ListSandboxes(ctx, faultline.SandboxRunning)
 	if err != nil {
@@ -689,33 +667,3 @@ func (m *Manager) StopsAt(sb *faultline.Sandbox) time.Time {
 
 // MaxLife returns the hard cap on a sandbox's life.
 func (m *Manager) MaxLife() time.Duration { return m.opt.MaxLife }
-
-// containerRunning reports whether the container exists and runs.
-// containerStarted returns when the container last started and whether it
-// runs; a missing container is not running.
-func (e *Engine) containerStarted(ctx context.Context, id string) (time.Time, bool, error) {
-	info, err := e.cli.ContainerInspect(ctx, id)
-	if isNotFound(err) {
-		return time.Time{}, false, nil
-	} else if err != nil {
-		return time.Time{}, false, e.fail("inspect container "+short(id), err)
-	}
-	if info.State == nil || !info.State.Running {
-		return time.Time{}, false, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, info.State.StartedAt)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("container %s: start time %q: %w", short(id), info.State.StartedAt, err)
-	}
-	return t, true, nil
-}
-
-func (e *Engine) containerRunning(ctx context.Context, id string) (bool, error) {
-	info, err := e.cli.ContainerInspect(ctx, id)
-	if isNotFound(err) {
-		return false, nil
-	} else if err != nil {
-		return false, e.fail("inspect container "+short(id), err)
-	}
-	return info.State != nil && info.State.Running, nil
-}

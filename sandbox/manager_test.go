@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,15 +291,11 @@ func TestManagerStartRejectsBadFiles(t *testing.T) {
 }
 
 func TestManagerEngineDown(t *testing.T) {
-	e, err := New("unix:///nonexistent/faultline-docker.sock", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := MustDeadEngine(t)
 	st := newMemStore()
 	m := NewManager(e, st, ManagerOptions{})
 	ctx := MustContext(t, 30*time.Second)
-	_, err = m.Start(ctx, 1, testLab(), learnerFiles, nil)
+	_, err := m.Start(ctx, 1, testLab(), learnerFiles, nil)
 	if faultline.ErrorCode(err) != faultline.EUNAVAILABLE {
 		t.Fatalf("Start with the engine down: %v, want EUNAVAILABLE", err)
 	}
@@ -423,7 +418,7 @@ func TestManagerReapSparesBusySandboxes(t *testing.T) {
 	// A CPU-bound loop in the background until /tmp/stop appears (bounded
 	// by timeout should the test die first).
 	loop := `(timeout 120 sh -c 'while [ ! -e /tmp/stop ]; do :; done') >/dev/null 2>&1 &`
-	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"sh", "-c", loop}}); err != nil || code != 0 {
+	if code, err := testEngine.exec(ctx, sb.ContainerID, []string{"sh", "-c", loop}, "", nil); err != nil || code != 0 {
 		t.Fatalf("start the busy loop: %d, %v", code, err)
 	}
 	mu.Lock()
@@ -435,7 +430,7 @@ func TestManagerReapSparesBusySandboxes(t *testing.T) {
 	if ok, err := testEngine.containerRunning(ctx, sb.ContainerID); err != nil || !ok {
 		t.Fatalf("the busy sandbox was stopped: %v %v", ok, err)
 	}
-	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"touch", "/tmp/stop"}}); err != nil || code != 0 {
+	if code, err := testEngine.exec(ctx, sb.ContainerID, []string{"touch", "/tmp/stop"}, "", nil); err != nil || code != 0 {
 		t.Fatalf("stop the busy loop: %d, %v", code, err)
 	}
 	// The loop notices within a moment; reaping an idle sandbox may need a

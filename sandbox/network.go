@@ -3,98 +3,78 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // Per-learner networks. A lab whose lab.yaml says sandbox: {network: private}
-// (faultline.Lab.Network) runs each learner's sandbox on a bridge network of
-// its own instead of none: Internal, so the engine gives it no route out and
-// drops anything that would leave it, and with inter-container traffic on, so
-// everything inside may talk over the interface. The engine keeps separate
-// bridge networks apart, so one learner's sandbox cannot reach another's. The
-// network carries the sandbox labels (kind, scope, user, lab), is created at
-// Start, removed at Stop (and so at Reap), and Reconcile removes any whose
-// sandbox is not running. Every other lab keeps network none.
-
-// networkExhaustedMessage is what a learner reads when the engine has no
-// address range left for one more network.
-const networkExhaustedMessage = "Every sandbox network is in use right now. Try again in a few minutes; if it keeps happening, tell your instructor."
+// (faultline.Lab.Network) runs each learner's sandbox on a network of its own
+// (backend.Backend.CreateNetwork: no route out, nothing outside it reaches
+// in, separate networks kept apart) instead of none, so processes in the
+// sandbox may talk over its network address while one learner's sandbox
+// cannot reach another's. The network carries the sandbox labels (kind,
+// scope, user, lab), is created at Start, removed at Stop (and so at Reap),
+// and Reconcile removes any whose sandbox is not running. Every other lab
+// keeps no network at all.
 
 // needsNetwork reports whether the lab's sandboxes get a network of their own.
 func needsNetwork(lab *faultline.Lab) bool {
 	return lab != nil && lab.Network == faultline.LabNetworkPrivate
 }
 
-// networkName is the engine-level name of a learner's sandbox network for
-// lab: the sandbox container's name with "net" for "sandbox", so it is unique
-// per scope, learner and lab.
+// networkName is the name of a learner's sandbox network for lab, unique per
+// scope, learner and lab.
 func networkName(scope string, userID int64, lab string) string {
-	return "faultline-net-" + strings.TrimPrefix(containerName(scope, userID, lab), "faultline-sandbox-")
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+				return r
+			}
+			return '-'
+		}, s)
+	}
+	if scope != "" {
+		return fmt.Sprintf("faultline-net-%s-u%d-%s", clean(scope), userID, clean(lab))
+	}
+	return fmt.Sprintf("faultline-net-u%d-%s", userID, clean(lab))
 }
 
 // ensureNetwork creates the learner's private network for lab, or reuses it
 // when it exists already (a start after a crash), and returns its name. It
-// refuses a same-named network that is not one of this Manager's internal
-// sandbox networks.
+// refuses a same-named network that is not this sandbox's (its labels
+// differ).
 func (m *Manager) ensureNetwork(ctx context.Context, userID int64, lab string) (string, error) {
 	name := networkName(m.opt.Scope, userID, lab)
-	labels := m.e.labels(m.match(map[string]string{
+	own := m.match(map[string]string{
 		LabelUser: strconv.FormatInt(userID, 10),
 		LabelLab:  lab,
-	}))
-	_, err := m.e.cli.NetworkCreate(ctx, name, network.CreateOptions{
-		Driver:   "bridge",
-		Internal: true,
-		Labels:   labels,
-		Options: map[string]string{
-			"com.docker.network.bridge.enable_icc":           "true",
-			"com.docker.network.bridge.enable_ip_masquerade": "false",
-		},
 	})
-	switch {
-	case err == nil:
+	err := m.e.b.CreateNetwork(ctx, name, m.e.labels(own))
+	switch faultline.ErrorCode(err) {
+	case "":
 		return name, nil
-	case isConflict(err) || strings.Contains(err.Error(), "already exists"):
-		nw, ierr := m.e.cli.NetworkInspect(ctx, name, network.InspectOptions{})
-		if ierr != nil {
-			return "", m.e.fail("inspect sandbox network "+name, ierr)
+	case faultline.ECONFLICT:
+		nets, lerr := m.e.b.ListNetworks(ctx, own)
+		if lerr != nil {
+			return "", fmt.Errorf("sandbox network %s: %w", name, lerr)
 		}
-		for _, k := range []string{LabelKind, LabelScope, LabelUser, LabelLab} {
-			if nw.Labels[k] != labels[k] {
-				return "", fmt.Errorf("sandbox network %s exists but is not this sandbox's (label %s = %q)", name, k, nw.Labels[k])
-			}
-		}
-		if !nw.Internal {
-			return "", fmt.Errorf("sandbox network %s exists but is not internal", name)
+		if !slices.ContainsFunc(nets, func(n backend.Network) bool { return n.Name == name }) {
+			return "", fmt.Errorf("sandbox network %s exists but is not this sandbox's (its labels differ)", name)
 		}
 		return name, nil
-	case strings.Contains(err.Error(), "address pool"):
-		// "could not find an available, non-overlapping IPv4 address pool"
-		m.log.Error("sandbox network: the engine has no address range left; see docs/authoring.md", "network", name, "err", err)
-		return "", fmt.Errorf("create sandbox network %s: %w", name, faultline.Errorf(faultline.EUNAVAILABLE, networkExhaustedMessage))
-	default:
-		return "", m.e.fail("create sandbox network "+name, err)
 	}
-}
-
-// onNetwork changes a sandbox's container config from network none to the
-// named network.
-func onNetwork(cfg *container.Config, host *container.HostConfig, name string) {
-	cfg.NetworkDisabled = false
-	host.NetworkMode = container.NetworkMode(name)
+	return "", fmt.Errorf("sandbox network %s: %w", name, err)
 }
 
 // removeNetwork removes the learner's network for lab, if there is one.
 func (m *Manager) removeNetwork(ctx context.Context, userID int64, lab string) error {
 	name := networkName(m.opt.Scope, userID, lab)
-	if err := m.e.cli.NetworkRemove(ctx, name); err != nil && !isNotFound(err) {
-		return m.e.fail("remove sandbox network "+name, err)
+	if err := m.e.b.RemoveNetwork(ctx, name); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		return fmt.Errorf("remove sandbox network: %w", err)
 	}
 	return nil
 }
@@ -103,17 +83,17 @@ func (m *Manager) removeNetwork(ctx context.Context, userID int64, lab string) e
 // whose (user, lab) is not in keep (keys from storeKeyOf), and returns how
 // many it removed.
 func (m *Manager) removeOrphanNetworks(ctx context.Context, keep map[string]bool) (int, error) {
-	nets, err := m.e.cli.NetworkList(ctx, network.ListOptions{Filters: labelFilter(m.match(nil))})
+	nets, err := m.e.b.ListNetworks(ctx, m.match(nil))
 	if err != nil {
-		return 0, m.e.fail("list sandbox networks", err)
+		return 0, fmt.Errorf("list sandbox networks: %w", err)
 	}
 	n := 0
 	for _, nw := range nets {
 		if keep[nw.Labels[LabelUser]+"/"+nw.Labels[LabelLab]] {
 			continue
 		}
-		if err := m.e.cli.NetworkRemove(ctx, nw.ID); err != nil && !isNotFound(err) {
-			return n, m.e.fail("remove orphan sandbox network "+nw.Name, err)
+		if err := m.e.b.RemoveNetwork(ctx, nw.Name); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
+			return n, fmt.Errorf("remove orphan sandbox network: %w", err)
 		}
 		m.log.Info("removed orphan sandbox network", "network", nw.Name, "user", nw.Labels[LabelUser], "lab", nw.Labels[LabelLab])
 		n++
@@ -122,12 +102,12 @@ func (m *Manager) removeOrphanNetworks(ctx context.Context, keep map[string]bool
 }
 
 // claimWarm is claim for labs that can use a warm container: those without a
-// network of their own (warm containers have network none).
+// network of their own (warm containers have none).
 func (m *Manager) claimWarm(ctx context.Context, userID int64, lab *faultline.Lab) (string, bool) {
 	if needsNetwork(lab) {
 		return "", false
 	}
-	return m.claim(ctx, userID, lab)
+	return m.claim(ctx, lab)
 }
 
 // dropNetwork removes the learner's network after a failed start, on a

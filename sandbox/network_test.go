@@ -2,14 +2,15 @@ package sandbox
 
 import (
 	"context"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
-
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // netLab is testLab with a private network, as lab.yaml
@@ -53,30 +54,57 @@ func mustList(t *testing.T, m *Manager) []string {
 	return ids
 }
 
-// mustNetwork inspects the named network; ok is false when it does not exist.
-func mustNetwork(t *testing.T, ctx context.Context, name string) (network.Inspect, bool) {
+// mustNetwork returns the named network; ok is false when it does not exist.
+func mustNetwork(t *testing.T, ctx context.Context, name string) (backend.Network, bool) {
 	t.Helper()
-	nw, err := testEngine.cli.NetworkInspect(ctx, name, network.InspectOptions{})
-	if isNotFound(err) {
-		return nw, false
-	} else if err != nil {
-		t.Fatalf("inspect network %s: %v", name, err)
+	nets, err := testEngine.b.ListNetworks(ctx, nil)
+	if err != nil {
+		t.Fatalf("list networks: %v", err)
 	}
-	return nw, true
+	for _, nw := range nets {
+		if nw.Name == name {
+			return nw, true
+		}
+	}
+	return backend.Network{}, false
 }
 
-// mustIP returns the sandbox container's address on the named network.
-func mustIP(t *testing.T, ctx context.Context, containerID, net string) string {
+// mustIP returns the sandbox container's address on its one network
+// interface besides loopback, as the container itself sees it.
+func mustIP(t *testing.T, ctx context.Context, containerID string) string {
 	t.Helper()
-	info, err := testEngine.cli.ContainerInspect(ctx, containerID)
-	if err != nil {
-		t.Fatalf("inspect %s: %v", short(containerID), err)
+	code, out := MustExec(t, containerID, "ip", "-4", "-o", "addr", "show")
+	if code != 0 {
+		t.Fatalf("ip addr in %s: exit %d: %s", short(containerID), code, out)
 	}
-	ep := info.NetworkSettings.Networks[net]
-	if ep == nil || ep.IPAddress == "" {
-		t.Fatalf("container %s has no address on %s: %+v", short(containerID), net, info.NetworkSettings.Networks)
+	var addrs []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[1] != "lo" && f[2] == "inet" {
+			addr, _, _ := strings.Cut(f[3], "/")
+			addrs = append(addrs, addr)
+		}
 	}
-	return ep.IPAddress
+	if len(addrs) != 1 {
+		t.Fatalf("container %s has addresses %q besides loopback, want one:\n%s", short(containerID), addrs, out)
+	}
+	return addrs[0]
+}
+
+// mustInterfaces returns the container's network interfaces.
+func mustInterfaces(t *testing.T, containerID string) []string {
+	t.Helper()
+	code, out := MustExec(t, containerID, "cat", "/proc/net/dev")
+	if code != 0 {
+		t.Fatalf("/proc/net/dev in %s: exit %d: %s", short(containerID), code, out)
+	}
+	var ifaces []string
+	for _, line := range strings.Split(out, "\n") {
+		if name, _, ok := strings.Cut(line, ":"); ok && !strings.Contains(name, "|") {
+			ifaces = append(ifaces, strings.TrimSpace(name))
+		}
+	}
+	return ifaces
 }
 
 // serveHello is a shell snippet starting a server on port 7000, in the
@@ -109,18 +137,18 @@ func TestPrivateNetworks(t *testing.T) {
 	if !ok {
 		t.Fatalf("no network %s after Start", netA)
 	}
-	if !nw.Internal {
-		t.Errorf("network %s is not internal", netA)
-	}
 	for k, v := range map[string]string{LabelKind: KindSandbox, LabelScope: m.Scope(), LabelUser: strconv.Itoa(ada), LabelLab: lab.Slug} {
 		if nw.Labels[k] != v {
 			t.Errorf("network label %s = %q, want %q", k, nw.Labels[k], v)
 		}
 	}
-	if len(nw.Containers) != 1 {
-		t.Errorf("network %s has %d containers, want ada's only", netA, len(nw.Containers))
+	// (That the backend makes the network private, with no route out, is
+	// the backend's promise: the conformance suite and sandbox/docker's
+	// tests check it.)
+	if cs := mustList(t, m); len(cs) != 2 {
+		t.Errorf("%d sandbox containers, want ada's and bob's only", len(cs))
 	}
-	ipA, ipB := mustIP(t, ctx, sbA.ContainerID, netA), mustIP(t, ctx, sbB.ContainerID, netB)
+	ipA, ipB := mustIP(t, ctx, sbA.ContainerID), mustIP(t, ctx, sbB.ContainerID)
 	if strings.HasPrefix(ipA, "127.") || ipA == ipB {
 		t.Fatalf("addresses: ada %s, bob %s", ipA, ipB)
 	}
@@ -145,17 +173,61 @@ func TestPrivateNetworks(t *testing.T) {
 		}
 	})
 
+	t.Run("a sandbox cannot reach the host", func(t *testing.T) {
+		// A server of this test process (as the portal or any service of
+		// the host would be) on every host interface, reachable by the
+		// host at each of its addresses, is not reachable from a sandbox
+		// at any of them.
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "hello-host\n")
+				c.Close()
+			}
+		}()
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.To4() == nil || ipn.IP.IsLoopback() {
+				continue
+			}
+			host := ipn.IP.String()
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 5*time.Second)
+			if err != nil {
+				t.Fatalf("the host cannot reach its own server at %s: %v", host, err)
+			}
+			c.Close()
+			_, out := MustExec(t, sbA.ContainerID, "sh", "-c", `nc -w 2 "$1" "$2" </dev/null; echo "rc=$?"`, "sh", host, port)
+			if strings.Contains(out, "hello-host") {
+				t.Errorf("ada's sandbox reached the host at %s: %q", host, out)
+			}
+			checked++
+		}
+		if checked == 0 {
+			t.Fatal("the host has no address besides loopback to check")
+		}
+	})
+
 	t.Run("a lab without the field has no network", func(t *testing.T) {
 		sb, err := m.Start(ctx, ada, testLab(), learnerFiles, nil)
 		if err != nil {
 			t.Fatalf("Start: %v", err)
 		}
-		info, err := testEngine.cli.ContainerInspect(ctx, sb.ContainerID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.HostConfig.NetworkMode != "none" || !info.Config.NetworkDisabled {
-			t.Errorf("network mode %q, disabled %v; want none", info.HostConfig.NetworkMode, info.Config.NetworkDisabled)
+		if ifaces := mustInterfaces(t, sb.ContainerID); len(ifaces) != 1 || ifaces[0] != "lo" {
+			t.Errorf("network interfaces %q, want only lo", ifaces)
 		}
 		if _, ok := mustNetwork(t, ctx, networkName(m.Scope(), ada, testLab().Slug)); ok {
 			t.Errorf("a network was created for a lab without one")
@@ -177,14 +249,18 @@ func TestPrivateNetworks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Start again: %v", err)
 		}
-		mustIP(t, ctx, sb.ContainerID, netA)
+		mustIP(t, ctx, sb.ContainerID)
 		// A container that vanished behind the Manager's back leaves its
 		// network; the next start reuses it.
 		testEngine.removeContainer(sb.ContainerID)
 		if sb, err = m.Start(ctx, ada, lab, learnerFiles, nil); err != nil {
 			t.Fatalf("Start after the container vanished: %v", err)
 		}
-		mustIP(t, ctx, sb.ContainerID, netA)
+		mustIP(t, ctx, sb.ContainerID)
+		nets, err := testEngine.b.ListNetworks(ctx, m.match(map[string]string{LabelUser: strconv.Itoa(ada), LabelLab: lab.Slug}))
+		if err != nil || len(nets) != 1 || nets[0].Name != netA {
+			t.Errorf("ada's networks after the restart: %v, %v; want %s only", nets, err, netA)
+		}
 	})
 
 	t.Run("Reconcile removes orphan networks", func(t *testing.T) {

@@ -2,26 +2,27 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // The warm pool: containers of the lab image created and started ahead of
 // time, with the sandbox limits and an empty workspace, so "Start lab" only
 // has to claim one and copy the files in. Every lab shares the lab image, so
-// one pool serves them all. A pool container carries LabelPool; once claimed
-// it is renamed to the learner's sandbox name and recorded in the store by
-// ID, which is how Stop, Reconcile and everything else find it from then on.
+// one pool serves them all. A pool container carries LabelPool. Claiming one
+// changes nothing on the container (Docker cannot relabel a container,
+// Kubernetes cannot rename a Pod): the claim is recorded in the store, where
+// the learner's sandbox row names it by ID, which is how Stop, Reconcile and
+// everything else find it from then on; an unrecorded warm container is
+// removed at the next RunPool or Reconcile.
 
 // LabelPool marks a warm-pool container ("1").
 const LabelPool = "faultline.pool"
 
-// poolRetry is how long the pool waits after a failed fill (engine down).
+// poolRetry is how long the pool waits after a failed fill (orchestrator down).
 const poolRetry = 10 * time.Second
 
 // RunPool keeps ManagerOptions.PoolSize warm containers ready until ctx ends,
@@ -99,22 +100,21 @@ func (m *Manager) createWarm(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg, host := m.sandboxConfig(image, m.poolLimits(), m.warmLife(), map[string]string{LabelPool: "1"})
-	created, err := m.e.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	id, err := m.e.b.Create(ctx, m.sandboxSpec(image, m.poolLimits(), m.warmLife(), map[string]string{LabelPool: "1"}))
 	if err != nil {
-		return "", m.e.fail("create warm sandbox", err)
+		return "", err
 	}
-	if err := m.e.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		m.e.removeContainer(created.ID)
-		return "", m.e.fail("start warm sandbox "+short(created.ID), err)
+	if err := m.e.b.Start(ctx, id); err != nil {
+		m.e.removeContainer(id)
+		return "", err
 	}
-	return created.ID, nil
+	return id, nil
 }
 
-// claim takes a warm container for (userID, lab), if the pool has one that
-// fits and still runs: it is renamed to the learner's sandbox name. ok is
-// false when the caller must start cold.
-func (m *Manager) claim(ctx context.Context, userID int64, lab *faultline.Lab) (id string, ok bool) {
+// claim takes a warm container for a learner's start of lab, if the pool
+// has one that fits and still runs; ok is false when the caller must start
+// cold. The caller records the claim in the store.
+func (m *Manager) claim(ctx context.Context, lab *faultline.Lab) (id string, ok bool) {
 	if m.opt.PoolSize <= 0 || lab.Image != "" || withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids}) != m.poolLimits() {
 		return "", false
 	}
@@ -135,11 +135,6 @@ func (m *Manager) claim(ctx context.Context, userID int64, lab *faultline.Lab) (
 		if err != nil || !running || m.opt.Now().Add(m.opt.MaxLife+poolSlack).After(started.Add(m.warmLife())) {
 			m.e.removeContainer(id)
 			continue
-		}
-		if err := m.e.cli.ContainerRename(ctx, id, containerName(m.opt.Scope, userID, lab.Slug)); err != nil {
-			m.log.Warn("warm pool: rename failed; starting cold", "id", short(id), "err", err)
-			m.e.removeContainer(id)
-			return "", false
 		}
 		return id, true
 	}
@@ -219,26 +214,26 @@ func (m *Manager) removeStalePool(ctx context.Context) {
 	}
 }
 
-// sandboxConfig is the container config every sandbox gets, warm or cold.
-// life is the container's own backstop: it exits after that long should the
+// sandboxSpec is the container spec every sandbox gets, warm or cold. life
+// is the container's own backstop: it exits after that long should the
 // portal not stop it first.
-func (m *Manager) sandboxConfig(image string, lim faultline.Limits, life time.Duration, labels map[string]string) (*container.Config, *container.HostConfig) {
-	init := true
-	host := hardenedHostConfig(lim, map[string]string{
-		"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", sandboxTmpMB),
-		WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=0755,uid=65534,gid=65534", sandboxWorkMB),
-	}, m.opt.Runtime)
-	host.Init = &init
-	cfg := &container.Config{
-		Image:           image,
-		Cmd:             []string{"sleep", strconv.Itoa(int(life.Seconds()))},
-		User:            "65534:65534",
-		WorkingDir:      WorkDir,
-		Hostname:        "lab",
-		NetworkDisabled: true,
-		Labels:          m.e.labels(m.match(labels)),
+func (m *Manager) sandboxSpec(image string, lim faultline.Limits, life time.Duration, labels map[string]string) backend.Spec {
+	return backend.Spec{
+		Image:    image,
+		Cmd:      []string{"sleep", strconv.Itoa(int(life.Seconds()))},
+		WorkDir:  WorkDir,
+		Hostname: "lab",
+		Labels:   m.e.labels(m.match(labels)),
+		MemoryMB: lim.MemoryMB,
+		CPUs:     lim.CPUs,
+		Pids:     lim.Pids,
+		Tmpfs: []backend.Tmpfs{
+			{Path: "/tmp", SizeMB: sandboxTmpMB},
+			{Path: WorkDir, SizeMB: sandboxWorkMB},
+		},
+		Init:    true,
+		Runtime: m.opt.Runtime,
 	}
-	return cfg, host
 }
 
 // Engine returns the engine the Manager runs sandboxes on.

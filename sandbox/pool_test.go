@@ -55,7 +55,7 @@ func TestWarmPool(t *testing.T) {
 		t.Errorf("phases of a warm start: %v", phases)
 	}
 	var out bytes.Buffer
-	if code, err := testEngine.exec(ctx, sb.ContainerID, execSpec{Cmd: []string{"cat", "/work/tiny.go"}, Output: &out}); err != nil || code != 0 || !strings.Contains(out.String(), "func Add") {
+	if code, err := testEngine.exec(ctx, sb.ContainerID, []string{"cat", "/work/tiny.go"}, "", &out); err != nil || code != 0 || !strings.Contains(out.String(), "func Add") {
 		t.Fatalf("files in the claimed container: code %d, %v, %q", code, err, out.String())
 	}
 	res, err := m.RunTests(ctx, 41, lab, nil)
@@ -164,5 +164,54 @@ func TestWarmPoolSkipsAgedContainers(t *testing.T) {
 	}
 	if ok, _ := testEngine.containerRunning(ctx, aged); ok {
 		t.Errorf("the aged warm container was left running")
+	}
+}
+
+// TestWarmPoolClaimIsTheRecord: a claimed warm container keeps the pool's
+// labels (nothing is renamed or relabelled), so the store's row is what
+// names it: a start after it stopped removes it by that ID before making
+// the next one, and Stop removes it too.
+func TestWarmPoolClaimIsTheRecord(t *testing.T) {
+	MustLabImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	m := MustManager(t, newMemStore())
+	m.opt.PoolSize = 1
+	poolCtx, stopPool := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.RunPool(poolCtx) }()
+	defer func() { stopPool(); <-done }()
+	waitPool(t, m, 1)
+	m.poolMu.Lock()
+	warm := m.pool[0]
+	m.poolMu.Unlock()
+
+	lab := testLab()
+	sb, err := m.Start(ctx, 44, lab, learnerFiles, nil)
+	if err != nil || sb.ContainerID != warm {
+		t.Fatalf("start: %v; container %s, want the warm %s", err, short(sb.ContainerID), short(warm))
+	}
+	c, err := testEngine.b.Inspect(ctx, warm)
+	if err != nil || c.Labels[LabelPool] != "1" || c.Labels[LabelUser] != "" {
+		t.Fatalf("the claimed container: %+v, %v; want the pool's labels unchanged", c, err)
+	}
+	// Its processes end (the host was short of memory, say): the container
+	// is still there, stopped.
+	if err := testEngine.b.Stop(ctx, warm); err != nil {
+		t.Fatal(err)
+	}
+	waitPool(t, m, 1)
+	again, err := m.Start(ctx, 44, lab, learnerFiles, nil)
+	if err != nil || again.ContainerID == warm {
+		t.Fatalf("start after the claimed container stopped: %v, container %s", err, short(again.ContainerID))
+	}
+	if _, err := testEngine.b.Inspect(ctx, warm); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Errorf("the stopped claimed container is still there: %v", err)
+	}
+	if err := m.Stop(ctx, 44, lab.Slug); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testEngine.b.Inspect(ctx, again.ContainerID); faultline.ErrorCode(err) != faultline.ENOTFOUND {
+		t.Errorf("Stop left the claimed container %s: %v", short(again.ContainerID), err)
 	}
 }

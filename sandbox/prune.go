@@ -4,12 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -59,10 +54,9 @@ func (e *Engine) LabImagesInUse(warm []string, labs []*faultline.Lab) ([]string,
 
 // PruneLabImages removes the tags of opt.Repo that are not in opt.Keep, whose
 // image no container uses (running or not) and that are at least opt.MinAge
-// old, and returns the references it removed. It removes by reference and
-// never forces: an image with other tags only loses this one, and the engine
-// itself refuses to remove an image a container was created from meanwhile
-// (that tag is then skipped). EUNAVAILABLE when the engine is down.
+// old, and returns the references it removed (backend.Backend.PruneImages;
+// a backend whose nodes collect images themselves removes nothing).
+// EUNAVAILABLE when the orchestrator is down.
 func (e *Engine) PruneLabImages(ctx context.Context, opt PruneOptions) ([]string, error) {
 	repo := opt.Repo
 	if repo == "" {
@@ -72,58 +66,13 @@ func (e *Engine) PruneLabImages(ctx context.Context, opt PruneOptions) ([]string
 	if opt.Now != nil {
 		now = opt.Now
 	}
-	keep := map[string]bool{}
-	for _, k := range opt.Keep {
-		keep[normalizeRef(k)] = true
+	var before time.Time // zero: any age
+	if opt.MinAge > 0 {
+		before = now().Add(-opt.MinAge)
 	}
-
-	imgs, err := e.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	removed, err := e.b.PruneImages(ctx, repo, opt.Keep, before)
 	if err != nil {
-		return nil, e.fail("list images "+repo, err)
-	}
-	if len(imgs) == 0 {
-		return nil, nil
-	}
-	// Listed after the images, so a container created in between is seen.
-	cs, err := e.cli.ContainerList(ctx, container.ListOptions{All: true})
-	if err != nil {
-		return nil, e.fail("list containers for image pruning", err)
-	}
-	used := map[string]bool{}
-	for _, c := range cs {
-		used[c.ImageID] = true
-		used[normalizeRef(c.Image)] = true
-	}
-
-	cutoff := now().Add(-opt.MinAge)
-	var removed []string
-	for _, img := range imgs {
-		if used[img.ID] || (opt.MinAge > 0 && time.Unix(img.Created, 0).After(cutoff)) {
-			continue
-		}
-		for _, ref := range img.RepoTags {
-			if !strings.HasPrefix(ref, repo+":") || keep[ref] || used[ref] {
-				continue
-			}
-			_, err := e.cli.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
-			switch {
-			case err == nil:
-				e.log.Info("removed old lab image", "image", ref, "id", short(strings.TrimPrefix(img.ID, "sha256:")))
-				removed = append(removed, ref)
-			case isNotFound(err):
-			case isConflict(err) || strings.Contains(err.Error(), "conflict"):
-				e.log.Info("old lab image in use; kept", "image", ref, "err", err)
-			default:
-				return removed, e.fail(fmt.Sprintf("remove old lab image %s", ref), err)
-			}
-		}
+		return removed, fmt.Errorf("prune lab images: %w", err)
 	}
 	return removed, nil
-}
-
-// normalizeRef drops the default registry prefixes the engine may report,
-// so "docker.io/library/x:t" and "x:t" compare equal.
-func normalizeRef(ref string) string {
-	ref = strings.TrimPrefix(ref, "docker.io/")
-	return strings.TrimPrefix(ref, "library/")
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
-
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // RunSpec describes one throwaway container run.
@@ -20,12 +16,12 @@ type RunSpec struct {
 	Image       string
 	Cmd         []string
 	Env         []string          // added to the image's environment (keep goindex=0 in any GODEBUG you set)
-	Labels      map[string]string // the engine adds faultline.instance
+	Labels      map[string]string // the Engine adds faultline.instance (and faultline.scope)
 	Limits      faultline.Limits  // Time is wall clock for the whole run; zero fields take faultline.DefaultGradeLimits
 	Stdin       io.Reader         // streamed to the container's stdin, then closed (may be nil)
 	OutputLimit int64             // bytes of combined stdout+stderr kept; past it the container is killed (0: 1 MiB)
 	TmpfsMB     int64             // size of the /tmp tmpfs, exec allowed (0: 256)
-	Runtime     string            // optional OCI runtime ("" = engine default)
+	Runtime     string            // optional runtime ("" = the backend's default; "runsc" for gVisor)
 	WorkDir     string            // optional working directory ("" = image default, /tmp)
 }
 
@@ -44,7 +40,6 @@ type RunResult struct {
 const (
 	defaultOutputLimit = 1 << 20
 	defaultTmpfsMB     = 256
-	cleanupTimeout     = 30 * time.Second
 )
 
 // withDefaults fills zero limits from faultline.DefaultGradeLimits.
@@ -65,49 +60,13 @@ func withDefaults(l faultline.Limits) faultline.Limits {
 	return l
 }
 
-// hardenedHostConfig is the host configuration every Faultline container
-// gets: no network, read-only root, no capabilities, no new privileges,
-// memory without swap, CPU and process caps, no logs on disk.
-func hardenedHostConfig(l faultline.Limits, tmpfs map[string]string, runtime string) *container.HostConfig {
-	pids := l.Pids
-	mem := l.MemoryMB << 20
-	return &container.HostConfig{
-		NetworkMode:    "none",
-		ReadonlyRootfs: true,
-		Tmpfs:          tmpfs,
-		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges"},
-		LogConfig:      container.LogConfig{Type: "none"},
-		Runtime:        runtime,
-		IpcMode:        "private",
-		Resources: container.Resources{
-			Memory:     mem,
-			MemorySwap: mem,
-			NanoCPUs:   int64(l.CPUs * 1e9),
-			PidsLimit:  &pids,
-		},
-	}
-}
-
-// labels returns a copy of l with the instance label added.
-func (e *Engine) labels(l map[string]string) map[string]string {
-	out := maps.Clone(l)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[LabelInstance] = e.instance
-	if e.scope != "" {
-		out[LabelScope] = e.scope
-	}
-	return out
-}
-
-// Run runs spec.Cmd in a new container with network none, user 65534,
-// read-only root, a tmpfs /tmp, no capabilities, no-new-privileges and the
-// limits, streams spec.Stdin to it, and waits up to spec.Limits.Time. The
-// container is always removed, even when ctx is cancelled. A limit hit is a
-// RunResult field, not an error; an error means the engine failed
-// (EUNAVAILABLE when it cannot be reached) or ctx ended.
+// Run runs spec.Cmd in a new container (hardened as every backend container
+// is: no network, user 65534, read-only root, no capabilities,
+// no-new-privileges) with a tmpfs /tmp and the limits, streams spec.Stdin to
+// it, and lets it run for up to spec.Limits.Time (the container's deadline).
+// The container is always removed, even when ctx is cancelled. A limit hit is
+// a RunResult field, not an error; an error means the backend failed
+// (EUNAVAILABLE when the orchestrator cannot be reached) or ctx ended.
 func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	lim := withDefaults(spec.Limits)
 	outLimit := spec.OutputLimit
@@ -118,146 +77,61 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if tmpMB <= 0 {
 		tmpMB = defaultTmpfsMB
 	}
-	cfg := &container.Config{
-		Image:           spec.Image,
-		Cmd:             spec.Cmd,
-		Env:             spec.Env,
-		Labels:          e.labels(spec.Labels),
-		User:            "65534:65534",
-		WorkingDir:      spec.WorkDir,
-		NetworkDisabled: true,
-		AttachStdout:    true,
-		AttachStderr:    true,
-	}
-	if spec.Stdin != nil {
-		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
-	}
-	tmpfs := map[string]string{"/tmp": fmt.Sprintf("rw,exec,nosuid,nodev,size=%dm,mode=1777", tmpMB)}
-	// A known name lets a create interrupted by ctx be cleaned up even though
-	// its ID never arrived.
-	name := "faultline-run-" + randomHex(8)
-	created, err := e.cli.ContainerCreate(ctx, cfg, hardenedHostConfig(lim, tmpfs, spec.Runtime), nil, nil, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			e.removeContainer(name)
-		}
-		return nil, e.fail(fmt.Sprintf("create container from %q", spec.Image), err)
-	}
-	id := created.ID
-	defer e.removeContainer(id)
-
-	att, err := e.cli.ContainerAttach(ctx, id, container.AttachOptions{
-		Stream: true, Stdin: spec.Stdin != nil, Stdout: true, Stderr: true,
+	id, err := e.b.Create(ctx, backend.Spec{
+		Image:    spec.Image,
+		Cmd:      spec.Cmd,
+		Env:      spec.Env,
+		WorkDir:  spec.WorkDir,
+		Labels:   e.labels(spec.Labels),
+		MemoryMB: lim.MemoryMB,
+		CPUs:     lim.CPUs,
+		Pids:     lim.Pids,
+		Tmpfs:    []backend.Tmpfs{{Path: "/tmp", SizeMB: tmpMB}},
+		Stdin:    spec.Stdin != nil,
+		Deadline: lim.Time,
+		Runtime:  spec.Runtime,
 	})
 	if err != nil {
-		return nil, e.fail("attach container "+short(id), err)
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
+	}
+	defer e.removeContainer(id)
+
+	out := &capWriter{limit: outLimit, onExceed: func() { go e.stopContainer(id) }}
+	att, err := e.b.Attach(ctx, id, spec.Stdin, out)
+	if err != nil {
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
 	defer att.Close()
 
-	// Register the wait before starting so a fast exit is not missed.
-	waitCtx, cancelWait := context.WithCancel(ctx)
-	defer cancelWait()
-	waitCh, waitErr := e.cli.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
-
-	var killOnce sync.Once
-	kill := func() {
-		killOnce.Do(func() {
-			kctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-			defer cancel()
-			if err := e.cli.ContainerKill(kctx, id, "KILL"); err != nil && !isConflict(err) && !isNotFound(err) {
-				e.log.Warn("kill container", "id", short(id), "err", err)
-			}
-		})
-	}
-
-	out := &capWriter{limit: outLimit, onExceed: func() { go kill() }}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		// StdCopy ends when the container's streams close (at exit) or the
-		// connection is closed below.
-		_, _ = stdcopy.StdCopy(out, out, att.Reader)
-	}()
-
 	start := time.Now()
-	if err := e.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return nil, e.fail("start container "+short(id), err)
+	if err := e.b.Start(ctx, id); err != nil {
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
-	if spec.Stdin != nil {
-		go func() {
-			_, _ = io.Copy(att.Conn, spec.Stdin)
-			_ = att.CloseWrite()
-		}()
-	}
-
-	var timedOut bool
-	timer := time.NewTimer(lim.Time)
-	defer timer.Stop()
-	var status container.WaitResponse
-wait:
-	for {
-		select {
-		case status = <-waitCh:
-			break wait
-		case err := <-waitErr:
-			if ctx.Err() != nil {
-				kill()
-				return nil, fmt.Errorf("run container %s: %w", short(id), ctx.Err())
-			}
-			return nil, e.fail("wait for container "+short(id), err)
-		case <-timer.C:
-			timedOut = true
-			kill()
+	exit, err := e.b.Wait(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			e.stopContainer(id)
+			return nil, fmt.Errorf("run container %s: %w", short(id), ctx.Err())
 		}
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
 	dur := time.Since(start)
 
 	// After exit the output stream ends promptly; do not hang on it anyway.
 	select {
-	case <-copied:
+	case <-att.Done():
 	case <-time.After(10 * time.Second):
 		att.Close()
-		<-copied
+		<-att.Done()
 	}
-
-	res := &RunResult{
+	return &RunResult{
 		Output:         out.bytes(),
-		ExitCode:       int(status.StatusCode),
-		TimedOut:       timedOut,
+		ExitCode:       exit.Code,
+		TimedOut:       exit.DeadlineExceeded,
+		OOMKilled:      exit.OOMKilled,
 		OutputExceeded: out.exceeded(),
 		Duration:       dur,
-	}
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	info, err := e.cli.ContainerInspect(ictx, id)
-	if err != nil {
-		return nil, e.fail("inspect container "+short(id), err)
-	}
-	if info.State != nil {
-		res.OOMKilled = info.State.OOMKilled
-		res.ExitCode = info.State.ExitCode
-	}
-	return res, nil
-}
-
-// removeContainer force-removes a container with its anonymous volumes, on a
-// fresh context so it happens even when the caller's context is cancelled.
-func (e *Engine) removeContainer(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	// "already in progress": someone else (Stop, a drain) is removing it.
-	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "is already in progress") {
-		e.log.Error("remove container", "id", short(id), "err", err)
-	}
-}
-
-// short abbreviates a container ID for messages.
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
+	}, nil
 }
 
 // capWriter keeps the first limit bytes written to it and calls onExceed

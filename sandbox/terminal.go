@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,10 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // termTouchEvery is how often, at most, terminal input is recorded as sandbox
@@ -25,7 +22,7 @@ const termTouchEvery = 30 * time.Second
 
 // termShell starts the learner's shell. The wrapper prints its PID (which
 // exec keeps for the login shell) as the first line, so Close can end the
-// shell's whole session: the engine has no call to kill an exec.
+// shell's whole session: closing a backend's TTY may leave it running.
 var termShell = []string{"sh", "-c", `echo "$$"; exec sh -l`}
 
 // killSessionScript SIGKILLs every process of the session whose ID is $1 (a
@@ -59,42 +56,32 @@ var _ faultline.Terminals = (*Manager)(nil)
 // WorkDir, with the sandbox's environment plus TERM=xterm-256color. The
 // sandbox is looked up by userID and lab only. Opening the terminal, and
 // typing into it (at most every 30 seconds), count as sandbox activity.
-// ENOTFOUND when no sandbox is running, EUNAVAILABLE when the engine is down.
+// ENOTFOUND when no sandbox is running, EUNAVAILABLE when the orchestrator is
+// down.
 func (m *Manager) Terminal(ctx context.Context, userID int64, lab string, size faultline.TermSize) (faultline.Terminal, error) {
 	sb, err := m.running(ctx, userID, lab)
 	if err != nil {
 		return nil, err
 	}
 	size = size.Clamp()
-	console := &[2]uint{uint(size.Rows), uint(size.Cols)}
 	op := fmt.Sprintf("terminal user %d lab %q in %s", userID, lab, short(sb.ContainerID))
-	created, err := m.e.cli.ContainerExecCreate(ctx, sb.ContainerID, container.ExecOptions{
-		User:         "65534:65534",
-		Tty:          true,
-		ConsoleSize:  console,
-		AttachStdin:  true,
-		AttachStdout: true,
-		AttachStderr: true,
-		Env:          []string{"TERM=xterm-256color"},
-		WorkingDir:   WorkDir,
-		Cmd:          termShell,
+	conn, err := m.e.b.ExecTTY(ctx, sb.ContainerID, backend.TTYSpec{
+		Cmd:     termShell,
+		Env:     []string{"TERM=xterm-256color"},
+		WorkDir: WorkDir,
+		Size:    size,
 	})
-	if err != nil {
-		if isNotFound(err) || isConflict(err) {
-			return nil, faultline.Errorf(faultline.ENOTFOUND, "This lab's sandbox is not running; start it first.")
-		}
-		return nil, m.e.fail("create "+op, err)
+	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "This lab's sandbox is not running; start it first.")
+	} else if err != nil {
+		return nil, fmt.Errorf("start %s: %w", op, err)
 	}
-	att, err := m.e.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: true, ConsoleSize: console})
-	if err != nil {
-		return nil, m.e.fail("attach "+op, err)
-	}
-	t := &tty{m: m, sandboxID: sb.ID, containerID: sb.ContainerID, execID: created.ID, att: att, touched: m.opt.Now()}
+	t := &tty{m: m, sandboxID: sb.ID, containerID: sb.ContainerID, conn: conn, touched: m.opt.Now()}
 	// Until the shell has said who it is, ctx bounds the wait.
-	stop := context.AfterFunc(ctx, func() { att.Close() })
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	pid, err := t.readPID()
 	if !stop() || err != nil {
-		att.Close()
+		conn.Close()
 		if err == nil {
 			err = ctx.Err()
 		}
@@ -106,7 +93,8 @@ func (m *Manager) Terminal(ctx context.Context, userID int64, lab string, size f
 		return nil, fmt.Errorf("start %s: %w", op, err)
 	}
 	t.pid = pid
-	// Engines before API 1.42 ignore ConsoleSize: size the TTY explicitly.
+	// Some engines ignore the size given at the start (Docker before API
+	// 1.42): size the TTY now that the shell runs.
 	if err := t.Resize(ctx, size); err != nil {
 		t.Close()
 		return nil, err
@@ -114,13 +102,13 @@ func (m *Manager) Terminal(ctx context.Context, userID int64, lab string, size f
 	return t, nil
 }
 
-// tty is a faultline.Terminal: one TTY exec and its hijacked connection.
+// tty is a faultline.Terminal: a backend TTY running the learner's shell,
+// whose session it ends at Close.
 type tty struct {
 	m           *Manager
 	sandboxID   int64
 	containerID string
-	execID      string
-	att         types.HijackedResponse
+	conn        backend.TTY
 	pid         int // the shell's PID inside the container
 
 	pending []byte // output read along with the PID line
@@ -138,7 +126,7 @@ func (t *tty) readPID() (int, error) {
 	var line []byte
 	buf := make([]byte, 512)
 	for {
-		n, err := t.att.Reader.Read(buf)
+		n, err := t.conn.Read(buf)
 		line = append(line, buf[:n]...)
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			t.pending = append([]byte(nil), line[i+1:]...)
@@ -165,8 +153,8 @@ func (t *tty) Read(p []byte) (int, error) {
 		t.pending = t.pending[n:]
 		return n, nil
 	}
-	n, err := t.att.Reader.Read(p)
-	if err != nil && (errors.Is(err, net.ErrClosed) || t.isClosed()) {
+	n, err := t.conn.Read(p)
+	if err != nil && t.isClosed() {
 		err = io.EOF
 	}
 	return n, err
@@ -174,12 +162,12 @@ func (t *tty) Read(p []byte) (int, error) {
 
 // Write sends keystrokes to the shell and records activity now and then.
 func (t *tty) Write(p []byte) (int, error) {
-	n, err := t.att.Conn.Write(p)
+	n, err := t.conn.Write(p)
 	if err != nil {
 		if t.isClosed() {
 			return n, fmt.Errorf("write to terminal: %w", net.ErrClosed)
 		}
-		return n, fmt.Errorf("write to terminal: %w", err)
+		return n, err
 	}
 	t.activity()
 	return n, nil
@@ -206,10 +194,8 @@ func (t *tty) activity() {
 
 // Resize changes the TTY's size (clamped).
 func (t *tty) Resize(ctx context.Context, size faultline.TermSize) error {
-	size = size.Clamp()
-	err := t.m.e.cli.ContainerExecResize(ctx, t.execID, container.ResizeOptions{Height: uint(size.Rows), Width: uint(size.Cols)})
-	if err != nil {
-		return t.m.e.fail(fmt.Sprintf("resize terminal in %s to %dx%d", short(t.containerID), size.Cols, size.Rows), err)
+	if err := t.conn.Resize(ctx, size.Clamp()); err != nil {
+		return fmt.Errorf("resize terminal: %w", err)
 	}
 	return nil
 }
@@ -221,7 +207,7 @@ func (t *tty) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		t.closeErr = t.kill()
-		t.att.Close()
+		t.conn.Close()
 	})
 	return t.closeErr
 }
@@ -233,12 +219,9 @@ func (t *tty) kill() error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	out := &capWriter{limit: 1 << 10}
-	code, err := t.m.e.exec(ctx, t.containerID, execSpec{
-		Cmd:    []string{"sh", "-c", killSessionScript, "faultline-kill-session", strconv.Itoa(t.pid)},
-		Output: out,
-	})
+	code, err := t.m.e.exec(ctx, t.containerID, []string{"sh", "-c", killSessionScript, "faultline-kill-session", strconv.Itoa(t.pid)}, "", out)
 	switch {
-	case err != nil && (isNotFound(err) || isConflict(err)):
+	case faultline.ErrorCode(err) == faultline.ENOTFOUND:
 		return nil // the sandbox is gone, and the shell with it
 	case err != nil:
 		return fmt.Errorf("end terminal session %d in %s: %w", t.pid, short(t.containerID), err)

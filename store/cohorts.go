@@ -384,3 +384,110 @@ func addMember(ctx context.Context, tx *dbTx, cohortID, userID int64, role fault
 	}
 	return nil
 }
+
+const labSettingsColumns = `cohort_id, lab, opens_at, due_at, late_mode, late_pct_per_day, late_cap_pct,
+	max_submissions, per_minute, test_visibility, updated_at`
+
+func scanLabSettings(sc interface{ Scan(...any) error }) (*faultline.LabSettings, error) {
+	s := &faultline.LabSettings{}
+	var mode, vis string
+	if err := sc.Scan(&s.CohortID, &s.Lab, timeText{&s.OpensAt}, timeText{&s.DueAt}, &mode, &s.Late.PercentPerDay,
+		&s.Late.CapPercent, &s.MaxSubmissions, &s.PerMinute, &vis, timeText{&s.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	s.Late.Mode = faultline.LateMode(mode)
+	s.Visibility = faultline.TestVisibility(vis)
+	return s, nil
+}
+
+// LabSettings returns the cohort's settings for the lab, or
+// faultline.DefaultLabSettings (UpdatedAt zero) when none were set. ENOTFOUND
+// for an unknown cohort.
+func (db *DB) LabSettings(ctx context.Context, cohortID int64, lab string) (*faultline.LabSettings, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
+		return nil, err
+	}
+	s, err := scanLabSettings(tx.QueryRowContext(ctx, `SELECT `+labSettingsColumns+` FROM cohort_labs
+		WHERE cohort_id = ? AND lab = ?`, cohortID, lab))
+	if errors.Is(err, sql.ErrNoRows) {
+		return faultline.DefaultLabSettings(cohortID, lab), nil
+	} else if err != nil {
+		return nil, fmt.Errorf("lab settings of cohort %d lab %q: %w", cohortID, lab, err)
+	}
+	return s, nil
+}
+
+// ListLabSettings returns the settings of every lab of the cohort that has
+// been set, ordered by lab; labs never set are absent (use
+// faultline.DefaultLabSettings). ENOTFOUND for an unknown cohort.
+func (db *DB) ListLabSettings(ctx context.Context, cohortID int64) ([]*faultline.LabSettings, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+labSettingsColumns+` FROM cohort_labs WHERE cohort_id = ? ORDER BY lab`, cohortID)
+	if err != nil {
+		return nil, fmt.Errorf("list lab settings of cohort %d: %w", cohortID, err)
+	}
+	defer rows.Close()
+	out := []*faultline.LabSettings{}
+	for rows.Next() {
+		s, err := scanLabSettings(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list lab settings of cohort %d: %w", cohortID, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list lab settings of cohort %d: %w", cohortID, err)
+	}
+	return out, nil
+}
+
+// SetLabSettings validates s (EINVALID with what to fix, see
+// LabSettings.Validate), fills empty modes with their defaults, stores it
+// replacing earlier settings and sets s.UpdatedAt. ENOTFOUND for an unknown
+// cohort.
+func (db *DB) SetLabSettings(ctx context.Context, s *faultline.LabSettings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.Late.Mode == "" {
+		s.Late.Mode = faultline.LateAccept
+	}
+	if s.Visibility == "" {
+		s.Visibility = faultline.TestsVisible
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO cohort_labs (`+labSettingsColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (cohort_id, lab) DO UPDATE SET opens_at = excluded.opens_at, due_at = excluded.due_at,
+			late_mode = excluded.late_mode, late_pct_per_day = excluded.late_pct_per_day,
+			late_cap_pct = excluded.late_cap_pct, max_submissions = excluded.max_submissions,
+			per_minute = excluded.per_minute, test_visibility = excluded.test_visibility,
+			updated_at = excluded.updated_at`,
+		s.CohortID, s.Lab, encodeTime(s.OpensAt), encodeTime(s.DueAt), string(s.Late.Mode), s.Late.PercentPerDay,
+		s.Late.CapPercent, s.MaxSubmissions, s.PerMinute, string(s.Visibility), encodeTime(tx.now))
+	if isForeignKey(err) {
+		return faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	} else if err != nil {
+		return fmt.Errorf("set lab settings of cohort %d lab %q: %w", s.CohortID, s.Lab, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set lab settings of cohort %d lab %q: commit: %w", s.CohortID, s.Lab, err)
+	}
+	s.UpdatedAt = tx.now
+	return nil
+}

@@ -12,6 +12,15 @@
 //
 // Times are stored as fixed-width UTC text (2006-01-02T15:04:05.000000000Z),
 // which sorts and compares correctly as text; zero times are stored as NULL.
+//
+// One file per aggregate: users.go (accounts), sessions.go, tokens.go (API
+// tokens), cohorts.go (cohorts, memberships, invites and per-lab settings),
+// progress.go (lessons read, quiz attempts), workspace.go (saved file
+// versions and the storage budget) with restorepoints.go, submissions.go
+// (the grading queue, results and their history), regrades.go, replays.go,
+// sandboxes.go; dashboards.go holds the read models across them (progress
+// matrix, lab statistics, the live queue, what held scores are decided
+// from). db.go, migrate.go and seed.go (benchmark data) are the plumbing.
 package store
 
 import (
@@ -22,8 +31,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline-dev/faultline"
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/faultline-dev/faultline"
 )
 
 // Compile-time checks that *DB implements the root interfaces.
@@ -35,6 +45,15 @@ var (
 	_ faultline.WorkspaceService  = (*DB)(nil)
 	_ faultline.SandboxStore      = (*DB)(nil)
 	_ faultline.SubmissionService = (*DB)(nil)
+	_ faultline.SubmissionRecords = (*DB)(nil)
+	_ faultline.InstructorService = (*DB)(nil)
+	_ faultline.ScoreService      = (*DB)(nil)
+	_ faultline.LiveService       = (*DB)(nil)
+	_ faultline.RegradeService    = (*DB)(nil)
+	_ faultline.RegradeCanceler   = (*DB)(nil)
+	_ faultline.TokenService      = (*DB)(nil)
+	_ faultline.RestorePoints     = (*DB)(nil)
+	_ faultline.ReplayLog         = (*DB)(nil)
 )
 
 // busyTimeout is how long (ms) a connection waits for another process's write
@@ -50,6 +69,10 @@ type DB struct {
 	// Now returns the current time; read once per transaction and stored in
 	// UTC. Defaults to time.Now. Set it before the DB is shared.
 	Now func() time.Time
+	// StorageBudget is each learner's budget, in bytes, for saved file
+	// versions (0: faultline.DefaultFairness.StorageBytes). Set it before
+	// the DB is shared.
+	StorageBudget int64
 }
 
 // Open opens (creating if needed) the SQLite database file at path, applies

@@ -131,12 +131,11 @@ func TestCoInstructorRemoveAndMove(t *testing.T) {
 	if r, err := db.MemberRole(ctx, b.ID, ann.ID); err != nil || r != faultline.MemberLearner {
 		t.Fatalf("role in B = %q, %v", r, err)
 	}
-	scores, err := db.LabScores(ctx, b.ID)
-	if err != nil || len(scores) != 1 || scores[0].BestScore != 8 {
-		t.Fatalf("B's lab scores after move = %+v, %v", scores, err)
+	if held := MustHeld(t, db, b.ID); len(held) != 1 || held[heldKey(ann.ID, "saga")].Score != 8 {
+		t.Fatalf("B's held scores after move = %+v", held)
 	}
-	if scores, _ := db.LabScores(ctx, a.ID); len(scores) != 0 {
-		t.Fatalf("A still shows the moved learner: %+v", scores)
+	if held := MustHeld(t, db, a.ID); len(held) != 0 {
+		t.Fatalf("A still shows the moved learner: %+v", held)
 	}
 
 	// Removing keeps the learner's work.
@@ -157,8 +156,8 @@ func TestCoInstructorRemoveAndMove(t *testing.T) {
 	if err := db.AddMember(ctx, b.ID, ann.ID, faultline.MemberLearner); err != nil {
 		t.Fatal(err)
 	}
-	if scores, _ := db.LabScores(ctx, b.ID); len(scores) != 1 {
-		t.Fatalf("B after re-adding = %+v", scores)
+	if held := MustHeld(t, db, b.ID); len(held) != 1 {
+		t.Fatalf("B after re-adding = %+v", held)
 	}
 
 	// The last instructor stays; a co-instructor can go.
@@ -250,14 +249,14 @@ func TestSubmissionCountsGate(t *testing.T) {
 	MustCreateSubmission(t, db, other.ID, "saga")
 	clk.Advance(40 * time.Second) // the first is now older than a minute
 	c, err := db.SubmissionCounts(ctx, u.ID, "saga")
-	if err != nil || c != (faultline.SubmissionCount{Total: 2, LastMinute: 1}) {
-		t.Fatalf("counts = %+v, %v; want total 2, last minute 1", c, err)
+	if err != nil || c != (faultline.SubmissionCount{Total: 2, LastMinute: 1, Waiting: 3}) {
+		t.Fatalf("counts = %+v, %v; want total 2, last minute 1, 3 waiting of any lab", c, err)
 	}
 	set := &faultline.LabSettings{Lab: "saga", MaxSubmissions: 3, PerMinute: 1}
-	assertCode(t, set.Admit(clk.Now(), c), faultline.ETOOMANY)
+	assertCode(t, set.Policy().Admit(clk.Now(), c), faultline.ETOOMANY)
 	clk.Advance(time.Minute)
 	c, _ = db.SubmissionCounts(ctx, u.ID, "saga")
-	if err := set.Admit(clk.Now(), c); err != nil {
+	if err := set.Policy().Admit(clk.Now(), c); err != nil {
 		t.Fatalf("admit after a quiet minute: %v", err)
 	}
 	if c, err := db.SubmissionCounts(ctx, u.ID, "nothing"); err != nil || c.Total != 0 {
@@ -311,8 +310,8 @@ func TestRegradeKeepsHistory(t *testing.T) {
 	if got.State != faultline.SubmissionQueued || got.Result == nil || got.Result.Score != 5 {
 		t.Fatalf("queued regrade = %+v (result %+v)", got, got.Result)
 	}
-	if ls, _ := db.LabScores(ctx, c.ID); len(ls) != 2 || ls[0].UserID != ann.ID || ls[0].BestScore != 5 || ls[0].Attempts != 1 {
-		t.Fatalf("lab scores during regrade = %+v", ls)
+	if h := MustHeld(t, db, c.ID)[heldKey(ann.ID, "saga")]; h.Score != 5 || h.Attempts != 1 {
+		t.Fatalf("held during regrade = %+v", h)
 	}
 	q, err := db.QueueStats(ctx)
 	if err != nil || q.Queued != 2 || q.Regrades != 1 || !q.OldestQueued.Equal(s2.CreatedAt) {

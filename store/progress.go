@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/faultline-dev/faultline"
@@ -58,6 +60,88 @@ func (db *DB) LessonsRead(ctx context.Context, userID int64) (map[string]time.Ti
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("lessons read by user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// RecordQuizAttempt stores a graded quiz attempt. EINVALID for an empty or
+// overlong slug, a total below 1, a score outside 0..total, or answers that do
+// not match total; ENOTFOUND for an unknown user.
+func (db *DB) RecordQuizAttempt(ctx context.Context, a faultline.QuizAttempt) (*faultline.QuizAttempt, error) {
+	switch {
+	case a.Slug == "" || len(a.Slug) > 200:
+		return nil, faultline.Errorf(faultline.EINVALID, "Lesson slug must be 1 to 200 characters.")
+	case a.Total < 1 || a.Score < 0 || a.Score > a.Total:
+		return nil, faultline.Errorf(faultline.EINVALID, "A quiz score must be between 0 and the number of questions.")
+	case len(a.Answers) != a.Total:
+		return nil, faultline.Errorf(faultline.EINVALID, "A quiz attempt needs one answer per question.")
+	}
+	parts := make([]string, len(a.Answers))
+	for i, n := range a.Answers {
+		if n < 0 {
+			return nil, faultline.Errorf(faultline.EINVALID, "Quiz answer %d is not a choice.", i+1)
+		}
+		parts[i] = strconv.Itoa(n)
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO quiz_attempts (user_id, slug, score, total, answers, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, a.UserID, a.Slug, a.Score, a.Total, strings.Join(parts, ","), encodeTime(tx.now))
+	if isForeignKey(err) {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "User not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("record quiz attempt on %q by user %d: %w", a.Slug, a.UserID, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return nil, fmt.Errorf("record quiz attempt on %q by user %d: id: %w", a.Slug, a.UserID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record quiz attempt on %q by user %d: commit: %w", a.Slug, a.UserID, err)
+	}
+	out := a
+	out.ID = id
+	out.CreatedAt = tx.now
+	out.Answers = append([]int(nil), a.Answers...)
+	return &out, nil
+}
+
+// QuizScores returns, per lesson slug, the user's best score (with the total
+// of that attempt) and how many attempts they made; an empty map if none.
+func (db *DB) QuizScores(ctx context.Context, userID int64) (map[string]faultline.QuizScore, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// The best attempt is the highest score; ties go to the latest attempt,
+	// whose total reflects the quiz as it is now.
+	rows, err := tx.QueryContext(ctx, `
+		SELECT slug, score, total, n FROM (
+			SELECT slug, score, total,
+			       COUNT(*) OVER (PARTITION BY slug) AS n,
+			       ROW_NUMBER() OVER (PARTITION BY slug ORDER BY score DESC, id DESC) AS rank
+			FROM quiz_attempts WHERE user_id = ?
+		) WHERE rank = 1`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("quiz scores of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	out := map[string]faultline.QuizScore{}
+	for rows.Next() {
+		var slug string
+		var s faultline.QuizScore
+		if err := rows.Scan(&slug, &s.Best, &s.Total, &s.Attempts); err != nil {
+			return nil, fmt.Errorf("quiz scores of user %d: %w", userID, err)
+		}
+		out[slug] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("quiz scores of user %d: %w", userID, err)
 	}
 	return out, nil
 }

@@ -172,3 +172,39 @@ func findSandbox(ctx context.Context, tx *dbTx, where string, args ...any) (*fau
 	}
 	return sb, nil
 }
+
+// LiveSandboxes returns the starting and running sandboxes of the cohort's
+// learners (of everyone for cohortID 0) with their names, least recently
+// active first. An unknown cohort has none.
+func (db *DB) LiveSandboxes(ctx context.Context, cohortID int64) ([]*faultline.LiveSandbox, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	where, args := cohortLearners("sb.user_id", cohortID)
+	rows, err := tx.QueryContext(ctx, `SELECT sb.id, sb.user_id, sb.lab, sb.container_id, sb.state, sb.error,
+		sb.created_at, sb.updated_at, sb.last_active_at, u.name, u.email
+		FROM sandboxes sb JOIN users u ON u.id = sb.user_id
+		WHERE sb.state IN ('starting', 'running') AND `+where+`
+		ORDER BY sb.last_active_at, sb.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("live sandboxes of cohort %d: %w", cohortID, err)
+	}
+	defer rows.Close()
+	out := []*faultline.LiveSandbox{}
+	for rows.Next() {
+		ls := &faultline.LiveSandbox{}
+		var state string
+		if err := rows.Scan(&ls.ID, &ls.UserID, &ls.Lab, &ls.ContainerID, &state, &ls.Error,
+			timeText{&ls.CreatedAt}, timeText{&ls.UpdatedAt}, timeText{&ls.LastActiveAt}, &ls.Name, &ls.Email); err != nil {
+			return nil, fmt.Errorf("live sandboxes of cohort %d: %w", cohortID, err)
+		}
+		ls.State = faultline.SandboxState(state)
+		out = append(out, ls)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("live sandboxes of cohort %d: %w", cohortID, err)
+	}
+	return out, nil
+}

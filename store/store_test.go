@@ -173,3 +173,24 @@ func TestOpenRefusesMemory(t *testing.T) {
 		t.Fatal("Open(:memory:) succeeded; want an error")
 	}
 }
+
+func heldKey(user int64, lab string) string { return fmt.Sprintf("%d/%s", user, lab) }
+
+// MustHeld returns what each learner of the cohort holds on each lab they
+// submitted to, with no cohort rules, from CohortAttempts: by heldKey.
+func MustHeld(tb testing.TB, db *store.DB, cohortID int64) map[string]faultline.HeldScore {
+	tb.Helper()
+	atts, err := db.CohortAttempts(context.Background(), cohortID, "")
+	if err != nil {
+		tb.Fatalf("CohortAttempts(%d): %v", cohortID, err)
+	}
+	by := map[string][]faultline.Attempt{}
+	for _, a := range atts {
+		by[heldKey(a.UserID, a.Lab)] = append(by[heldKey(a.UserID, a.Lab)], a.Attempt)
+	}
+	out := map[string]faultline.HeldScore{}
+	for k, list := range by {
+		out[k] = faultline.LabPolicy{}.Held(list, nil)
+	}
+	return out
+}

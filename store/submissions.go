@@ -89,33 +89,14 @@ func (db *DB) createSubmission(ctx context.Context, s *faultline.Submission, adm
 	return nil
 }
 
-// checkSubmissionFiles applies the workspace caps to a submission's files.
+// checkSubmissionFiles applies the tree caps to a submission's files (the
+// starter overlaid by the learner's own, which are held to the workspace
+// caps when saved).
 func checkSubmissionFiles(files []faultline.File) error {
 	if len(files) == 0 {
 		return faultline.Errorf(faultline.EINVALID, "A submission needs at least one file.")
 	}
-	if len(files) > faultline.MaxWorkspaceFiles {
-		return faultline.Errorf(faultline.ETOOLARGE, "A submission holds at most %d files.", faultline.MaxWorkspaceFiles)
-	}
-	seen := make(map[string]bool, len(files))
-	total := 0
-	for _, f := range files {
-		if _, err := faultline.CleanPath(f.Path); err != nil {
-			return err
-		}
-		if seen[f.Path] {
-			return faultline.Errorf(faultline.EINVALID, "File %q appears twice.", f.Path)
-		}
-		seen[f.Path] = true
-		if len(f.Content) > faultline.MaxFileSize {
-			return faultline.Errorf(faultline.ETOOLARGE, "File %q is larger than %d KiB.", f.Path, faultline.MaxFileSize>>10)
-		}
-		total += len(f.Content)
-	}
-	if total > faultline.MaxWorkspaceSize {
-		return faultline.Errorf(faultline.ETOOLARGE, "A submission holds at most %d MiB.", faultline.MaxWorkspaceSize>>20)
-	}
-	return nil
+	return faultline.CheckFiles(files, faultline.MaxTreeFiles, faultline.MaxTreeSize, "A submission")
 }
 
 // FindSubmission returns the submission with its files (sorted by path) and
@@ -186,11 +167,27 @@ func (db *DB) ListSubmissions(ctx context.Context, f faultline.SubmissionFilter)
 	return out, nil
 }
 
-// ClaimSubmission takes the oldest queued submission (by creation time, then
-// id; learners' submissions before regrades) for worker: it marks it running, leases it until now+lease, increments
-// Attempts and sets StartedAt, atomically. The returned submission includes
-// its files. It returns ENOTFOUND if nothing is queued and EINVALID for an
-// empty worker name or a lease that is not positive.
+// fairOrder orders queued submissions (of a table aliased q) as workers
+// take them, fairly across learners: learners' own submissions before
+// regrades (priority 0 first); among them, first those of learners with
+// none being graded now, then the learner served least recently (whose last
+// grading started earliest, or who was never served), then the oldest
+// submission. So one learner with many waiting submissions delays another's
+// by no more than the jobs already running, and learners take turns.
+const fairOrder = `q.priority,
+	(SELECT COUNT(*) FROM submissions r WHERE r.user_id = q.user_id AND r.state = 'running'),
+	COALESCE((SELECT MAX(p.started_at) FROM submissions p WHERE p.user_id = q.user_id AND p.started_at IS NOT NULL), ''),
+	q.created_at, q.id`
+
+// fairNextSQL selects the queued submission a worker takes next.
+const fairNextSQL = `SELECT q.id FROM submissions q WHERE q.state = 'queued' ORDER BY ` + fairOrder + ` LIMIT 1`
+
+// ClaimSubmission takes the next queued submission, chosen fairly across
+// learners (fairNextSQL), for worker: it marks it running, leases it until
+// now+lease, increments Attempts and sets StartedAt, atomically. The
+// returned submission includes its files. It returns ENOTFOUND if nothing
+// is queued and EINVALID for an empty worker name or a lease that is not
+// positive.
 func (db *DB) ClaimSubmission(ctx context.Context, worker string, lease time.Duration) (*faultline.Submission, error) {
 	if worker == "" {
 		return nil, faultline.Errorf(faultline.EINVALID, "Worker name is required.")
@@ -207,7 +204,7 @@ func (db *DB) ClaimSubmission(ctx context.Context, worker string, lease time.Dur
 	err = tx.QueryRowContext(ctx, `
 		UPDATE submissions
 		SET state = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1, started_at = ?
-		WHERE id = (SELECT id FROM submissions WHERE state = 'queued' ORDER BY priority, created_at, id LIMIT 1)
+		WHERE id = (`+fairNextSQL+`)
 		RETURNING id`, worker, encodeTime(tx.now.Add(lease)), encodeTime(tx.now)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, faultline.Errorf(faultline.ENOTFOUND, "No submission is queued.")
@@ -366,63 +363,6 @@ func (db *DB) RequeueExpired(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// LabScores returns, for every learner member of the cohort and every lab
-// they submitted to: the best score among graded submissions (those whose
-// shown result is not StatusError; a submission queued for regrade still
-// counts with its current result), that
-// submission's max score and id (the earliest among equal scores), the number
-// of graded submissions and the time of the last submission of any state.
-// Labs with no graded submission yet have zero best, max, attempts and BestID.
-// Ordered by user id, then lab. ENOTFOUND if the cohort does not exist.
-func (db *DB) LabScores(ctx context.Context, cohortID int64) ([]*faultline.LabScore, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if _, err := findCohort(ctx, tx, "id = ?", cohortID); err != nil {
-		return nil, err
-	}
-	rows, err := tx.QueryContext(ctx, `
-		WITH subs AS (
-			SELECT s.id, s.user_id, s.lab, s.created_at, r.score, r.max_score,
-			       COALESCE(r.status <> 'error', 0) AS graded
-			FROM submissions s
-			JOIN memberships m ON m.user_id = s.user_id AND m.cohort_id = ? AND m.role = 'learner'
-			LEFT JOIN results r ON r.id = s.result_id
-		),
-		best AS (
-			SELECT user_id, lab, id, score, max_score,
-			       ROW_NUMBER() OVER (PARTITION BY user_id, lab ORDER BY score DESC, created_at, id) AS rn
-			FROM subs WHERE graded
-		),
-		agg AS (
-			SELECT user_id, lab, SUM(graded) AS attempts, MAX(created_at) AS last_at
-			FROM subs GROUP BY user_id, lab
-		)
-		SELECT a.user_id, a.lab, COALESCE(b.score, 0), COALESCE(b.max_score, 0), a.attempts,
-		       COALESCE(b.id, 0), a.last_at
-		FROM agg a LEFT JOIN best b ON b.user_id = a.user_id AND b.lab = a.lab AND b.rn = 1
-		ORDER BY a.user_id, a.lab`, cohortID)
-	if err != nil {
-		return nil, fmt.Errorf("lab scores of cohort %d: %w", cohortID, err)
-	}
-	defer rows.Close()
-	out := []*faultline.LabScore{}
-	for rows.Next() {
-		ls := &faultline.LabScore{}
-		if err := rows.Scan(&ls.UserID, &ls.Lab, &ls.BestScore, &ls.MaxScore, &ls.Attempts,
-			&ls.BestID, timeText{&ls.LastSubmitAt}); err != nil {
-			return nil, fmt.Errorf("lab scores of cohort %d: %w", cohortID, err)
-		}
-		out = append(out, ls)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lab scores of cohort %d: %w", cohortID, err)
-	}
-	return out, nil
-}
-
 // ---- helpers ----
 
 const submissionColumns = `id, user_id, lab, state, attempts, lease_owner, lease_expires, created_at, started_at, finished_at`
@@ -557,9 +497,10 @@ func insertResult(ctx context.Context, tx *dbTx, id, jobID int64, r *faultline.R
 			return 0, fmt.Errorf("store result of submission %d: test %q: attachments: %w", id, t.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO test_results
-			(result_id, seq, name, hidden, status, score, max_score, message, output, faults, attachments)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			rid, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output, faults, string(aj)); err != nil {
+			(result_id, seq, name, hidden, status, score, max_score, message, output, faults, attachments, failed_run, seed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rid, i, t.Name, t.Hidden, string(t.Status), t.Score, t.MaxScore, t.Message, t.Output, faults, string(aj),
+			t.FailedRun, t.Seed); err != nil {
 			return 0, fmt.Errorf("store result of submission %d: test %q: %w", id, t.Name, err)
 		}
 	}
@@ -635,7 +576,8 @@ func loadResults(ctx context.Context, tx *dbTx, where string, args ...any) ([]*f
 	for _, rec := range out {
 		ids = append(ids, rec.ID)
 	}
-	trows, err := tx.QueryContext(ctx, `SELECT result_id, name, hidden, status, score, max_score, message, output, attachments
+	trows, err := tx.QueryContext(ctx, `SELECT result_id, name, hidden, status, score, max_score, message, output, attachments,
+		failed_run, seed
 		FROM test_results WHERE result_id IN (`+placeholders(len(ids))+`) ORDER BY result_id, seq`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("load test results: %w", err)
@@ -646,7 +588,7 @@ func loadResults(ctx context.Context, tx *dbTx, where string, args ...any) ([]*f
 		var status string
 		var t faultline.TestResult
 		var atts string
-		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output, &atts); err != nil {
+		if err := trows.Scan(&id, &t.Name, &t.Hidden, &status, &t.Score, &t.MaxScore, &t.Message, &t.Output, &atts, &t.FailedRun, &t.Seed); err != nil {
 			return nil, fmt.Errorf("load test results: %w", err)
 		}
 		t.Status = faultline.TestStatus(status)
@@ -664,4 +606,75 @@ func loadResults(ctx context.Context, tx *dbTx, where string, args ...any) ([]*f
 		return nil, fmt.Errorf("load test results: %w", err)
 	}
 	return out, nil
+}
+
+// SubmissionCounts returns how many submissions the user has made for the
+// lab in all, how many within the minute before now, and how many of theirs
+// (any lab, regrades aside) wait in the queue, in one query. Feed it to LabSettings.Admit before CreateSubmission. Unknown users
+// or labs count zero.
+func (db *DB) SubmissionCounts(ctx context.Context, userID int64, lab string) (faultline.SubmissionCount, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return faultline.SubmissionCount{}, err
+	}
+	defer tx.Rollback()
+	return submissionCounts(ctx, tx, userID, lab)
+}
+
+func submissionCounts(ctx context.Context, tx *dbTx, userID int64, lab string) (faultline.SubmissionCount, error) {
+	var c faultline.SubmissionCount
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(created_at > ?), 0),
+		(SELECT COUNT(*) FROM submissions WHERE user_id = ? AND state = 'queued' AND priority = 0)
+		FROM submissions WHERE user_id = ? AND lab = ?`,
+		encodeTime(tx.now.Add(-time.Minute)), userID, userID, lab).Scan(&c.Total, &c.LastMinute, &c.Waiting); err != nil {
+		return c, fmt.Errorf("submission counts of user %d lab %q: %w", userID, lab, err)
+	}
+	return c, nil
+}
+
+// ResultHistory returns every result the submission has had, newest first,
+// with Current marking the one its Result shows; an empty slice while it was
+// never graded. ENOTFOUND if there is no such submission.
+func (db *DB) ResultHistory(ctx context.Context, submissionID int64) ([]*faultline.ResultRecord, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var lab string
+	err = tx.QueryRowContext(ctx, `SELECT lab FROM submissions WHERE id = ?`, submissionID).Scan(&lab)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "Submission not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("result history of submission %d: %w", submissionID, err)
+	}
+	recs, err := loadResults(ctx, tx, "r.submission_id = ?", submissionID)
+	if err != nil {
+		return nil, fmt.Errorf("result history of submission %d: %w", submissionID, err)
+	}
+	out := []*faultline.ResultRecord{}
+	for _, rec := range recs {
+		rec.Result.Lab = lab
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// SubmissionState returns where the submission is in the queue, reading one
+// column: the event stream polls it and loads the whole submission (files
+// and result) only when it changes. ENOTFOUND if there is no such submission.
+func (db *DB) SubmissionState(ctx context.Context, id int64) (faultline.SubmissionState, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	var st string
+	err = tx.QueryRowContext(ctx, `SELECT state FROM submissions WHERE id = ?`, id).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", faultline.Errorf(faultline.ENOTFOUND, "Submission not found.")
+	} else if err != nil {
+		return "", fmt.Errorf("state of submission %d: %w", id, err)
+	}
+	return faultline.SubmissionState(st), nil
 }

@@ -18,11 +18,11 @@ func TestCreateSubmissionValidates(t *testing.T) {
 	db, _ := MustOpenDB(t)
 	u := MustCreateUser(t, db, "l@example.com", faultline.RoleLearner)
 	file := func(p string, n int) faultline.File { return faultline.File{Path: p, Content: make([]byte, n)} }
-	many := make([]faultline.File, faultline.MaxWorkspaceFiles+1)
+	many := make([]faultline.File, faultline.MaxTreeFiles+1)
 	for i := range many {
 		many[i] = file(fmt.Sprintf("f%d.go", i), 1)
 	}
-	tooBig := make([]faultline.File, faultline.MaxWorkspaceSize/faultline.MaxFileSize+1)
+	tooBig := make([]faultline.File, faultline.MaxTreeSize/faultline.MaxFileSize+1)
 	for i := range tooBig {
 		tooBig[i] = file(fmt.Sprintf("f%d.go", i), faultline.MaxFileSize)
 	}
@@ -354,7 +354,11 @@ func TestListSubmissionsFilters(t *testing.T) {
 	}
 }
 
-func TestLabScores(t *testing.T) {
+// TestCohortAttemptsAndHeld: the cohort's learners' submissions read back
+// as attempts (graded unless the shown result is an error), and the score
+// each holds with no cohort rules is their best graded one, earliest among
+// equals; instructors' and outsiders' work is not in the cohort's.
+func TestCohortAttemptsAndHeld(t *testing.T) {
 	ctx := context.Background()
 	db, clk := MustOpenDB(t)
 	ins := MustCreateUser(t, db, "ins@example.com", faultline.RoleInstructor)
@@ -392,36 +396,24 @@ func TestLabScores(t *testing.T) {
 	grade(ins, "circuit-breaker", faultline.StatusGraded, 10)      // instructor: not a learner
 	grade(outsider, "circuit-breaker", faultline.StatusGraded, 10) // not a member
 	// Still queued: they count as submits, not as graded attempts.
-	lastL1 := clk.Now()
 	MustCreateSubmission(t, db, l1.ID, "circuit-breaker")
 	clk.Advance(time.Second)
-	queuedOnlyAt := clk.Now()
 	MustCreateSubmission(t, db, l1.ID, "consistent-hashing")
 
-	scores, err := db.LabScores(ctx, c.ID)
-	if err != nil {
-		t.Fatal(err)
+	held := MustHeld(t, db, c.ID)
+	if len(held) != 3 {
+		t.Fatalf("got %d learner labs, want 3: %+v", len(held), held)
 	}
-	if len(scores) != 3 {
-		for _, s := range scores {
-			t.Logf("%+v", s)
-		}
-		t.Fatalf("got %d scores, want 3", len(scores))
-	}
-	check := func(i int, want faultline.LabScore) {
+	check := func(user int64, lab string, has bool, score, attempts int, bestID int64) {
 		t.Helper()
-		got := *scores[i]
-		if got.UserID != want.UserID || got.Lab != want.Lab || got.BestScore != want.BestScore ||
-			got.MaxScore != want.MaxScore || got.Attempts != want.Attempts || got.BestID != want.BestID ||
-			!got.LastSubmitAt.Equal(want.LastSubmitAt) {
-			t.Fatalf("score %d = %+v, want %+v", i, got, want)
+		h := held[heldKey(user, lab)]
+		if h.Has != has || h.Score != score || h.Attempts != attempts || h.BestID != bestID || has && h.MaxScore != 10 {
+			t.Fatalf("user %d lab %s holds %+v; want has %v, %d after %d attempts from %d", user, lab, h, has, score, attempts, bestID)
 		}
 	}
-	check(0, faultline.LabScore{UserID: l1.ID, Lab: "circuit-breaker", BestScore: 8, MaxScore: 10, Attempts: 4, BestID: best, LastSubmitAt: lastL1})
-	check(1, faultline.LabScore{UserID: l1.ID, Lab: "consistent-hashing", LastSubmitAt: queuedOnlyAt})
-	l2sub, _ := db.FindSubmission(ctx, l2best)
-	check(2, faultline.LabScore{UserID: l2.ID, Lab: "circuit-breaker", BestScore: 3, MaxScore: 10, Attempts: 1, BestID: l2best, LastSubmitAt: l2sub.CreatedAt})
-
-	_, err = db.LabScores(ctx, 999)
+	check(l1.ID, "circuit-breaker", true, 8, 4, best)
+	check(l1.ID, "consistent-hashing", false, 0, 0, 0)
+	check(l2.ID, "circuit-breaker", true, 3, 1, l2best)
+	_, err := db.CohortAttempts(ctx, 999, "")
 	assertCode(t, err, faultline.ENOTFOUND)
 }

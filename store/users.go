@@ -142,3 +142,33 @@ func findUser(ctx context.Context, tx *dbTx, where string, arg any) (*faultline.
 	}
 	return u, nil
 }
+
+// SetPassword replaces the user's password hash and ends every session of
+// theirs but keep (the one they changed it from; "" ends all). EINVALID for
+// an empty hash, ENOTFOUND for an unknown user.
+func (db *DB) SetPassword(ctx context.Context, userID int64, hash, keep string) error {
+	if hash == "" {
+		return faultline.Errorf(faultline.EINVALID, "A password hash is required.")
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+	if err != nil {
+		return fmt.Errorf("set password of user %d: %w", userID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set password of user %d: %w", userID, err)
+	} else if n == 0 {
+		return faultline.Errorf(faultline.ENOTFOUND, "User not found.")
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keep); err != nil {
+		return fmt.Errorf("set password of user %d: end sessions: %w", userID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set password of user %d: commit: %w", userID, err)
+	}
+	return nil
+}

@@ -56,6 +56,7 @@ func TestEveryTeacherRouteRefusesOutsiders(t *testing.T) {
 		"id": strconv.FormatInt(cohort.ID, 10), "slug": lab,
 		"uid": strconv.FormatInt(alice.ID, 10), "user": strconv.FormatInt(alice.ID, 10),
 		"job": strconv.FormatInt(job.ID, 10), "sid": strconv.FormatInt(aliceSub.ID, 10),
+		"case": "dynamo", "rid": "1",
 	}
 	query := map[string]string{
 		"/cohorts/{id}/labs/{slug}/compare": "?a=" + strconv.FormatInt(aliceSub.ID, 10) + "&b=" + strconv.FormatInt(danSub.ID, 10),

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -31,6 +31,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/cohorts", s.api(s.apiCohorts))
 	r.Get("/cohorts/{id}/gradebook", s.api(s.apiGradebook))
 	r.Get("/cohorts/{id}/matrix", s.api(s.apiMatrix))
+	s.discussionAPIRoutes(r) // discuss_api.go
 }
 
 type apiError struct {
@@ -69,23 +70,19 @@ func (s *Server) api(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 // bearer authenticates an API request by its personal access token.
 func (s *Server) bearer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.tokens() == nil {
-			s.apiFail(w, r, faultline.Errorf(faultline.EUNAVAILABLE, "The API is unavailable right now."))
-			return
-		}
 		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		secret = strings.TrimSpace(secret)
 		if !strings.EqualFold(scheme, "Bearer") || secret == "" || len(secret) > 200 {
 			s.apiFail(w, r, faultline.Errorf(faultline.EUNAUTHORIZED, "Send a personal access token as \"Authorization: Bearer <token>\"."))
 			return
 		}
-		_, u, err := s.tokens().AuthenticateToken(r.Context(), secret)
+		u, err := s.c.AuthenticateToken(r.Context(), secret)
 		if err != nil {
 			if faultline.ErrorCode(err) == faultline.EUNAUTHORIZED {
 				s.apiFail(w, r, faultline.Errorf(faultline.EUNAUTHORIZED, "The token is unknown, revoked or expired."))
 				return
 			}
-			s.apiFail(w, r, fmt.Errorf("authenticate token: %w", err))
+			s.apiFail(w, r, err)
 			return
 		}
 		if ru := requestUserFrom(r.Context()); ru != nil {
@@ -104,24 +101,13 @@ type apiCohort struct {
 
 // apiCohorts lists the cohorts the caller teaches (every cohort for admins).
 func (s *Server) apiCohorts(r *http.Request) (any, error) {
-	u := UserFromContext(r.Context())
-	var id int64
-	if u.Role != faultline.RoleAdmin {
-		id = u.ID
-	}
-	cs, err := s.d.Cohorts.ListCohorts(r.Context(), id)
+	cs, err := s.c.TaughtCohorts(r.Context(), UserFromContext(r.Context()))
 	if err != nil {
-		return nil, fmt.Errorf("list cohorts of user %d: %w", id, err)
+		return nil, err
 	}
 	out := []apiCohort{}
 	for _, c := range cs {
-		ok, err := s.teaches(r, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, apiCohort{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC(), URL: cohortURL(c.ID)})
-		}
+		out = append(out, apiCohort{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC(), URL: cohortURL(c.ID)})
 	}
 	return map[string]any{"cohorts": out}, nil
 }
@@ -155,13 +141,9 @@ func (s *Server) apiGradebook(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := s.dashService()
+	rows, err := s.c.Gradebook(r.Context(), UserFromContext(r.Context()), c.ID)
 	if err != nil {
 		return nil, err
-	}
-	rows, err := svc.Gradebook(r.Context(), c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("gradebook of cohort %d: %w", c.ID, err)
 	}
 	labs, maxTotal := s.apiLabs()
 	out := []apiGradebookRow{}
@@ -198,13 +180,9 @@ func (s *Server) apiMatrix(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := s.dashService()
+	rows, err := s.c.Matrix(r.Context(), UserFromContext(r.Context()), c.ID)
 	if err != nil {
 		return nil, err
-	}
-	rows, err := svc.ProgressMatrix(r.Context(), c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("progress matrix of cohort %d: %w", c.ID, err)
 	}
 	labs, _ := s.apiLabs()
 	out := []apiMatrixRow{}
@@ -234,14 +212,9 @@ func (s *Server) tokenRoutes(r chi.Router) {
 
 func (s *Server) tokensPage(r *http.Request) (views.TokensPage, error) {
 	m := views.TokensPage{Page: s.page(r, "API tokens", "")}
-	if s.tokens() == nil {
-		m.Unavailable = true
-		return m, nil
-	}
-	u := UserFromContext(r.Context())
-	ts, err := s.tokens().ListTokens(r.Context(), u.ID)
+	ts, err := s.c.Tokens(r.Context(), UserFromContext(r.Context()))
 	if err != nil {
-		return m, fmt.Errorf("list tokens of user %d: %w", u.ID, err)
+		return m, err
 	}
 	for _, t := range ts {
 		line := views.TokenLine{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Created: fmtDate(t.CreatedAt),
@@ -269,36 +242,32 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) error {
 // serveCreateToken creates a token and shows its secret once, in this
 // response (no redirect: the secret must never sit in a URL or a later page).
 func (s *Server) serveCreateToken(w http.ResponseWriter, r *http.Request) error {
-	if s.tokens() == nil {
-		return faultline.Errorf(faultline.EUNAVAILABLE, "Tokens are unavailable right now.")
-	}
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	again := func(status int, msg string) error {
+	name := strings.TrimSpace(formValue(r, "name"))
+	again := func(code, msg string) error {
 		m, err := s.tokensPage(r)
 		if err != nil {
 			return err
 		}
 		m.Name, m.Error = name, msg
-		return s.render(w, r, status, views.Tokens(m))
+		return s.render(w, r, statusOf(code), views.Tokens(m))
 	}
-	var expires time.Time
-	if d := strings.TrimSpace(r.PostFormValue("days")); d != "" {
+	days := 0
+	if d := strings.TrimSpace(formValue(r, "days")); d != "" {
 		n, err := strconv.Atoi(d)
-		if err != nil || n < 1 || n > 3650 {
-			return again(http.StatusUnprocessableEntity, "Expiry must be 1 to 3650 days, or empty for never.")
+		if err != nil || n < 1 {
+			return again(faultline.EINVALID, "Expiry must be 1 to 3650 days, or empty for never.")
 		}
-		expires = s.now().Add(time.Duration(n) * 24 * time.Hour)
+		days = n
 	}
-	u := UserFromContext(r.Context())
-	tok, secret, err := s.tokens().CreateToken(r.Context(), u.ID, name, expires)
+	tok, secret, err := s.c.CreateToken(r.Context(), UserFromContext(r.Context()), name, days)
 	if err != nil {
 		if code, msg, ok := userError(err); ok && code == faultline.EINVALID {
-			return again(statusOf(code), msg)
+			return again(code, msg)
 		}
-		return fmt.Errorf("create token for user %d: %w", u.ID, err)
+		return err
 	}
 	m, err := s.tokensPage(r)
 	if err != nil {
@@ -309,20 +278,12 @@ func (s *Server) serveCreateToken(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) serveRevokeToken(w http.ResponseWriter, r *http.Request) error {
-	if s.tokens() == nil {
-		return faultline.Errorf(faultline.EUNAVAILABLE, "Tokens are unavailable right now.")
+	id, ok := course.ParseID(chi.URLParam(r, "tid"))
+	if !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such token.")
 	}
-	notFound := faultline.Errorf(faultline.ENOTFOUND, "There is no such token.")
-	id, err := strconv.ParseInt(chi.URLParam(r, "tid"), 10, 64)
-	if err != nil || id <= 0 {
-		return notFound
-	}
-	u := UserFromContext(r.Context())
-	if err := s.tokens().RevokeToken(r.Context(), u.ID, id); err != nil {
-		if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-			return notFound
-		}
-		return fmt.Errorf("revoke token %d of user %d: %w", id, u.ID, err)
+	if err := s.c.RevokeToken(r.Context(), UserFromContext(r.Context()), id); err != nil {
+		return err
 	}
 	return redirect(w, r, "/settings/tokens")
 }

@@ -1,66 +1,40 @@
 package web
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
+	"unicode"
 
 	"github.com/go-chi/chi/v5"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
 // sessionCookie is the name of the login cookie.
 const sessionCookie = "faultline_session"
 
-// Password rules. bcrypt reads at most 72 bytes.
-const (
-	minPassword = 10
-	maxPassword = 72
-)
-
-// randomToken returns n random bytes, URL-safe base64 encoded.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics if the OS cannot supply randomness)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// hashToken is the session ID stored for a cookie token: SHA-256, hex.
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
 // authenticate loads the session named by the cookie and puts the user in the
 // request context. A missing, unknown or expired session means a visitor.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
-		if err != nil || c.Value == "" || len(c.Value) > 100 {
+		if err != nil || c.Value == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sess, u, err := s.d.Sessions.FindSession(r.Context(), hashToken(c.Value))
+		sess, u, err := s.c.Authenticate(r.Context(), c.Value)
 		switch {
 		case faultline.ErrorCode(err) == faultline.ENOTFOUND:
 			s.clearSessionCookie(w)
 			next.ServeHTTP(w, r)
 			return
 		case err != nil:
-			s.fail(w, r, fmt.Errorf("find session: %w", err))
+			s.fail(w, r, err)
 			return
 		}
 		if ru := requestUserFrom(r.Context()); ru != nil {
@@ -81,13 +55,12 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	})
 }
 
-// requireTeacher answers 404 to anyone who teaches nowhere (neither an
-// instructor or admin account nor a co-instructor of some cohort):
-// instructor pages do not admit they exist. Each page then checks that the
-// viewer teaches its cohort.
+// requireTeacher answers 404 to anyone who teaches nowhere: instructor
+// pages do not admit they exist. Each page's course verb then checks that
+// the viewer teaches its cohort.
 func (s *Server) requireTeacher(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, err := s.teacher(r.Context(), UserFromContext(r.Context()))
+		ok, err := s.c.TeachesAnywhere(r.Context(), UserFromContext(r.Context()))
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -100,52 +73,22 @@ func (s *Server) requireTeacher(next http.Handler) http.Handler {
 	})
 }
 
-// teacher reports whether u teaches anywhere: an instructor or admin
-// account, or a member who teaches some cohort. A cohort's instructor can
-// make any member a co-instructor, a learner account included; that gives
-// them the cohort's instructor pages, not the right to create cohorts.
-func (s *Server) teacher(ctx context.Context, u *faultline.User) (bool, error) {
-	if u == nil {
-		return false, nil
-	}
-	if u.CanTeach() {
-		return true, nil
-	}
-	cs, err := s.d.Cohorts.ListCohorts(ctx, u.ID)
-	if err != nil {
-		return false, fmt.Errorf("list cohorts of user %d: %w", u.ID, err)
-	}
-	for _, c := range cs {
-		role, err := s.d.Cohorts.MemberRole(ctx, c.ID, u.ID)
-		if err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
-			return false, fmt.Errorf("role of user %d in cohort %d: %w", u.ID, c.ID, err)
-		}
-		if err == nil && role.Teaches() {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// startSession creates a new session for u, replacing the request's current
-// one if any (rotation at login), and sets the cookie.
+// startSession signs u in: a new session replacing the request's current
+// one, if any (rotation at sign-in), and its cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *faultline.User) error {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.d.Sessions.DeleteSession(r.Context(), hashToken(c.Value)); err != nil {
-			return fmt.Errorf("delete old session of user %d: %w", u.ID, err)
-		}
+	old := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		old = c.Value
 	}
-	token := randomToken(32)
-	now := s.now()
-	sess := &faultline.Session{ID: hashToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.SessionTTL)}
-	if err := s.d.Sessions.CreateSession(r.Context(), sess); err != nil {
-		return fmt.Errorf("create session for user %d: %w", u.ID, err)
+	token, _, err := s.c.StartSession(r.Context(), u, old)
+	if err != nil {
+		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    token,
 		Path:     "/",
-		MaxAge:   int(s.SessionTTL.Seconds()),
+		MaxAge:   int(course.SessionTTL.Seconds()),
 		HttpOnly: true,
 		Secure:   s.d.SecureCookies,
 		SameSite: http.SameSiteLaxMode,
@@ -160,10 +103,20 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 	})
 }
 
-// parseForm parses a POST form; a body over MaxBody becomes ETOOLARGE and
-// anything else unreadable EINVALID.
+// maxMultipartMemory is how much of a multipart form is held in memory; the
+// body as a whole is capped by MaxBody anyway.
+const maxMultipartMemory = 4 << 20
+
+// parseForm parses a POST form, URL-encoded or multipart; a body over
+// MaxBody becomes ETOOLARGE and anything else unreadable EINVALID.
 func (s *Server) parseForm(r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		err = r.ParseMultipartForm(maxMultipartMemory)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return tooLarge(mbe.Limit)
@@ -173,13 +126,23 @@ func (s *Server) parseForm(r *http.Request) error {
 	return nil
 }
 
+// formValue is a POST form field after parseForm (multipart or not).
+func formValue(r *http.Request, name string) string {
+	if r.MultipartForm != nil {
+		if vs := r.MultipartForm.Value[name]; len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return r.PostForm.Get(name)
+}
+
 // ---- Sign in / out ----
 
 func (s *Server) loginForm(r *http.Request, email, next, msg string) views.AuthForm {
-	return views.AuthForm{
+	return s.signInOptions(r, views.AuthForm{
 		Page: s.page(r, "Sign in", ""), Action: "/login", Heading: "Sign in",
 		Email: email, Next: next, Error: msg, Submit: "Sign in",
-	}
+	}) // sso.go
 }
 
 // serveLogin shows the sign-in form (or sends a signed-in user on).
@@ -191,87 +154,42 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, views.Auth(s.loginForm(r, "", next, "")))
 }
 
-// serveLoginPost checks the credentials, throttled per email and client IP,
-// and starts a fresh session. Failures re-render the form with the email kept.
+// serveLoginPost checks the credentials and starts a fresh session.
+// Failures re-render the form with the email kept.
 func (s *Server) serveLoginPost(w http.ResponseWriter, r *http.Request) error {
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
-	password := r.PostFormValue("password")
-	next := localPath(r.PostFormValue("next"))
-	key := email + "|" + clientIP(r)
-
-	again := func(code, msg string) error {
+	email := strings.ToLower(strings.TrimSpace(formValue(r, "email")))
+	next := localPath(formValue(r, "next"))
+	u, err := s.c.SignIn(r.Context(), email, formValue(r, "password"), clientIP(r))
+	if err != nil {
+		code, msg, ok := userError(err)
+		if !ok {
+			return err
+		}
+		setRetryAfter(w, err)
 		return s.render(w, r, statusOf(code), views.Auth(s.loginForm(r, email, next, msg)))
 	}
-	if !s.logins.allowed(key) {
-		return again(faultline.ETOOMANY, "Too many failed sign-ins. Wait a few minutes and try again.")
+	if err := s.passwordSignIn(u); err != nil { // sso.go: SSO-only mode
+		return s.render(w, r, statusOf(faultline.ErrorCode(err)), views.Auth(s.loginForm(r, email, next, faultline.ErrorMessage(err))))
 	}
-	u, err := s.d.Users.FindUserByEmail(r.Context(), email)
-	switch {
-	case faultline.ErrorCode(err) == faultline.ENOTFOUND || email == "":
-		// Spend the same time as a real check so timing does not reveal accounts.
-		_ = bcrypt.CompareHashAndPassword(s.dummy(), []byte(password))
-		s.logins.fail(key)
-		return again(faultline.EUNAUTHORIZED, "The email or password is wrong.")
-	case err != nil:
-		return fmt.Errorf("find user %q: %w", email, err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
-		s.logins.fail(key)
-		return again(faultline.EUNAUTHORIZED, "The email or password is wrong.")
-	}
-	s.logins.reset(key)
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
 	return redirect(w, r, next)
 }
 
-// dummy is a bcrypt hash to compare against when the account does not exist.
-func (s *Server) dummy() []byte {
-	s.dummyOnce.Do(func() {
-		h, err := bcrypt.GenerateFromPassword([]byte(randomToken(16)), s.BcryptCost)
-		if err != nil {
-			panic(fmt.Sprintf("bcrypt dummy hash: %v", err))
-		}
-		s.dummyHash = h
-	})
-	return s.dummyHash
-}
-
 // serveLogout deletes the session and clears the cookie.
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request) error {
-	if sess := sessionFromContext(r.Context()); sess != nil {
-		if err := s.d.Sessions.DeleteSession(r.Context(), sess.ID); err != nil {
-			return fmt.Errorf("delete session: %w", err)
-		}
+	if err := s.c.EndSession(r.Context(), sessionFromContext(r.Context())); err != nil {
+		return err
 	}
 	s.clearSessionCookie(w)
 	return redirect(w, r, "/")
 }
 
 // ---- First admin ----
-
-// setupOpen returns nil while setup is possible and token matches, else
-// ENOTFOUND (setup is over or disabled) or EFORBIDDEN (wrong token).
-func (s *Server) setupOpen(ctx context.Context, token string) error {
-	if s.d.SetupToken == "" {
-		return faultline.Errorf(faultline.ENOTFOUND, "Setup is finished: this portal already has its administrator.")
-	}
-	n, err := s.d.Users.CountUsers(ctx)
-	if err != nil {
-		return fmt.Errorf("count users: %w", err)
-	}
-	if n > 0 {
-		return faultline.Errorf(faultline.ENOTFOUND, "Setup is finished: this portal already has its administrator.")
-	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(s.d.SetupToken)) != 1 {
-		return faultline.Errorf(faultline.EFORBIDDEN, "This setup link is not valid. Use the link the server printed when it started.")
-	}
-	return nil
-}
 
 func (s *Server) setupForm(r *http.Request, token, name, email, msg string) views.AuthForm {
 	return views.AuthForm{
@@ -284,7 +202,7 @@ func (s *Server) setupForm(r *http.Request, token, name, email, msg string) view
 // serveSetup shows the first-admin form while the portal has no users.
 func (s *Server) serveSetup(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
-	if err := s.setupOpen(r.Context(), token); err != nil {
+	if err := s.c.SetupOpen(r.Context(), token); err != nil {
 		return err
 	}
 	return s.render(w, r, http.StatusOK, views.Auth(s.setupForm(r, token, "", "", "")))
@@ -295,28 +213,15 @@ func (s *Server) serveSetupPost(w http.ResponseWriter, r *http.Request) error {
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
-	token := r.PostFormValue("token")
+	token := formValue(r, "token")
 	in := readAccount(r)
-	s.setupMu.Lock()
-	defer s.setupMu.Unlock()
-	if err := s.setupOpen(r.Context(), token); err != nil {
-		return err
-	}
-	if msg := in.validate(); msg != "" {
-		return s.render(w, r, http.StatusUnprocessableEntity, views.Auth(s.setupForm(r, token, in.name, in.email, msg)))
-	}
-	hash, err := s.hashPassword(in.password)
+	u, err := s.c.Setup(r.Context(), token, in)
 	if err != nil {
+		if code, msg, ok := userError(err); ok && (code == faultline.EINVALID || code == faultline.ECONFLICT) {
+			return s.render(w, r, statusOf(code), views.Auth(s.setupForm(r, token, in.Name, in.Email, msg)))
+		}
 		return err
 	}
-	u := &faultline.User{Email: in.email, Name: in.name, Role: faultline.RoleAdmin, PasswordHash: hash}
-	if err := s.d.Users.CreateUser(r.Context(), u); err != nil {
-		if code, msg, ok := userError(err); ok && (code == faultline.EINVALID || code == faultline.ECONFLICT) {
-			return s.render(w, r, statusOf(code), views.Auth(s.setupForm(r, token, in.name, in.email, msg)))
-		}
-		return fmt.Errorf("create admin %q: %w", in.email, err)
-	}
-	s.log.InfoContext(r.Context(), "first administrator created", "user", u.ID)
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
@@ -325,9 +230,9 @@ func (s *Server) serveSetupPost(w http.ResponseWriter, r *http.Request) error {
 
 // ---- Join a cohort ----
 
-func (s *Server) joinForm(r *http.Request, c *faultline.Cohort, name, email, msg string) views.AuthForm {
+func (s *Server) joinForm(r *http.Request, c *faultline.Cohort, code, name, email, msg string) views.AuthForm {
 	m := views.AuthForm{
-		Page: s.page(r, "Join "+c.Name, ""), Action: "/join/" + url.PathEscape(c.InviteCode),
+		Page: s.page(r, "Join "+c.Name, ""), Action: "/join/" + url.PathEscape(code),
 		Heading: "Join " + c.Name,
 		Intro:   "Create your learner account for this cohort.",
 		Name:    name, Email: email, Error: msg, WithName: true, Submit: "Create account",
@@ -336,116 +241,95 @@ func (s *Server) joinForm(r *http.Request, c *faultline.Cohort, name, email, msg
 		m.Intro = ""
 		m.SignedInAs = u.Name
 	}
-	return m
+	return s.joinOptions(r, code, m) // sso.go: SSO-only mode
 }
 
 // serveJoin shows the sign-up form of a cohort invite; 404 for a bad code.
 func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.d.Cohorts.FindCohortByInvite(r.Context(), chi.URLParam(r, "code"))
+	code := chi.URLParam(r, "code")
+	c, err := s.c.InviteCohort(r.Context(), code)
 	if err != nil {
-		return inviteErr(err)
+		return err
 	}
-	return s.render(w, r, http.StatusOK, views.Auth(s.joinForm(r, c, "", "", "")))
-}
-
-func inviteErr(err error) error {
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return faultline.Errorf(faultline.ENOTFOUND, "This invite link is not valid. Ask your instructor for a new one.")
-	}
-	return fmt.Errorf("find cohort by invite: %w", err)
+	return s.render(w, r, http.StatusOK, views.Auth(s.joinForm(r, c, code, "", "", "")))
 }
 
 // serveJoinPost creates a learner account in the cohort and signs it in; a
 // signed-in user is added to the cohort instead.
 func (s *Server) serveJoinPost(w http.ResponseWriter, r *http.Request) error {
 	code := chi.URLParam(r, "code")
-	c, err := s.d.Cohorts.FindCohortByInvite(r.Context(), code)
-	if err != nil {
-		return inviteErr(err)
-	}
-	if u := UserFromContext(r.Context()); u != nil {
-		_, err := s.d.Cohorts.MemberRole(r.Context(), c.ID, u.ID)
-		switch faultline.ErrorCode(err) {
-		case "":
-			return redirect(w, r, "/") // already a member: keep the role
-		case faultline.ENOTFOUND:
-			if err := s.d.Cohorts.AddMember(r.Context(), c.ID, u.ID, faultline.MemberLearner); err != nil {
-				return fmt.Errorf("add user %d to cohort %d: %w", u.ID, c.ID, err)
-			}
-			return redirect(w, r, "/")
-		default:
-			return fmt.Errorf("member role of user %d in cohort %d: %w", u.ID, c.ID, err)
+	viewer := UserFromContext(r.Context())
+	if viewer != nil {
+		if _, _, err := s.c.Join(r.Context(), viewer, code, course.NewAccount{}); err != nil {
+			return err
 		}
+		return redirect(w, r, "/")
+	}
+	if err := s.passwordSignUp(); err != nil { // sso.go: SSO-only mode
+		return err
 	}
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
 	in := readAccount(r)
-	if msg := in.validate(); msg != "" {
-		return s.render(w, r, http.StatusUnprocessableEntity, views.Auth(s.joinForm(r, c, in.name, in.email, msg)))
-	}
-	hash, err := s.hashPassword(in.password)
+	c, u, err := s.c.Join(r.Context(), nil, code, in)
 	if err != nil {
+		code2, msg, ok := userError(err)
+		if ok && (code2 == faultline.EINVALID || code2 == faultline.ECONFLICT) {
+			c, cerr := s.c.InviteCohort(r.Context(), code)
+			if cerr != nil {
+				return cerr
+			}
+			return s.render(w, r, statusOf(code2), views.Auth(s.joinForm(r, c, code, in.Name, in.Email, msg)))
+		}
 		return err
 	}
-	u := &faultline.User{Email: in.email, Name: in.name, Role: faultline.RoleLearner, PasswordHash: hash}
-	if _, err := s.d.Cohorts.Join(r.Context(), code, u); err != nil {
-		switch code, msg, _ := userError(err); code {
-		case faultline.ECONFLICT:
-			msg = "An account with this email exists already. Sign in, then open this invite link again to join."
-			fallthrough
-		case faultline.EINVALID:
-			return s.render(w, r, statusOf(code), views.Auth(s.joinForm(r, c, in.name, in.email, msg)))
-		}
-		return fmt.Errorf("join cohort %d as %q: %w", c.ID, in.email, err)
-	}
+	s.log.InfoContext(r.Context(), "learner joined", "user", u.ID, "cohort", c.ID)
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
 	return redirect(w, r, "/")
 }
 
-// account is the input of the setup and join forms.
-type account struct{ name, email, password, confirm string }
-
-func readAccount(r *http.Request) account {
-	return account{
-		name:     strings.TrimSpace(r.PostFormValue("name")),
-		email:    strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))),
-		password: r.PostFormValue("password"),
-		confirm:  r.PostFormValue("confirm"),
+// readAccount reads the fields of the setup and join forms.
+func readAccount(r *http.Request) course.NewAccount {
+	return course.NewAccount{
+		Name:     strings.TrimSpace(formValue(r, "name")),
+		Email:    strings.ToLower(strings.TrimSpace(formValue(r, "email"))),
+		Password: formValue(r, "password"),
+		Confirm:  formValue(r, "confirm"),
 	}
 }
 
-// validate returns what to fix, or "".
-func (a account) validate() string {
-	switch {
-	case a.name == "" || utf8.RuneCountInString(a.name) > 100:
-		return "Enter your name (up to 100 characters)."
-	case !validEmail(a.email):
-		return "Enter a valid email address, like ada@example.com."
-	case utf8.RuneCountInString(a.password) < minPassword:
-		return fmt.Sprintf("The password must be at least %d characters long.", minPassword)
-	case len(a.password) > maxPassword:
-		return fmt.Sprintf("The password must be at most %d bytes long.", maxPassword)
-	case a.password != a.confirm:
-		return "The two passwords do not match."
-	}
-	return ""
-}
-
-func validEmail(e string) bool {
-	if len(e) < 3 || len(e) > 254 || strings.ContainsAny(e, " \t\r\n<>\"") {
-		return false
-	}
-	at := strings.LastIndexByte(e, '@')
-	return at > 0 && at < len(e)-1 && strings.Count(e, "@") == 1
-}
-
-// localPath returns p if it is a path on this site, else "/": no open redirects.
+// localPath returns p if it is a path on this site, else "/": no open
+// redirects, whatever p holds. Browsers drop tabs and newlines from URLs
+// and treat a backslash as a slash, so "/\t/evil.example" or "/\\evil" would
+// become "//evil.example": any control character, any backslash (raw or
+// percent-encoded), and any path whose first two characters (after
+// decoding) are slashes, is refused.
 func localPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n\\") {
+	if p == "" || p[0] != '/' || len(p) > 2000 {
+		return "/"
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) || r == '\\' {
+			return "/"
+		}
+	}
+	dec, err := url.PathUnescape(p)
+	if err != nil {
+		return "/"
+	}
+	for _, r := range dec {
+		if unicode.IsControl(r) || r == '\\' {
+			return "/"
+		}
+	}
+	if strings.HasPrefix(dec, "//") || strings.HasPrefix(p, "//") {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return p

@@ -20,7 +20,7 @@ func withContent(t testing.TB, fsys fstest.MapFS) envOption {
 	if err != nil {
 		t.Fatalf("load test content: %v", err)
 	}
-	return func(d *Deps) { d.Content = c }
+	return func(d *envDeps) { d.Content = c }
 }
 
 const quizMD = "```quiz\n" +

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -28,51 +29,14 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 	r.Get("/cohorts/{id}/gradebook.csv", s.h(s.serveGradebookCSV))
 }
 
-var errNoCohort = faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
-
 // taughtCohort returns the cohort in the URL if the user teaches it (or is an
 // admin); ENOTFOUND for anyone else, as for a cohort that does not exist.
 func (s *Server) taughtCohort(r *http.Request) (*faultline.Cohort, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errNoCohort
-	}
-	ok, err := s.teaches(r, id)
-	if err != nil {
-		return nil, err
-	}
+	id, ok := course.ParseID(chi.URLParam(r, "id"))
 	if !ok {
-		return nil, errNoCohort
+		return nil, faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
 	}
-	c, err := s.d.Cohorts.FindCohortByID(r.Context(), id)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return nil, errNoCohort
-	} else if err != nil {
-		return nil, fmt.Errorf("find cohort %d: %w", id, err)
-	}
-	return c, nil
-}
-
-// dashService returns Deps.Instructor, else Cohorts when it implements
-// InstructorService too (as *store.DB does); EUNAVAILABLE if neither.
-func (s *Server) dashService() (faultline.InstructorService, error) {
-	if s.d.Instructor != nil {
-		return s.d.Instructor, nil
-	}
-	if is, ok := s.d.Cohorts.(faultline.InstructorService); ok {
-		return is, nil
-	}
-	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Instructor dashboards are unavailable right now.")
-}
-
-// tokens returns Deps.Tokens, else Users when it implements TokenService
-// too (as *store.DB does); nil if neither.
-func (s *Server) tokens() faultline.TokenService {
-	if s.d.Tokens != nil {
-		return s.d.Tokens
-	}
-	ts, _ := s.d.Users.(faultline.TokenService)
-	return ts
+	return s.c.Cohort(r.Context(), UserFromContext(r.Context()), id)
 }
 
 func learnerLabURL(cohortID, userID int64, lab string) string {
@@ -147,15 +111,7 @@ func (ms matrixSort) link(cohortID int64, key, label string) views.SortLink {
 
 // progressView builds the cohort page's heat map from ProgressMatrix, sorted
 // as the request's ?sort=&dir= asks.
-func (s *Server) progressView(r *http.Request, cohortID int64) (views.ProgressMatrix, error) {
-	svc, err := s.dashService()
-	if err != nil {
-		return views.ProgressMatrix{Unavailable: true}, nil
-	}
-	rows, err := svc.ProgressMatrix(r.Context(), cohortID)
-	if err != nil {
-		return views.ProgressMatrix{}, fmt.Errorf("progress matrix of cohort %d: %w", cohortID, err)
-	}
+func (s *Server) progressView(r *http.Request, cohortID int64, rows []*faultline.MatrixRow) views.ProgressMatrix {
 	all := s.d.Labs.All()
 	ms := parseMatrixSort(r.URL.Query(), all)
 	m := views.ProgressMatrix{
@@ -222,7 +178,7 @@ func (s *Server) progressView(r *http.Request, cohortID int64) (views.ProgressMa
 		sorted[i] = m.Rows[j]
 	}
 	m.Rows = sorted
-	return m, nil
+	return m
 }
 
 // serveLearnerLab lists one learner's submissions for one lab, newest first.
@@ -235,38 +191,34 @@ func (s *Server) serveLearnerLab(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	noLearner := faultline.Errorf(faultline.ENOTFOUND, "There is no such learner in this cohort.")
-	uid, err := strconv.ParseInt(chi.URLParam(r, "uid"), 10, 64)
-	if err != nil || uid <= 0 {
-		return noLearner
+	uid, ok := course.ParseID(chi.URLParam(r, "uid"))
+	if !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such learner in this cohort.")
 	}
-	role, err := s.d.Cohorts.MemberRole(r.Context(), c.ID, uid)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND || (err == nil && role != faultline.MemberLearner) {
-		return noLearner
-	} else if err != nil {
-		return fmt.Errorf("role of user %d in cohort %d: %w", uid, c.ID, err)
-	}
-	u, err := s.d.Users.FindUserByID(r.Context(), uid)
+	ll, err := s.c.LearnerLab(r.Context(), UserFromContext(r.Context()), c.ID, uid, l.Slug)
 	if err != nil {
-		return fmt.Errorf("find user %d: %w", uid, err)
+		return err
 	}
-	subs, err := s.d.Submissions.ListSubmissions(r.Context(), faultline.SubmissionFilter{UserID: uid, Lab: l.Slug, Limit: 500})
-	if err != nil {
-		return fmt.Errorf("submissions of user %d for lab %q: %w", uid, l.Slug, err)
-	}
+	u := ll.Learner
 	m := views.LearnerLabPage{
 		Page: s.page(r, u.Name+" · "+l.Title, "cohorts"), Cohort: c.Name, CohortURL: cohortURL(c.ID),
 		Learner: u.Name, Email: u.Email, LabTitle: l.Title, StatsURL: labStatsURL(c.ID, l.Slug),
 	}
-	for _, sub := range subs {
+	for _, sub := range ll.Standing.Submissions {
 		line := views.SubmissionLine{URL: submissionURL(sub.ID), When: fmtTime(sub.CreatedAt), State: string(sub.State)}
 		if res := sub.Result; res != nil {
 			line.State = statusText[res.Status]
-			if res.Status != faultline.StatusError {
-				line.Score = scoreString(res.Score, res.MaxScore)
+			if sub.Graded {
+				line.Score = scoreString(sub.Scored.Score, sub.Scored.MaxScore)
+				if note := sub.Scored.Note(); note != "" {
+					line.Score += " (" + note + ")"
+				}
 			}
 		}
 		m.Submissions = append(m.Submissions, line)
+	}
+	if m.Feedback, err = s.learnerFeedbackPanel(r, c.ID, uid, l.Slug); err != nil { // feedback.go
+		return err
 	}
 	return s.render(w, r, http.StatusOK, views.LearnerLab(m))
 }
@@ -275,22 +227,15 @@ func scoreString(score, max int) string { return strconv.Itoa(score) + "/" + str
 
 // serveLabStats shows one lab's statistics in the cohort as charts and tables.
 func (s *Server) serveLabStats(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.taughtCohort(r)
+	id, ok := course.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
+	}
+	rep, err := s.c.LabReport(r.Context(), UserFromContext(r.Context()), id, chi.URLParam(r, "slug"))
 	if err != nil {
 		return err
 	}
-	l, err := s.lab(r)
-	if err != nil {
-		return err
-	}
-	svc, err := s.dashService()
-	if err != nil {
-		return err
-	}
-	st, err := svc.LabStats(r.Context(), c.ID, l.Slug)
-	if err != nil {
-		return fmt.Errorf("lab stats of cohort %d lab %q: %w", c.ID, l.Slug, err)
-	}
+	c, l, st := rep.Cohort, rep.Lab, rep.Stats
 	max := st.MaxScore
 	if max <= 0 {
 		max = l.MaxScore()
@@ -300,12 +245,8 @@ func (s *Server) serveLabStats(w http.ResponseWriter, r *http.Request) error {
 		Lab: l.Slug, LabTitle: l.Title, Learners: st.Learners, MaxScore: max, Solved: len(st.AttemptsToFull),
 	}
 	m.Charts = labCharts(st, max)
-	if m.Similar, err = s.labSimilar(r.Context(), c.ID, l); err != nil { // similar.go
-		return err
-	}
-	if m.Regrade, err = s.labRegradeForm(r, c.ID, l.Slug); err != nil { // regrades.go
-		return err
-	}
+	m.Similar = s.labSimilar(c.ID, l, rep.Similar, rep.Compared) // similar.go
+	m.Regrade = s.labRegradeForm(r, c.ID, l.Slug, rep.Jobs)      // regrades.go
 	return s.render(w, r, http.StatusOK, views.LabStats(m))
 }
 
@@ -455,13 +396,9 @@ func (s *Server) serveGradebookCSV(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	svc, err := s.dashService()
+	rows, err := s.c.Gradebook(r.Context(), UserFromContext(r.Context()), c.ID)
 	if err != nil {
 		return err
-	}
-	rows, err := svc.Gradebook(r.Context(), c.ID)
-	if err != nil {
-		return fmt.Errorf("gradebook of cohort %d: %w", c.ID, err)
 	}
 	all := s.d.Labs.All()
 	header := []string{"Name", "Email"}

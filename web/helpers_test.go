@@ -21,6 +21,8 @@ import (
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/content"
+	"github.com/faultline-dev/faultline/course"
+	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/store"
 )
@@ -69,19 +71,37 @@ func (c *clock) Add(d time.Duration) {
 // env is one portal under test: a real store in a temp dir, the real
 // catalogs, a fake sandbox manager.
 type env struct {
-	t     testing.TB
-	db    *store.DB
-	srv   *Server
-	sb    *fakeSandboxes
-	clock *clock
-	kicks atomic.Int32
-	logs  *bytes.Buffer
+	t      testing.TB
+	db     *store.DB
+	course *course.Service
+	srv    *Server
+	sb     *fakeSandboxes
+	clock  *clock
+	kicks  atomic.Int32
+	logs   *bytes.Buffer
 }
 
-type envOption func(*Deps)
+// envDeps are the course layer's dependencies plus the content catalog,
+// for options to change before the server is built.
+type envDeps struct {
+	course.Deps
+	Content       *content.Catalog
+	SecureCookies bool
+	DB            *store.DB // the env's store, for options that build on it
+}
 
-func withSetupToken(tok string) envOption { return func(d *Deps) { d.SetupToken = tok } }
-func withoutSandboxes() envOption         { return func(d *Deps) { d.Sandboxes = nil } }
+type envOption func(*envDeps)
+
+func withSetupToken(tok string) envOption { return func(d *envDeps) { d.SetupToken = tok } }
+
+// withoutSandboxes makes the sandboxes unreachable, as with the engine down.
+func withoutSandboxes() envOption {
+	return func(d *envDeps) {
+		if f, ok := d.Sandboxes.(*fakeSandboxes); ok {
+			f.unavailable = true
+		}
+	}
+}
 
 func MustEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -93,25 +113,49 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, db: db, sb: newFakeSandboxes(), clock: &clock{now: time.Now().UTC()}, logs: &bytes.Buffer{}}
 	db.Now = e.clock.Now
-	d := Deps{
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))
+	d := envDeps{Content: cc, DB: db, Deps: course.Deps{
 		Users: db, Sessions: db, Cohorts: db, Progress: db, Workspace: db, Submissions: db,
-		Sandboxes: e.sb, Content: cc, Labs: lc, Instructor: db, Tokens: db,
-		Kick:    func() { e.kicks.Add(1) },
-		Logger:  slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil)),
-		Now:     e.clock.Now,
-		BaseURL: "http://portal.test",
-	}
+		Records: db, Instructor: db, Scores: db, Regrades: db, Canceler: db, Live: db,
+		Tokens: db, Replays: db, RestorePts: db,
+		Discussions: db, Groups: db, Moderation: db, Feedback: db, Inbox: db, Lessons: cc, Markdown: content.Render,
+		Sandboxes: e.sb, Terminals: noTerminals{}, Replayer: noReplayer{}, Similarity: grader.NewSimilarity(),
+		Labs:       lc,
+		Kick:       func() { e.kicks.Add(1) },
+		Logger:     logger,
+		Now:        e.clock.Now,
+		BcryptCost: bcrypt.MinCost,
+	}}
 	for _, o := range opts {
 		o(&d)
 	}
-	srv, err := New(d)
+	d.Lessons = d.Content
+	svc, err := course.New(d.Deps)
+	if err != nil {
+		t.Fatalf("new course service: %v", err)
+	}
+	e.course = svc
+	srv, err := New(Deps{Course: svc, Content: d.Content, Labs: lc, Logger: logger, Now: e.clock.Now, BaseURL: "http://portal.test", SecureCookies: d.SecureCookies})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
-	srv.BcryptCost = bcrypt.MinCost
 	srv.PollInterval = 5 * time.Millisecond
 	e.srv = srv
 	return e
+}
+
+// noTerminals answers every terminal as the engine being down.
+type noTerminals struct{}
+
+func (noTerminals) Terminal(ctx context.Context, userID int64, lab string, size faultline.TermSize) (faultline.Terminal, error) {
+	return nil, errEngineDown
+}
+
+// noReplayer answers every replay as the grader being down.
+type noReplayer struct{}
+
+func (noReplayer) Replay(ctx context.Context, lab *faultline.Lab, files []faultline.File, rp faultline.Repro) (*faultline.Result, error) {
+	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Replays need the grader, which is unavailable right now.")
 }
 
 type lockedWriter struct {
@@ -145,7 +189,7 @@ func (e *env) MustUser(name string, role faultline.Role) *faultline.User {
 func (e *env) MustCohort(name string, instructor *faultline.User, learners ...*faultline.User) *faultline.Cohort {
 	e.t.Helper()
 	ctx := context.Background()
-	c := &faultline.Cohort{Name: name, InviteCode: randomToken(18), CreatedBy: instructor.ID}
+	c := &faultline.Cohort{Name: name, InviteCode: course.RandomToken(18), CreatedBy: instructor.ID}
 	if err := e.db.CreateCohort(ctx, c); err != nil {
 		e.t.Fatalf("create cohort: %v", err)
 	}
@@ -336,6 +380,24 @@ func (f *fakeSandboxes) RunTests(ctx context.Context, userID int64, lab *faultli
 	r := *f.result
 	return &r, nil
 }
+
+func (f *fakeSandboxes) RemoveFile(ctx context.Context, userID int64, lab, path string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unavailable {
+		return errEngineDown
+	}
+	k := sbKey(userID, lab)
+	if _, ok := f.boxes[k]; !ok {
+		return faultline.Errorf(faultline.ENOTFOUND, "no sandbox")
+	}
+	delete(f.files[k], path)
+	return nil
+}
+
+// StopsAt and MaxLife: the fake has no lifetime cap.
+func (f *fakeSandboxes) StopsAt(sb *faultline.Sandbox) time.Time { return time.Time{} }
+func (f *fakeSandboxes) MaxLife() time.Duration                  { return 12 * time.Hour }
 
 func (f *fakeSandboxes) Stop(ctx context.Context, userID int64, lab string) error {
 	f.mu.Lock()

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,15 +10,16 @@ import (
 	udiff "github.com/aymanbagabas/go-udiff"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
 // ---- Submission history and diffs ----
 
 // labHistory builds the lab page's history panel: the learner's submissions
-// of this lab (rows already in m.Submissions, newest first) with diff links,
-// and the restore points.
-func (s *Server) labHistory(ctx context.Context, userID int64, l *faultline.Lab, subs []views.SubmissionRow) (views.LabHistory, error) {
+// of this lab (rows already built, newest first) with diff links, and the
+// restore points (newest first).
+func (s *Server) labHistory(l *faultline.Lab, subs []views.SubmissionRow, points []*faultline.RestorePoint) views.LabHistory {
 	h := views.LabHistory{
 		DiffURL:    labURL(l.Slug) + "/diff",
 		ResetURL:   labURL(l.Slug) + "/reset",
@@ -32,15 +32,10 @@ func (s *Server) labHistory(ctx context.Context, userID int64, l *faultline.Lab,
 		}
 		h.Rows = append(h.Rows, hr)
 	}
-	points, err := s.restorePoints(ctx, userID, l.Slug)
-	if err != nil {
-		return h, err
+	for _, p := range points {
+		h.Points = append(h.Points, views.RestorePointView{ID: p.ID, Label: p.Label, When: fmtTime(p.CreatedAt), Files: len(p.Files)})
 	}
-	for i := len(points) - 1; i >= 0; i-- {
-		p := points[i]
-		h.Points = append(h.Points, views.RestorePointView{ID: p.ID, Label: p.Label, When: fmtTime(p.At), Files: len(p.Files)})
-	}
-	return h, nil
+	return h
 }
 
 func labDiffURL(slug string, a int64, b string) string {
@@ -62,25 +57,6 @@ func submissionAttempt(sub *faultline.Submission) attempt {
 	return attempt{label: label + ")", url: submissionURL(sub.ID), files: sub.Files}
 }
 
-// ownSubmission loads submission raw of the learner for lab; anything else
-// (no such id, another learner's, another lab's) is ENOTFOUND.
-func (s *Server) ownSubmission(ctx context.Context, raw string, userID int64, lab string) (*faultline.Submission, error) {
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errNoSubmission
-	}
-	sub, err := s.d.Submissions.FindSubmission(ctx, id)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return nil, errNoSubmission
-	} else if err != nil {
-		return nil, fmt.Errorf("find submission %d: %w", id, err)
-	}
-	if sub.UserID != userID || sub.Lab != lab {
-		return nil, errNoSubmission
-	}
-	return sub, nil
-}
-
 // serveLabDiff is /labs/{slug}/diff?a=<id>&b=<id|saved>: the learner's own
 // two attempts side by side as a per-file unified diff.
 func (s *Server) serveLabDiff(w http.ResponseWriter, r *http.Request) error {
@@ -88,56 +64,59 @@ func (s *Server) serveLabDiff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	u := UserFromContext(ctx)
 	q := r.URL.Query()
-	sa, err := s.ownSubmission(ctx, q.Get("a"), u.ID, l.Slug)
+	a, ok := course.ParseID(q.Get("a"))
+	if !ok {
+		return errNoSubmission
+	}
+	var b int64
+	if q.Get("b") != "saved" {
+		if b, ok = course.ParseID(q.Get("b")); !ok {
+			return errNoSubmission
+		}
+	}
+	sa, sb, err := s.c.LabDiff(r.Context(), UserFromContext(r.Context()), l.Slug, a, b)
 	if err != nil {
 		return err
 	}
-	a := submissionAttempt(sa)
-	var b attempt
-	if q.Get("b") == "saved" {
-		saved, err := s.savedFiles(ctx, u.ID, l.Slug)
-		if err != nil {
-			return err
-		}
-		b = attempt{label: "Your saved files", url: labURL(l.Slug), files: faultline.MergeFiles(l.Starter, saved)}
-	} else {
-		sb, err := s.ownSubmission(ctx, q.Get("b"), u.ID, l.Slug)
-		if err != nil {
-			return err
-		}
-		b = submissionAttempt(sb)
+	bs := attempt{label: "Your saved files", url: labURL(l.Slug), files: sb.Files}
+	if sb.Submission != nil {
+		bs = submissionAttempt(sb.Submission)
 	}
-	return s.renderDiff(w, r, l.Title, labURL(l.Slug), a, b)
+	return s.renderDiff(w, r, l.Title, labURL(l.Slug), submissionAttempt(sa.Submission), bs)
 }
 
 // serveSubmissionDiff is /submissions/{id}/diff?against=<id>: the same diff
 // for whoever may see the submission (its owner, an instructor of the owner's
 // cohort, an admin); both submissions must be the same learner's on one lab.
 func (s *Server) serveSubmissionDiff(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.submission(r)
+	id, err := submissionID(r)
 	if err != nil {
 		return err
 	}
-	other, err := s.ownSubmission(r.Context(), r.URL.Query().Get("against"), sub.UserID, sub.Lab)
+	against, ok := course.ParseID(r.URL.Query().Get("against"))
+	if !ok {
+		return errNoSubmission
+	}
+	sh, other, err := s.c.SubmissionDiff(r.Context(), UserFromContext(r.Context()), id, against)
 	if err != nil {
 		return err
 	}
-	title := sub.Lab
-	if l, err := s.d.Labs.Lab(sub.Lab); err == nil {
-		title = l.Title
-	}
-	return s.renderDiff(w, r, title, submissionURL(sub.ID), submissionAttempt(other), submissionAttempt(sub))
+	return s.renderDiff(w, r, sh.LabTitle, submissionURL(id), submissionAttempt(other), submissionAttempt(sh.Submission),
+		func(fs []views.FileDiff) error { return s.diffComments(r.Context(), sh, fs) }) // feedback.go
 }
 
-func (s *Server) renderDiff(w http.ResponseWriter, r *http.Request, title, back string, a, b attempt) error {
+func (s *Server) renderDiff(w http.ResponseWriter, r *http.Request, title, back string, a, b attempt, decorate ...func([]views.FileDiff) error) error {
 	m := views.DiffPage{
 		Page:  s.page(r, "Changes · "+title, "labs"),
 		Title: title, BackURL: back,
 		A: a.label, AURL: a.url, B: b.label, BURL: b.url,
 		Files: diffFiles(a.files, b.files),
+	}
+	for _, d := range decorate {
+		if err := d(m.Files); err != nil {
+			return err
+		}
 	}
 	return s.render(w, r, http.StatusOK, views.Diff(m))
 }
@@ -218,35 +197,20 @@ func hunkRange(start, n int) string {
 
 // ---- Reset to starter and restore points ----
 
-// resetRequest is a reset or restore: what the confirm page says and what
-// performing it does.
-type resetRequest struct {
-	l      *faultline.Lab
-	point  *restorePoint // nil: reset to the starter files
-	action string        // form action
-}
-
 // serveReset (POST /labs/{slug}/reset) without confirm=1 shows what will
 // happen; with it, makes a restore point of the saved files and saves the
 // starter files over them.
 func (s *Server) serveReset(w http.ResponseWriter, r *http.Request) error {
-	l, err := s.lab(r)
-	if err != nil {
-		return err
-	}
-	if err := s.parseForm(r); err != nil {
-		return s.labFailed(w, r, l, labView{}, err)
-	}
-	req := resetRequest{l: l, action: labURL(l.Slug) + "/reset"}
-	if r.PostFormValue("confirm") != "1" {
-		return s.renderConfirm(w, r, req)
-	}
-	return s.performReset(w, r, req)
+	return s.reset(w, r, false)
 }
 
 // serveRestore (POST /labs/{slug}/restore, point=<id>) is the same for an
 // earlier restore point.
 func (s *Server) serveRestore(w http.ResponseWriter, r *http.Request) error {
+	return s.reset(w, r, true)
+}
+
+func (s *Server) reset(w http.ResponseWriter, r *http.Request, restore bool) error {
 	l, err := s.lab(r)
 	if err != nil {
 		return err
@@ -254,113 +218,40 @@ func (s *Server) serveRestore(w http.ResponseWriter, r *http.Request) error {
 	if err := s.parseForm(r); err != nil {
 		return s.labFailed(w, r, l, labView{}, err)
 	}
-	u := UserFromContext(r.Context())
-	points, err := s.restorePoints(r.Context(), u.ID, l.Slug)
-	if err != nil {
-		return err
-	}
-	id, _ := strconv.Atoi(r.PostFormValue("point"))
-	var p *restorePoint
-	for i := range points {
-		if points[i].ID == id {
-			p = &points[i]
+	viewer := UserFromContext(r.Context())
+	action := labURL(l.Slug) + "/reset"
+	var point int64
+	if restore {
+		action = labURL(l.Slug) + "/restore"
+		var ok bool
+		if point, ok = course.ParseID(formValue(r, "point")); !ok {
+			return s.labFailed(w, r, l, labView{}, faultline.Errorf(faultline.ENOTFOUND, "There is no such restore point."))
 		}
 	}
-	if p == nil {
-		return s.labFailed(w, r, l, labView{}, faultline.Errorf(faultline.ENOTFOUND, "There is no such restore point."))
-	}
-	req := resetRequest{l: l, point: p, action: labURL(l.Slug) + "/restore"}
-	if r.PostFormValue("confirm") != "1" {
-		return s.renderConfirm(w, r, req)
-	}
-	return s.performReset(w, r, req)
-}
-
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, req resetRequest) error {
-	u := UserFromContext(r.Context())
-	saved, err := s.savedFiles(r.Context(), u.ID, req.l.Slug)
-	if err != nil {
-		return err
-	}
-	m := views.ResetConfirmPage{
-		Page: s.page(r, "Reset · "+req.l.Title, "labs"), LabTitle: req.l.Title, LabURL: labURL(req.l.Slug),
-		Action: req.action,
-	}
-	for _, f := range saved {
-		m.Saved = append(m.Saved, f.Path)
-	}
-	if req.point != nil {
-		m.Point = req.point.ID
-		m.PointLabel = req.point.Label + " (" + fmtTime(req.point.At) + ")"
-		for _, f := range req.point.Files {
-			m.Target = append(m.Target, f.Path)
-		}
-	} else {
-		for _, f := range req.l.Starter {
-			m.Target = append(m.Target, f.Path)
-		}
-	}
-	return s.render(w, r, http.StatusOK, views.ResetConfirm(m))
-}
-
-func (s *Server) performReset(w http.ResponseWriter, r *http.Request, req resetRequest) error {
-	ctx := r.Context()
-	u := UserFromContext(ctx)
-	l := req.l
-	label := "Before reset to starter"
-	if req.point != nil {
-		label = "Before restoring “" + req.point.Label + "”"
-	}
-	if _, err := s.addRestorePoint(ctx, u.ID, l.Slug, label); err != nil {
-		if _, _, ok := userError(err); ok {
-			return s.labFailed(w, r, l, labView{}, err)
-		}
-		return err
-	}
-	var target []faultline.File
-	if req.point != nil {
-		files, err := s.pointFiles(ctx, u.ID, l.Slug, req.point)
+	if formValue(r, "confirm") != "1" {
+		plan, err := s.c.PlanReset(r.Context(), viewer, l.Slug, point)
 		if err != nil {
-			return err
-		}
-		target = files
-	} else {
-		for _, f := range l.Starter {
-			if !isVisibleTest(l, f.Path) {
-				target = append(target, f)
-			}
-		}
-	}
-	if err := s.replaceSaved(ctx, u.ID, l.Slug, target); err != nil {
-		if _, _, ok := userError(err); ok {
 			return s.labFailed(w, r, l, labView{}, err)
 		}
-		return err
-	}
-	if s.d.Sandboxes != nil && s.sandboxView(ctx, u.ID, l.Slug).Running() {
-		for _, f := range target {
-			if err := s.d.Sandboxes.WriteFile(ctx, u.ID, l.Slug, f); err != nil {
-				s.log.ErrorContext(ctx, "write file into sandbox", "user", u.ID, "lab", l.Slug, "path", f.Path, "err", err)
-				return s.renderLab(w, r, l, labView{notice: replacedNotice +
-					" They could not all be written into your sandbox: restart the lab to copy them in."})
-			}
+		m := views.ResetConfirmPage{
+			Page: s.page(r, "Reset · "+l.Title, "labs"), LabTitle: l.Title, LabURL: labURL(l.Slug),
+			Action: action, Saved: plan.Saved, Target: plan.Target,
 		}
+		if plan.Point != nil {
+			m.Point = plan.Point.ID
+			m.PointLabel = plan.Point.Label + " (" + fmtTime(plan.Point.CreatedAt) + ")"
+		}
+		return s.render(w, r, http.StatusOK, views.ResetConfirm(m))
+	}
+	notice, err := s.c.Reset(r.Context(), viewer, l.Slug, point)
+	if err != nil {
+		return s.labFailed(w, r, l, labView{}, err)
+	}
+	if notice != "" {
+		return s.renderLab(w, r, l, labView{notice: replacedNotice + " " + notice})
 	}
 	return redirect(w, r, labURL(l.Slug)+"?replaced=1")
 }
 
 // replacedNotice is shown after a reset or a restore (labs.go, ?replaced=1).
 const replacedNotice = "Your files were replaced. The previous ones are kept as a restore point: see Restore below."
-
-// replaceSaved makes files the learner's saved files, in one transaction
-// (every other live file gets a tombstone; unchanged files keep their
-// version), so an interrupted reset never leaves half the files replaced.
-func (s *Server) replaceSaved(ctx context.Context, userID int64, lab string, files []faultline.File) error {
-	if err := s.d.Workspace.ReplaceFiles(ctx, userID, lab, files); err != nil {
-		if _, _, ok := userError(err); ok {
-			return err
-		}
-		return fmt.Errorf("replace files of user %d lab %q: %w", userID, lab, err)
-	}
-	return nil
-}

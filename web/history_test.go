@@ -247,6 +247,9 @@ func TestResetAndRestore(t *testing.T) {
 	if got, _ := e.sb.sandboxFile(lea.ID, labSlug, target); got != starter[target] {
 		t.Errorf("sandbox has %q for %s after reset, want the starter", got, target)
 	}
+	if _, ok := e.sb.sandboxFile(lea.ID, labSlug, "notes.go"); ok {
+		t.Error("notes.go, no longer saved after the reset, is still in the sandbox")
+	}
 	page := br.get(res.header.Get("Location"))
 	if !strings.Contains(page.testid("notice").Text(), "restore point") {
 		t.Errorf("notice after reset %q", page.testid("notice").Text())
@@ -270,6 +273,9 @@ func TestResetAndRestore(t *testing.T) {
 	}
 	if got, _ := e.sb.sandboxFile(lea.ID, labSlug, target); got != mine[target] {
 		t.Errorf("sandbox has %q for %s after restore", got, target)
+	}
+	if got, _ := e.sb.sandboxFile(lea.ID, labSlug, "notes.go"); got != mine["notes.go"] {
+		t.Errorf("sandbox has %q for notes.go after restore", got)
 	}
 
 	// The restore made a point of its own (the starter state); going back

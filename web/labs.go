@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,27 +25,17 @@ func labCard(l *faultline.Lab, best string) views.LabCard {
 	}
 }
 
-// labCards lists every lab with the user's best score on it.
+// labCards lists every lab with the score the user holds on it.
 func (s *Server) labCards(r *http.Request) ([]views.LabCard, error) {
-	u := UserFromContext(r.Context())
-	subs, err := s.d.Submissions.ListSubmissions(r.Context(), faultline.SubmissionFilter{UserID: u.ID, Limit: 1000})
+	held, err := s.c.MyScores(r.Context(), UserFromContext(r.Context()))
 	if err != nil {
-		return nil, fmt.Errorf("list submissions of user %d: %w", u.ID, err)
-	}
-	best := map[string]*faultline.Result{}
-	for _, sub := range subs {
-		if sub.State != faultline.SubmissionDone || sub.Result == nil {
-			continue
-		}
-		if b := best[sub.Lab]; b == nil || sub.Result.Score > b.Score {
-			best[sub.Lab] = sub.Result
-		}
+		return nil, err
 	}
 	var cards []views.LabCard
 	for _, l := range s.d.Labs.All() {
 		b := ""
-		if res := best[l.Slug]; res != nil {
-			b = fmt.Sprintf("%d/%d", res.Score, res.MaxScore)
+		if h := held[l.Slug]; h.Has {
+			b = scoreString(h.Score, h.MaxScore)
 		}
 		cards = append(cards, labCard(l, b))
 	}
@@ -64,14 +53,7 @@ func (s *Server) serveLabs(w http.ResponseWriter, r *http.Request) error {
 
 // lab returns the lab named in the URL; ENOTFOUND if there is none.
 func (s *Server) lab(r *http.Request) (*faultline.Lab, error) {
-	slug := chi.URLParam(r, "slug")
-	l, err := s.d.Labs.Lab(slug)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return nil, faultline.Errorf(faultline.ENOTFOUND, "There is no lab %q.", slug)
-	} else if err != nil {
-		return nil, fmt.Errorf("lab %q: %w", slug, err)
-	}
-	return l, nil
+	return s.c.Lab(chi.URLParam(r, "slug"))
 }
 
 // readme returns the lab's README rendered to sanitized HTML, cached.
@@ -89,31 +71,6 @@ func (s *Server) readme(l *faultline.Lab) (string, error) {
 	return h, nil
 }
 
-// savedFiles returns the learner's latest live saved files.
-func (s *Server) savedFiles(ctx context.Context, userID int64, lab string) ([]faultline.File, error) {
-	vs, err := s.d.Workspace.Files(ctx, userID, lab)
-	if err != nil {
-		return nil, fmt.Errorf("workspace files of user %d lab %q: %w", userID, lab, err)
-	}
-	files := make([]faultline.File, 0, len(vs))
-	for _, v := range vs {
-		if !v.Deleted {
-			files = append(files, faultline.File{Path: v.Path, Content: v.Content})
-		}
-	}
-	return files, nil
-}
-
-// isVisibleTest reports whether path is one of the lab's visible test files.
-func isVisibleTest(l *faultline.Lab, path string) bool {
-	for _, f := range l.Visible {
-		if f.Path == path {
-			return true
-		}
-	}
-	return false
-}
-
 // labView is what a lab action wants shown besides the defaults.
 type labView struct {
 	file    string        // ?file= to select
@@ -125,30 +82,31 @@ type labView struct {
 	sandbox *views.SandboxView // already known
 }
 
-// sandboxView returns how the learner's sandbox looks; an unreachable engine
-// shows as unavailable, never as an error page.
-func (s *Server) sandboxView(ctx context.Context, userID int64, lab string) views.SandboxView {
-	if s.d.Sandboxes == nil {
+// sandboxView is how a sandbox looks on the lab page; err (the course's
+// EUNAVAILABLE) shows as unavailable, never as an error page.
+func (s *Server) sandboxView(sb *faultline.Sandbox, err error) views.SandboxView {
+	if err != nil {
 		return views.SandboxView{}
 	}
-	sb, err := s.d.Sandboxes.Find(ctx, userID, lab)
-	switch code := faultline.ErrorCode(err); code {
-	case "":
-		return views.SandboxView{Available: true, State: string(sb.State), Error: sb.Error, Life: s.lifeView(sb)}
-	case faultline.ENOTFOUND:
+	if sb == nil {
 		return views.SandboxView{Available: true}
-	case faultline.EUNAVAILABLE:
-		return views.SandboxView{}
-	default:
-		s.log.ErrorContext(ctx, "find sandbox", "user", userID, "lab", lab, "err", err)
-		return views.SandboxView{}
 	}
+	return views.SandboxView{Available: true, State: string(sb.State), Error: sb.Error, Life: s.lifeView(sb)}
+}
+
+// currentSandbox is the viewer's sandbox of the lab as the page shows it.
+func (s *Server) currentSandbox(r *http.Request, l *faultline.Lab) views.SandboxView {
+	sb, err := s.c.Sandbox(r.Context(), UserFromContext(r.Context()), l.Slug)
+	return s.sandboxView(sb, err)
 }
 
 // renderLab renders the lab page for the signed-in learner.
 func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.Lab, v labView) error {
 	ctx := r.Context()
-	u := UserFromContext(ctx)
+	ws, err := s.c.Workspace(ctx, UserFromContext(ctx), l.Slug)
+	if err != nil {
+		return err
+	}
 	html, err := s.readme(l)
 	if err != nil {
 		return err
@@ -173,37 +131,21 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	if v.sandbox != nil {
 		m.Sandbox = *v.sandbox
 	} else {
-		m.Sandbox = s.sandboxView(ctx, u.ID, l.Slug)
-	}
-
-	saved, err := s.savedFiles(ctx, u.ID, l.Slug)
-	if err != nil {
-		return err
-	}
-	isSaved := map[string]bool{}
-	for _, f := range saved {
-		isSaved[f.Path] = true
-	}
-	files := faultline.MergeFiles(l.Starter, saved)
-	var visible []faultline.File
-	for _, f := range faultline.MergeFiles(nil, l.Visible) {
-		if !isSaved[f.Path] {
-			visible = append(visible, f)
-		}
+		m.Sandbox = s.sandboxView(ws.Sandbox, ws.SandboxErr)
 	}
 	sel := v.file
 	if sel == "" && v.editor != nil {
 		sel = v.editor.Path
 	}
 	if sel == "" {
-		sel = defaultFile(files)
+		sel = defaultFile(ws.Files)
 	}
 	found := false
 	ui := views.LabUI{Bundle: s.assets.bundle}
 	add := func(f faultline.File, readOnly bool) {
 		link := views.FileLink{
 			Path: f.Path, URL: labURL(l.Slug) + "?file=" + url.QueryEscape(f.Path),
-			Selected: f.Path == sel, ReadOnly: readOnly, Saved: isSaved[f.Path],
+			Selected: f.Path == sel, ReadOnly: readOnly, Saved: ws.Saved[f.Path],
 		}
 		if link.Selected {
 			found = true
@@ -211,13 +153,13 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 		}
 		m.Files = append(m.Files, link)
 		if ui.Bundle.Present() {
-			ui.Files = append(ui.Files, views.EditorFile{Path: f.Path, Content: string(f.Content), ReadOnly: readOnly, Saved: isSaved[f.Path]})
+			ui.Files = append(ui.Files, views.EditorFile{Path: f.Path, Content: string(f.Content), ReadOnly: readOnly, Saved: ws.Saved[f.Path]})
 		}
 	}
-	for _, f := range files {
+	for _, f := range ws.Files {
 		add(f, false)
 	}
-	for _, f := range visible {
+	for _, f := range ws.Tests {
 		add(f, true)
 	}
 	if v.editor != nil {
@@ -225,22 +167,19 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 	} else if !found && v.file != "" {
 		return faultline.Errorf(faultline.ENOTFOUND, "The lab has no file %q.", v.file)
 	}
-
-	subs, err := s.d.Submissions.ListSubmissions(ctx, faultline.SubmissionFilter{UserID: u.ID, Lab: l.Slug, Limit: 20})
-	if err != nil {
-		return fmt.Errorf("list submissions of user %d lab %q: %w", u.ID, l.Slug, err)
-	}
-	for _, sub := range subs {
+	for _, sub := range ws.Standing.Submissions {
 		row := views.SubmissionRow{ID: sub.ID, URL: submissionURL(sub.ID), When: fmtTime(sub.CreatedAt), State: string(sub.State)}
-		if sub.State == faultline.SubmissionDone && sub.Result != nil {
-			row.Score = fmt.Sprintf("%d/%d", sub.Result.Score, sub.Result.MaxScore)
+		if sub.State == faultline.SubmissionDone && sub.Graded {
+			row.Score = scoreString(sub.Scored.Score, sub.Scored.MaxScore)
 		}
 		m.Submissions = append(m.Submissions, row)
 	}
-	if m.History, err = s.labHistory(ctx, u.ID, l, m.Submissions); err != nil { // history.go
+	m.History = s.labHistory(l, m.Submissions, ws.RestorePoints) // history.go
+	m.Rules = rulesLine(ws.Standing, s.now())                    // labsettings.go
+
+	if m.Conversation, err = s.labConversation(r, ws.Standing); err != nil { // feedback.go
 		return err
 	}
-	m.Rules = s.labRulesLine(ctx, u.ID, l.Slug) // labsettings.go
 	status := v.status
 	if status == 0 {
 		status = http.StatusOK
@@ -291,17 +230,11 @@ func (s *Server) serveLab(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("replaced") == "1" { // display only, after a reset or restore (history.go)
 		v.notice = replacedNotice
 	}
+	if p := q.Get("deleted"); p != "" { // display only, after a delete
+		v.notice = "Deleted " + p + ". Its earlier versions are kept in your history."
+	}
 	return s.renderLab(w, r, l, v)
 }
-
-// sandboxFiles is what goes into a sandbox: starter and saved files, plus the
-// visible tests. Never the hidden tests.
-func sandboxFiles(l *faultline.Lab, saved []faultline.File) []faultline.File {
-	return faultline.MergeFiles(faultline.MergeFiles(l.Starter, saved), l.Visible)
-}
-
-var errNoSandboxes = faultline.Errorf(faultline.EUNAVAILABLE,
-	"Lab sandboxes are unavailable right now. Your saved files are safe; try again later.")
 
 // serveStartSandbox starts (or re-opens) the learner's sandbox; with
 // Accept: text/event-stream it streams the phases (labstream.go).
@@ -313,31 +246,23 @@ func (s *Server) serveStartSandbox(w http.ResponseWriter, r *http.Request) error
 	if wantsEventStream(r) {
 		return s.serveStartSandboxStream(w, r, l)
 	}
-	if s.d.Sandboxes == nil {
-		return s.labFailed(w, r, l, labView{}, errNoSandboxes)
-	}
 	u := UserFromContext(r.Context())
-	saved, err := s.savedFiles(r.Context(), u.ID, l.Slug)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.StartTimeout)
-	defer cancel()
 	phase := func(p faultline.SandboxPhase) {
-		s.log.DebugContext(ctx, "sandbox phase", "user", u.ID, "lab", l.Slug, "phase", p)
+		s.log.DebugContext(r.Context(), "sandbox phase", "user", u.ID, "lab", l.Slug, "phase", p)
 	}
-	if _, err := s.d.Sandboxes.Start(ctx, u.ID, l, sandboxFiles(l, saved), phase); err != nil {
-		err = s.startFailure(r.Context(), u.ID, l.Slug, err) // labstream.go
-		setRetryAfter(w, err)                                // 429 when too many are starting
+	if _, err := s.c.StartLab(r.Context(), u, l.Slug, phase); err != nil {
+		setRetryAfter(w, err) // 429 when too many are starting
 		return s.labFailed(w, r, l, labView{}, err)
 	}
 	return redirect(w, r, labURL(l.Slug))
 }
 
 // serveSaveFile saves a new version of one workspace file and writes it into
-// the running sandbox. Bad paths and oversized files re-render the page with
-// the input kept. A request that accepts application/json (the lab page's
-// editor autosave) gets a saveReply instead of a page or a redirect.
+// the running sandbox; with action=delete it deletes the file instead. Bad
+// paths and oversized files re-render the page with the input kept. A
+// request that accepts application/json (the lab page's editor) gets a
+// saveReply instead of a page or a redirect. Forms may be URL-encoded or
+// multipart.
 func (s *Server) serveSaveFile(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lab(r)
 	if err != nil {
@@ -351,59 +276,56 @@ func (s *Server) serveSaveFile(w http.ResponseWriter, r *http.Request) error {
 		return s.labFailed(w, r, l, labView{}, err)
 	}
 	u := UserFromContext(r.Context())
-	raw := r.PostFormValue("path")
-	text := strings.ReplaceAll(r.PostFormValue("content"), "\r\n", "\n")
+	raw := formValue(r, "path")
+	if formValue(r, "action") == "delete" {
+		return s.deleteFile(w, r, l, raw, asJSON)
+	}
+	text := strings.ReplaceAll(formValue(r, "content"), "\r\n", "\n")
 	keep := labView{editor: &views.Editor{Path: raw, Content: text}}
-	failed := func(err error) error {
+	saved, err := s.c.SaveFile(r.Context(), u, l.Slug, raw, []byte(text))
+	if err != nil {
 		if asJSON {
 			return s.saveFailedJSON(w, err)
 		}
 		return s.labFailed(w, r, l, keep, err)
 	}
-	p, err := faultline.CleanPath(raw)
+	if asJSON {
+		return writeJSON(w, http.StatusOK, saveReply{Saved: true, Path: saved.Path, Notice: saved.Notice})
+	}
+	if saved.Notice != "" {
+		return s.renderLab(w, r, l, labView{file: saved.Path, notice: saved.Notice})
+	}
+	return redirect(w, r, labURL(l.Slug)+"?saved=1&file="+url.QueryEscape(saved.Path))
+}
+
+// deleteFile deletes one of the learner's saved files (POST
+// /labs/{slug}/files with action=delete, or DELETE-like JSON from the
+// editor). Its versions stay in the history; a starter file comes back as
+// the starter has it.
+func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, l *faultline.Lab, raw string, asJSON bool) error {
+	d, err := s.c.DeleteFile(r.Context(), UserFromContext(r.Context()), l.Slug, raw)
 	if err != nil {
-		return failed(err)
-	}
-	if isVisibleTest(l, p) {
-		return failed(faultline.Errorf(faultline.EINVALID,
-			"%s is one of the lab's tests and cannot be changed. Save your code under another name.", p))
-	}
-	if len(text) > faultline.MaxFileSize {
-		return failed(faultline.Errorf(faultline.ETOOLARGE,
-			"The file is %s; a file may be at most %s. Nothing was saved.", sizeText(int64(len(text))), sizeText(faultline.MaxFileSize)))
-	}
-	if _, err := s.d.Workspace.SaveFile(r.Context(), u.ID, l.Slug, p, []byte(text)); err != nil {
-		return failed(err)
-	}
-	notice := ""
-	if s.d.Sandboxes != nil {
-		sb := s.sandboxView(r.Context(), u.ID, l.Slug)
-		if sb.Running() {
-			if err := s.d.Sandboxes.WriteFile(r.Context(), u.ID, l.Slug, faultline.File{Path: p, Content: []byte(text)}); err != nil {
-				notice = "Saved, but the file could not be written into your sandbox. Restart the lab to copy your files in."
-				if _, m, ok := userError(err); ok {
-					notice = "Saved, but not written into your sandbox: " + m
-				} else {
-					s.log.ErrorContext(r.Context(), "write file into sandbox", "user", u.ID, "lab", l.Slug, "path", p, "err", err)
-				}
-			}
+		if asJSON {
+			return s.saveFailedJSON(w, err)
 		}
+		return s.labFailed(w, r, l, labView{}, err)
 	}
 	if asJSON {
-		return writeJSON(w, http.StatusOK, saveReply{Saved: true, Path: p, Notice: notice})
+		return writeJSON(w, http.StatusOK, saveReply{Deleted: true, Path: d.Path, Notice: d.Notice})
 	}
-	if notice != "" {
-		return s.renderLab(w, r, l, labView{file: p, notice: notice})
+	if d.Notice != "" {
+		return s.renderLab(w, r, l, labView{notice: d.Notice})
 	}
-	return redirect(w, r, labURL(l.Slug)+"?saved=1&file="+url.QueryEscape(p))
+	return redirect(w, r, labURL(l.Slug)+"?deleted="+url.QueryEscape(d.Path))
 }
 
 // saveReply is the JSON answer to an editor save.
 type saveReply struct {
-	Saved  bool   `json:"saved"`
-	Path   string `json:"path,omitempty"`
-	Notice string `json:"notice,omitempty"` // saved, but something to tell
-	Error  string `json:"error,omitempty"`  // user-safe; nothing was saved
+	Saved   bool   `json:"saved"`
+	Deleted bool   `json:"deleted,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Notice  string `json:"notice,omitempty"` // saved, but something to tell
+	Error   string `json:"error,omitempty"`  // user-safe; nothing was saved
 }
 
 // wantsJSON reports whether the client asked for a JSON answer.
@@ -450,57 +372,29 @@ func (s *Server) serveRunTests(w http.ResponseWriter, r *http.Request) error {
 	if wantsEventStream(r) {
 		return s.serveRunTestsStream(w, r, l)
 	}
-	if s.d.Sandboxes == nil {
-		return s.labFailed(w, r, l, labView{}, errNoSandboxes)
-	}
-	u := UserFromContext(r.Context())
-	sb := s.sandboxView(r.Context(), u.ID, l.Slug)
-	if !sb.Available {
-		return s.labFailed(w, r, l, labView{sandbox: &sb}, errNoSandboxes)
-	}
-	if !sb.Running() {
-		return s.labFailed(w, r, l, labView{sandbox: &sb}, errNotStarted)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.RunTimeout)
-	defer cancel()
 	out := &cappedBuffer{max: maxShownOutput}
 	text := &testText{out: out} // go test -json events as the text they carry (labstream.go)
-	res, err := s.d.Sandboxes.RunTests(ctx, u.ID, l, text)
+	res, err := s.c.RunTests(r.Context(), UserFromContext(r.Context()), l.Slug, text)
 	text.flush()
-	switch {
-	case err == nil:
-	case errors.Is(err, context.DeadlineExceeded):
-		run := &views.RunView{Status: "time_limit", Message: fmt.Sprintf("The tests did not finish within %s and were stopped.", s.RunTimeout), Output: out.String()}
-		return s.renderLab(w, r, l, labView{run: run, sandbox: &sb})
-	default:
-		return s.labFailed(w, r, l, labView{sandbox: &sb}, s.runFailure(r.Context(), u.ID, l.Slug, err))
+	if err != nil {
+		return s.labFailed(w, r, l, labView{}, err)
 	}
-	return s.renderLab(w, r, l, labView{run: runView(res, out.String()), sandbox: &sb})
+	return s.renderLab(w, r, l, labView{run: runView(res, out.String())})
 }
 
-// serveSubmit snapshots starter plus saved files into a submission, wakes the
-// grader and goes to the submission's page.
+// serveSubmit snapshots starter plus saved files into a submission and goes
+// to the submission's page. A refusal (the cohort's limits, too many
+// waiting) re-renders the lab page with the reason; saved files stay as
+// they are.
 func (s *Server) serveSubmit(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.lab(r)
 	if err != nil {
 		return err
 	}
-	u := UserFromContext(r.Context())
-	saved, err := s.savedFiles(r.Context(), u.ID, l.Slug)
+	sub, err := s.c.Submit(r.Context(), UserFromContext(r.Context()), l.Slug)
 	if err != nil {
-		return err
-	}
-	sub := &faultline.Submission{UserID: u.ID, Lab: l.Slug, Files: faultline.MergeFiles(l.Starter, saved)}
-	// createSubmission (labsettings.go) applies the cohort's limits; a
-	// refusal leaves the saved files as they are.
-	if err := s.createSubmission(w, r, sub); err != nil {
-		if _, _, ok := userError(err); ok {
-			return s.labFailed(w, r, l, labView{}, err)
-		}
-		return fmt.Errorf("create submission of user %d lab %q: %w", u.ID, l.Slug, err)
-	}
-	if s.d.Kick != nil {
-		s.d.Kick()
+		setRetryAfter(w, err)
+		return s.labFailed(w, r, l, labView{}, err)
 	}
 	return redirect(w, r, submissionURL(sub.ID))
 }

@@ -18,9 +18,7 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -47,22 +45,10 @@ func wantsEventStream(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
-// lifetimer is implemented by a Sandboxes that caps a sandbox's life
-// (sandbox.Manager): StopsAt is when a running sandbox is stopped whatever
-// its activity, zero when unknown.
-type lifetimer interface {
-	StopsAt(sb *faultline.Sandbox) time.Time
-	MaxLife() time.Duration
-}
-
 // lifeView says when the learner's running sandbox is stopped, for the
-// warning on the lab page; zero when the Sandboxes do not say.
+// warning on the lab page; zero when not running.
 func (s *Server) lifeView(sb *faultline.Sandbox) views.SandboxLife {
-	lt, ok := s.d.Sandboxes.(lifetimer)
-	if !ok || sb == nil {
-		return views.SandboxLife{}
-	}
-	stops := lt.StopsAt(sb)
+	stops, maxLife := s.c.SandboxLife(sb)
 	if stops.IsZero() {
 		return views.SandboxLife{}
 	}
@@ -74,7 +60,7 @@ func (s *Server) lifeView(sb *faultline.Sandbox) views.SandboxLife {
 		WarnIn:  int(math.Ceil(warnIn.Seconds())),
 		StopsIn: int(math.Ceil(left.Seconds())),
 		Warn:    warnIn == 0,
-		MaxLife: lifeText(lt.MaxLife()),
+		MaxLife: lifeText(maxLife),
 		Left:    lifeText(left),
 	}
 }
@@ -94,38 +80,11 @@ func lifeText(d time.Duration) string {
 	return strconv.Itoa(m/60) + " h " + strconv.Itoa(m%60) + " min"
 }
 
-// retryAfter returns the wait an error suggests (a busy start), if any.
-func retryAfter(err error) (time.Duration, bool) {
-	var ra interface{ RetryAfter() time.Duration }
-	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
-		return ra.RetryAfter(), true
-	}
-	return 0, false
-}
-
 // setRetryAfter sets the Retry-After header for an error that suggests a wait.
 func setRetryAfter(w http.ResponseWriter, err error) {
-	if d, ok := retryAfter(err); ok {
+	if d, ok := faultline.ErrorRetryAfter(err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	}
-}
-
-// startFailure turns a failed Start into the error the learner sees, for
-// the form and the stream alike: a timeout or an internal error becomes
-// EUNAVAILABLE (the cause is logged), and every unavailable message says
-// the saved files are safe.
-func (s *Server) startFailure(ctx context.Context, userID int64, lab string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = faultline.Errorf(faultline.EUNAVAILABLE, "Starting the sandbox took too long. Try again in a moment.")
-	}
-	if _, _, ok := userError(err); !ok {
-		s.log.ErrorContext(ctx, "start sandbox", "user", userID, "lab", lab, "err", err)
-		err = faultline.Errorf(faultline.EUNAVAILABLE, "The sandbox could not be started. Your saved files are safe; try again in a moment.")
-	}
-	if code, msg, _ := userError(err); code == faultline.EUNAVAILABLE && !strings.Contains(msg, "saved files are safe") {
-		err = faultline.Errorf(faultline.EUNAVAILABLE, "%s Your saved files are safe.", strings.TrimSpace(msg))
-	}
-	return err
 }
 
 // eventStream writes Server-Sent Events. The status line and headers go out
@@ -225,7 +184,7 @@ func (es *eventStream) fail(s *Server, r *http.Request, err error) {
 		msg = "Something went wrong on our side. It has been logged; please try again in a moment."
 	}
 	e := streamError{Message: msg, Status: statusOf(code)}
-	if d, ok := retryAfter(err); ok {
+	if d, ok := faultline.ErrorRetryAfter(err); ok {
 		e.RetryAfter = int(math.Ceil(d.Seconds()))
 	}
 	data, _ := json.Marshal(e)
@@ -241,34 +200,24 @@ func (es *eventStream) fail(s *Server, r *http.Request, err error) {
 }
 
 // serveStartSandboxStream is serveStartSandbox for the bundle: the start's
-// phases as they happen, then the running sandbox's panel.
+// phases as they happen, then the running sandbox's panel. A learner who
+// leaves the page mid-start finds the sandbox running when they come back:
+// the start does not end with the request (course.StartLab).
 func (s *Server) serveStartSandboxStream(w http.ResponseWriter, r *http.Request, l *faultline.Lab) error {
 	es := newEventStream(w)
 	defer es.close()
-	if s.d.Sandboxes == nil {
-		es.fail(s, r, errNoSandboxes)
-		return nil
-	}
+	go es.keepAlive()
 	u := UserFromContext(r.Context())
-	saved, err := s.savedFiles(r.Context(), u.ID, l.Slug)
+	phase := func(p faultline.SandboxPhase) {
+		s.log.DebugContext(r.Context(), "sandbox phase", "user", u.ID, "lab", l.Slug, "phase", p)
+		es.send("phase", string(p))
+	}
+	sb, err := s.c.StartLab(r.Context(), u, l.Slug, phase)
 	if err != nil {
 		es.fail(s, r, err)
 		return nil
 	}
-	// A learner who leaves the page mid-start finds the sandbox running
-	// when they come back: the start does not end with the request.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.StartTimeout)
-	defer cancel()
-	go es.keepAlive()
-	phase := func(p faultline.SandboxPhase) {
-		s.log.DebugContext(ctx, "sandbox phase", "user", u.ID, "lab", l.Slug, "phase", p)
-		es.send("phase", string(p))
-	}
-	if _, err := s.d.Sandboxes.Start(ctx, u.ID, l, sandboxFiles(l, saved), phase); err != nil {
-		es.fail(s, r, s.startFailure(r.Context(), u.ID, l.Slug, err))
-		return nil
-	}
-	m := views.LabPage{Lab: views.LabInfo{URL: labURL(l.Slug)}, Sandbox: s.sandboxView(r.Context(), u.ID, l.Slug)}
+	m := views.LabPage{Lab: views.LabInfo{URL: labURL(l.Slug)}, Sandbox: s.sandboxView(sb, nil)}
 	var buf bytes.Buffer
 	if err := views.SandboxPanel(m, views.LabUI{Bundle: s.assets.bundle}).Render(r.Context(), &buf); err != nil {
 		es.fail(s, r, fmt.Errorf("render sandbox panel of lab %q: %w", l.Slug, err))
@@ -283,57 +232,23 @@ func (s *Server) serveStartSandboxStream(w http.ResponseWriter, r *http.Request,
 func (s *Server) serveRunTestsStream(w http.ResponseWriter, r *http.Request, l *faultline.Lab) error {
 	es := newEventStream(w)
 	defer es.close()
-	if s.d.Sandboxes == nil {
-		es.fail(s, r, errNoSandboxes)
-		return nil
-	}
-	u := UserFromContext(r.Context())
-	sb := s.sandboxView(r.Context(), u.ID, l.Slug)
-	if !sb.Available {
-		es.fail(s, r, errNoSandboxes)
-		return nil
-	}
-	if !sb.Running() {
-		es.fail(s, r, errNotStarted)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.RunTimeout)
-	defer cancel()
 	go es.keepAlive()
 	shown := &cappedBuffer{max: maxShownOutput}
 	live := &liveOutput{es: es, left: maxShownOutput}
 	text := &testText{out: io.MultiWriter(shown, live)}
-	res, err := s.d.Sandboxes.RunTests(ctx, u.ID, l, text)
+	res, err := s.c.RunTests(r.Context(), UserFromContext(r.Context()), l.Slug, text)
 	text.flush()
-	var run *views.RunView
-	switch {
-	case err == nil:
-		run = runView(res, shown.String())
-	case errors.Is(err, context.DeadlineExceeded):
-		run = &views.RunView{Status: "time_limit", Message: fmt.Sprintf("The tests did not finish within %s and were stopped.", s.RunTimeout), Output: shown.String()}
-	default:
-		es.fail(s, r, s.runFailure(r.Context(), u.ID, l.Slug, err))
+	if err != nil {
+		es.fail(s, r, err)
 		return nil
 	}
 	var buf bytes.Buffer
-	if err := views.RunPanel(*run).Render(r.Context(), &buf); err != nil {
+	if err := views.RunPanel(*runView(res, shown.String())).Render(r.Context(), &buf); err != nil {
 		es.fail(s, r, fmt.Errorf("render run of lab %q: %w", l.Slug, err))
 		return nil
 	}
 	es.send("result", buf.String())
 	return nil
-}
-
-var errNotStarted = faultline.Errorf(faultline.ECONFLICT, "Start the lab first: the visible tests run in your sandbox.")
-
-// runFailure turns a failed RunTests into the error the learner sees; an
-// internal error is logged.
-func (s *Server) runFailure(ctx context.Context, userID int64, lab string, err error) error {
-	if _, _, ok := userError(err); !ok {
-		s.log.ErrorContext(ctx, "run tests", "user", userID, "lab", lab, "err", err)
-		return faultline.Errorf(faultline.EUNAVAILABLE, "The tests could not be run in your sandbox. Try again, or restart the lab.")
-	}
-	return err
 }
 
 // runView is the per-test view of a run: the result with the output shown

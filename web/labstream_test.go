@@ -68,7 +68,7 @@ func (e *busyErr) RetryAfter() time.Duration { return e.after }
 func MustStreamEnv(t *testing.T) (*env, *streamSandboxes, *browser, *faultline.User) {
 	t.Helper()
 	sb := &streamSandboxes{fakeSandboxes: newFakeSandboxes()}
-	e := MustEnv(t, func(d *Deps) { d.Sandboxes = sb })
+	e := MustEnv(t, func(d *envDeps) { d.Sandboxes = sb })
 	u := e.MustUser("lin", faultline.RoleLearner)
 	return e, sb, e.MustLogin(u), u
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/content"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -30,16 +29,11 @@ type progress struct {
 }
 
 func (s *Server) progress(r *http.Request) (progress, error) {
-	u := UserFromContext(r.Context())
-	read, err := s.d.Progress.LessonsRead(r.Context(), u.ID)
+	p, err := s.c.Progress(r.Context(), UserFromContext(r.Context()))
 	if err != nil {
-		return progress{}, fmt.Errorf("lessons read by user %d: %w", u.ID, err)
+		return progress{}, err
 	}
-	scores, err := s.d.Progress.QuizScores(r.Context(), u.ID)
-	if err != nil {
-		return progress{}, fmt.Errorf("quiz scores of user %d: %w", u.ID, err)
-	}
-	return progress{read: read, scores: scores}, nil
+	return progress{read: p.Read, scores: p.Quiz}, nil
 }
 
 func outlineItem(l *faultline.Lesson, p progress) views.OutlineItem {
@@ -92,17 +86,13 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 	if m.Labs, err = s.labCards(r); err != nil {
 		return err
 	}
-	cohorts, err := s.d.Cohorts.ListCohorts(r.Context(), u.ID)
+	cohorts, err := s.c.MyCohorts(r.Context(), u)
 	if err != nil {
-		return fmt.Errorf("list cohorts of user %d: %w", u.ID, err)
+		return err
 	}
 	for _, c := range cohorts {
 		link := views.CohortLink{Name: c.Name, Created: fmtDate(c.CreatedAt)}
-		ok, err := s.teaches(r, c.ID)
-		if err != nil {
-			return err
-		}
-		if ok {
+		if c.Teaches {
 			link.URL = cohortURL(c.ID)
 		}
 		m.Cohorts = append(m.Cohorts, link)
@@ -161,6 +151,13 @@ func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonP
 		m.Next = &it
 	}
 	m.Labs = s.practiseLabs(l)
+	place := faultline.Place{Kind: faultline.PlaceLesson, Slug: l.Slug}
+	if l.Kind == "case" {
+		place.Kind = faultline.PlaceCase
+	}
+	if m.Discussions, err = s.placeDiscussions(r, place); err != nil { // discuss.go
+		return m, err
+	}
 	if len(l.Quiz) > 0 {
 		q := quizForm(l, nil)
 		if sc, ok := p.scores[l.Slug]; ok {
@@ -208,7 +205,7 @@ func quizForm(l *faultline.Lesson, answers []int) views.QuizView {
 	var right []bool
 	if answers != nil {
 		q.Graded = true
-		q.Score, right = content.Grade(l.Quiz, answers)
+		q.Score, right = faultline.GradeQuiz(l.Quiz, answers)
 	}
 	for i, qq := range l.Quiz {
 		name := "q" + strconv.Itoa(i+1)
@@ -238,15 +235,12 @@ func (s *Server) serveQuiz(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if len(l.Quiz) == 0 {
-		return faultline.Errorf(faultline.ENOTFOUND, "%q has no quiz.", l.Title)
-	}
-	if err := r.ParseForm(); err != nil {
-		return faultline.Errorf(faultline.EINVALID, "The quiz answers could not be read.")
+	if err := s.parseForm(r); err != nil {
+		return err
 	}
 	answers := make([]int, len(l.Quiz))
 	for i, q := range l.Quiz {
-		v := r.PostForm.Get("q" + strconv.Itoa(i+1))
+		v := formValue(r, "q"+strconv.Itoa(i+1))
 		if v == "" {
 			continue
 		}
@@ -256,12 +250,8 @@ func (s *Server) serveQuiz(w http.ResponseWriter, r *http.Request) error {
 		}
 		answers[i] = n
 	}
-	score, _ := content.Grade(l.Quiz, answers)
-	u := UserFromContext(r.Context())
-	if _, err := s.d.Progress.RecordQuizAttempt(r.Context(), faultline.QuizAttempt{
-		UserID: u.ID, Slug: l.Slug, Score: score, Total: len(l.Quiz), Answers: answers,
-	}); err != nil {
-		return fmt.Errorf("record quiz attempt on %q by user %d: %w", l.Slug, u.ID, err)
+	if _, _, err := s.c.AnswerQuiz(r.Context(), UserFromContext(r.Context()), l, answers); err != nil {
+		return err
 	}
 	m, err := s.lessonPage(r, l)
 	if err != nil {
@@ -289,9 +279,8 @@ func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u := UserFromContext(r.Context())
-	if err := s.d.Progress.MarkLessonRead(r.Context(), u.ID, l.Slug); err != nil {
-		return fmt.Errorf("mark lesson %q read by user %d: %w", l.Slug, u.ID, err)
+	if err := s.c.MarkRead(r.Context(), UserFromContext(r.Context()), l); err != nil {
+		return err
 	}
 	return redirect(w, r, lessonURL(l))
 }

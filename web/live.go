@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -70,66 +69,31 @@ func (s *Server) liveScope(r *http.Request) (liveScope, error) {
 	return liveScope{c: c, base: liveURL(c.ID)}, nil
 }
 
-// liveService returns the LiveService behind Deps.Instructor or Deps.Cohorts
-// (both *store.DB in the portal); EUNAVAILABLE if neither.
-func (s *Server) liveService() (faultline.LiveService, error) {
-	if ls, ok := s.d.Instructor.(faultline.LiveService); ok {
-		return ls, nil
-	}
-	if ls, ok := s.d.Cohorts.(faultline.LiveService); ok {
-		return ls, nil
-	}
-	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "The live view is unavailable right now.")
-}
-
 // livePanel builds the refreshed part of the live view.
-func (s *Server) livePanel(ctx context.Context, sc liveScope) (views.LivePanel, error) {
-	ls, err := s.liveService()
-	if err != nil {
-		return views.LivePanel{}, err
-	}
+func (s *Server) livePanel(r *http.Request, sc liveScope) (views.LivePanel, error) {
 	now := s.now()
-	cid := sc.cohortID()
 	p := views.LivePanel{Fragment: sc.base + "/panel", AllCohorts: sc.c == nil, Updated: fmtSeconds(now)}
-
-	sbs, err := ls.LiveSandboxes(ctx, cid)
+	live, err := s.c.Live(r.Context(), UserFromContext(r.Context()), sc.cohortID())
 	if err != nil {
-		return p, fmt.Errorf("live sandboxes of cohort %d: %w", cid, err)
+		return p, err
 	}
-	if s.d.Sandboxes == nil {
-		p.SandboxesNote = "Sandboxes are not available on this portal, so none can be stopped from here."
-	}
-	for _, sb := range sbs {
+	for _, sb := range live.Sandboxes {
 		row := views.LiveSandboxRow{
 			Learner: sb.Name, Email: sb.Email, Lab: sb.Lab, LabTitle: s.labTitle(sb.Lab), State: string(sb.State),
 			Started: fmtSeconds(sb.UpdatedAt), LastActive: fmtSeconds(sb.LastActiveAt),
-			UserID: strconv.FormatInt(sb.UserID, 10),
+			UserID: strconv.FormatInt(sb.UserID, 10), StopURL: sc.base + "/stop",
 		}
 		if d := now.Sub(sb.LastActiveAt); !sb.LastActiveAt.IsZero() && d >= 0 {
 			row.Idle = durationText(d)
 		}
-		if s.d.Sandboxes != nil {
-			row.StopURL = sc.base + "/stop"
-		}
 		p.Sandboxes = append(p.Sandboxes, row)
 	}
-
-	if svc, err := s.dashService(); err != nil {
-		p.Queue.Unavailable = true
-	} else if q, err := svc.QueueStats(ctx); err != nil {
-		return p, fmt.Errorf("queue stats: %w", err)
-	} else {
-		p.Queue = views.QueueSummary{Depth: q.Queued, Regrades: q.Regrades, Running: q.Running, Workers: q.Workers}
-		if !q.OldestQueued.IsZero() {
-			p.Queue.OldestAge = durationText(max(now.Sub(q.OldestQueued), 0))
-		}
+	q := live.Queue
+	p.Queue = views.QueueSummary{Depth: q.Queued, Regrades: q.Regrades, Running: q.Running, Workers: q.Workers}
+	if !q.OldestQueued.IsZero() {
+		p.Queue.OldestAge = durationText(max(now.Sub(q.OldestQueued), 0))
 	}
-
-	entries, err := ls.QueueEntries(ctx, cid)
-	if err != nil {
-		return p, fmt.Errorf("queue entries of cohort %d: %w", cid, err)
-	}
-	for _, e := range entries {
+	for _, e := range live.Entries {
 		row := views.QueueRow{URL: submissionURL(e.SubmissionID), ID: e.SubmissionID, Learner: e.Name,
 			LabTitle: s.labTitle(e.Lab), State: string(e.State)}
 		switch {
@@ -148,22 +112,9 @@ func (s *Server) livePanel(ctx context.Context, sc liveScope) (views.LivePanel, 
 		}
 		p.Entries = append(p.Entries, row)
 	}
-
-	if sc.c != nil {
-		if jobs, err := s.cohortJobs(ctx, sc.c.ID); err == nil {
-			var running []*faultline.RegradeJob
-			for _, j := range jobs {
-				if j.State == faultline.RegradeRunning {
-					running = append(running, j)
-				}
-			}
-			p.Jobs = s.jobLines(running, 0)
-			for i := range p.Jobs {
-				p.Jobs[i].Back = "live"
-			}
-		} else if faultline.ErrorCode(err) != faultline.EUNAVAILABLE {
-			return p, err
-		}
+	p.Jobs = s.jobLines(live.Jobs, 0)
+	for i := range p.Jobs {
+		p.Jobs[i].Back = "live"
 	}
 	return p, nil
 }
@@ -174,7 +125,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.livePanel(r.Context(), sc)
+	p, err := s.livePanel(r, sc)
 	if err != nil {
 		return err
 	}
@@ -194,7 +145,7 @@ func (s *Server) serveLivePanel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.livePanel(r.Context(), sc)
+	p, err := s.livePanel(r, sc)
 	if err != nil {
 		return err
 	}
@@ -209,35 +160,17 @@ func (s *Server) serveLiveStop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	noSandbox := faultline.Errorf(faultline.ENOTFOUND, "There is no such sandbox.")
-	uid, err := strconv.ParseInt(r.PostFormValue("user"), 10, 64)
-	lab := strings.TrimSpace(r.PostFormValue("lab"))
-	if err != nil || uid <= 0 || lab == "" {
-		return noSandbox
+	if err := s.parseForm(r); err != nil {
+		return err
 	}
-	if sc.c != nil {
-		role, err := s.d.Cohorts.MemberRole(r.Context(), sc.c.ID, uid)
-		if faultline.ErrorCode(err) == faultline.ENOTFOUND || (err == nil && role != faultline.MemberLearner) {
-			return noSandbox
-		} else if err != nil {
-			return fmt.Errorf("role of user %d in cohort %d: %w", uid, sc.c.ID, err)
-		}
-	}
-	if s.d.Sandboxes == nil {
-		return errNoSandboxes
-	}
+	uid, _ := course.ParseID(formValue(r, "user"))
+	lab := strings.TrimSpace(formValue(r, "lab"))
 	notice := "stopped"
-	switch err := s.d.Sandboxes.Stop(r.Context(), uid, lab); faultline.ErrorCode(err) {
-	case "":
-		s.log.InfoContext(r.Context(), "sandbox stopped by instructor", "user", uid, "lab", lab,
-			"by", UserFromContext(r.Context()).ID, "cohort", sc.cohortID())
-	case faultline.ENOTFOUND:
+	switch err := s.c.StopSandbox(r.Context(), UserFromContext(r.Context()), sc.cohortID(), uid, lab); {
+	case err == course.ErrSandboxGone:
 		notice = "stop-gone"
-	default:
-		if _, _, ok := userError(err); ok {
-			return err
-		}
-		return fmt.Errorf("stop sandbox of user %d lab %q: %w", uid, lab, err)
+	case err != nil:
+		return err
 	}
 	return redirect(w, r, sc.base+"?notice="+notice)
 }

@@ -40,7 +40,7 @@ func (r *recordingSandboxes) Stop(ctx context.Context, userID int64, lab string)
 func TestLiveView(t *testing.T) {
 	ctx := context.Background()
 	var rec *recordingSandboxes
-	e := MustEnv(t, func(d *Deps) {
+	e := MustEnv(t, func(d *envDeps) {
 		rec = &recordingSandboxes{fakeSandboxes: d.Sandboxes.(*fakeSandboxes)}
 		d.Sandboxes = rec
 	})

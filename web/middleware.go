@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -34,6 +37,10 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // using net/http's CrossOriginProtection (Sec-Fetch-Site, then Origin vs Host).
 func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// An LMS posts LTI logins and launches from its own site; they are
+	// checked by the state cookie and the platform's signed id_token.
+	cop.AddInsecureBypassPattern("POST /lti/login")
+	cop.AddInsecureBypassPattern("POST /lti/launch")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := cop.Check(r); err != nil {
 			s.log.WarnContext(r.Context(), "cross-origin request refused", "method", r.Method, "path", r.URL.Path,
@@ -81,8 +88,29 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// secretParams are URL parameters that are secrets (invite codes): the
+// request log shows their route's placeholder instead.
+var secretParams = map[string]bool{"code": true}
+
+// loggedPath is the request's path for the log, with secret URL parameters
+// replaced by their placeholder, e.g. /join/{code}.
+func loggedPath(r *http.Request) string {
+	p := r.URL.Path
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return p
+	}
+	for i, k := range rctx.URLParams.Keys {
+		if secretParams[k] && i < len(rctx.URLParams.Values) && rctx.URLParams.Values[i] != "" {
+			p = strings.ReplaceAll(p, rctx.URLParams.Values[i], "{"+k+"}")
+		}
+	}
+	return p
+}
+
 // logRequests logs every request with slog: method, path (never the query,
-// which may hold the setup token), status, size, duration and user.
+// which may hold the setup token; secret path parameters replaced, see
+// loggedPath), status, size, duration and user.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -95,7 +123,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", status,
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", loggedPath(r), "status", status,
 			"bytes", sw.bytes, "duration", time.Since(start), "user", holder.id)
 	})
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -51,33 +51,13 @@ func noticeOf(r *http.Request, notices map[string]string) string {
 	return notices[r.URL.Query().Get("notice")]
 }
 
-// regradeService returns the RegradeService behind Deps.Instructor or
-// Deps.Cohorts (both *store.DB in the portal); EUNAVAILABLE if neither.
-func (s *Server) regradeService() (faultline.RegradeService, error) {
-	if rs, ok := s.d.Instructor.(faultline.RegradeService); ok {
-		return rs, nil
+// jobID is the regrade job ID in the URL; ENOTFOUND when it is not one.
+func jobID(r *http.Request) (int64, error) {
+	id, ok := course.ParseID(chi.URLParam(r, "job"))
+	if !ok {
+		return 0, faultline.Errorf(faultline.ENOTFOUND, "There is no such regrade.")
 	}
-	if rs, ok := s.d.Cohorts.(faultline.RegradeService); ok {
-		return rs, nil
-	}
-	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Regrades are unavailable right now.")
-}
-
-// regradeCanceler is regradeService's counterpart for cancelling.
-func (s *Server) regradeCanceler() (faultline.RegradeCanceler, error) {
-	if rc, ok := s.d.Instructor.(faultline.RegradeCanceler); ok {
-		return rc, nil
-	}
-	if rc, ok := s.d.Cohorts.(faultline.RegradeCanceler); ok {
-		return rc, nil
-	}
-	return nil, faultline.Errorf(faultline.EUNAVAILABLE, "Cancelling regrades is unavailable right now.")
-}
-
-func (s *Server) kick() {
-	if s.d.Kick != nil {
-		s.d.Kick()
-	}
+	return id, nil
 }
 
 // serveRegradeLab queues every graded submission of the lab by the cohort's
@@ -88,24 +68,13 @@ func (s *Server) serveRegradeLab(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.lab(r)
-	if err != nil {
+	slug := chi.URLParam(r, "slug")
+	j, err := s.c.RegradeLab(r.Context(), UserFromContext(r.Context()), c.ID, slug)
+	if err == course.ErrNothingToRegrade {
+		return redirect(w, r, labStatsURL(c.ID, slug)+"?notice=nothing-lab#regrade")
+	} else if err != nil {
 		return err
 	}
-	rs, err := s.regradeService()
-	if err != nil {
-		return err
-	}
-	j := &faultline.RegradeJob{CohortID: c.ID, Lab: l.Slug, CreatedBy: UserFromContext(r.Context()).ID}
-	switch err := rs.CreateRegradeJob(r.Context(), j); faultline.ErrorCode(err) {
-	case "":
-	case faultline.ECONFLICT:
-		return redirect(w, r, labStatsURL(c.ID, l.Slug)+"?notice=nothing-lab#regrade")
-	default:
-		return fmt.Errorf("regrade lab %q of cohort %d: %w", l.Slug, c.ID, err)
-	}
-	s.log.InfoContext(r.Context(), "regrade queued", "job", j.ID, "cohort", c.ID, "lab", l.Slug, "total", j.Total)
-	s.kick()
 	return redirect(w, r, regradeJobURL(c.ID, j.ID)+"?notice=queued")
 }
 
@@ -115,64 +84,17 @@ func (s *Server) serveRegradeSubmission(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	sid, err := strconv.ParseInt(chi.URLParam(r, "sid"), 10, 64)
-	if err != nil || sid <= 0 {
+	sid, ok := course.ParseID(chi.URLParam(r, "sid"))
+	if !ok {
 		return errNoSubmission
 	}
-	// Only a learner of this cohort's work, whatever state it is in.
-	sub, err := s.d.Submissions.FindSubmission(r.Context(), sid)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return errNoSubmission
+	j, err := s.c.RegradeSubmission(r.Context(), UserFromContext(r.Context()), c.ID, sid)
+	if err == course.ErrNothingToRegrade {
+		return redirect(w, r, submissionURL(sid)+"?notice=nothing-submission#regrade")
 	} else if err != nil {
-		return fmt.Errorf("find submission %d: %w", sid, err)
-	}
-	role, err := s.d.Cohorts.MemberRole(r.Context(), c.ID, sub.UserID)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND || (err == nil && role != faultline.MemberLearner) {
-		return errNoSubmission
-	} else if err != nil {
-		return fmt.Errorf("role of user %d in cohort %d: %w", sub.UserID, c.ID, err)
-	}
-	rs, err := s.regradeService()
-	if err != nil {
 		return err
 	}
-	j := &faultline.RegradeJob{CohortID: c.ID, SubmissionID: sid, CreatedBy: UserFromContext(r.Context()).ID}
-	switch err := rs.CreateRegradeJob(r.Context(), j); faultline.ErrorCode(err) {
-	case "":
-	case faultline.ENOTFOUND:
-		return errNoSubmission // not a submission of a learner of this cohort
-	case faultline.ECONFLICT:
-		return redirect(w, r, submissionURL(sid)+"?notice=nothing-submission#regrade")
-	default:
-		return fmt.Errorf("regrade submission %d in cohort %d: %w", sid, c.ID, err)
-	}
-	s.log.InfoContext(r.Context(), "regrade queued", "job", j.ID, "cohort", c.ID, "submission", sid)
-	s.kick()
 	return redirect(w, r, regradeJobURL(c.ID, j.ID)+"?notice=queued")
-}
-
-// cohortJob returns the job in the URL if it belongs to cohort c; ENOTFOUND
-// otherwise, as for a job that does not exist.
-func (s *Server) cohortJob(r *http.Request, c *faultline.Cohort) (*faultline.RegradeJob, error) {
-	noJob := faultline.Errorf(faultline.ENOTFOUND, "There is no such regrade.")
-	id, err := strconv.ParseInt(chi.URLParam(r, "job"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, noJob
-	}
-	rs, err := s.regradeService()
-	if err != nil {
-		return nil, err
-	}
-	j, err := rs.FindRegradeJob(r.Context(), id)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return nil, noJob
-	} else if err != nil {
-		return nil, fmt.Errorf("find regrade job %d: %w", id, err)
-	}
-	if j.CohortID != c.ID {
-		return nil, noJob
-	}
-	return j, nil
 }
 
 // regradeState names a job's state for pages: running, done or canceled.
@@ -243,25 +165,13 @@ func (s *Server) jobLines(jobs []*faultline.RegradeJob, current int64) []views.R
 	return out
 }
 
-func (s *Server) cohortJobs(ctx context.Context, cohortID int64) ([]*faultline.RegradeJob, error) {
-	rs, err := s.regradeService()
-	if err != nil {
-		return nil, err
-	}
-	jobs, err := rs.ListRegradeJobs(ctx, cohortID)
-	if err != nil {
-		return nil, fmt.Errorf("list regrade jobs of cohort %d: %w", cohortID, err)
-	}
-	return jobs, nil
-}
-
 // serveRegrades lists the cohort's regrades, newest first.
 func (s *Server) serveRegrades(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.taughtCohort(r)
 	if err != nil {
 		return err
 	}
-	jobs, err := s.cohortJobs(r.Context(), c.ID)
+	jobs, err := s.c.RegradeJobs(r.Context(), UserFromContext(r.Context()), c.ID)
 	if err != nil {
 		return err
 	}
@@ -278,11 +188,16 @@ func (s *Server) serveRegradeJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, err := s.cohortJob(r, c)
+	jid, err := jobID(r)
 	if err != nil {
 		return err
 	}
-	jobs, err := s.cohortJobs(r.Context(), c.ID)
+	viewer := UserFromContext(r.Context())
+	j, err := s.c.RegradeJob(r.Context(), viewer, c.ID, jid)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.c.RegradeJobs(r.Context(), viewer, c.ID)
 	if err != nil {
 		return err
 	}
@@ -307,7 +222,11 @@ func (s *Server) serveRegradeProgress(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	j, err := s.cohortJob(r, c)
+	jid, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.c.RegradeJob(r.Context(), UserFromContext(r.Context()), c.ID, jid)
 	if err != nil {
 		return err
 	}
@@ -321,92 +240,48 @@ func (s *Server) serveCancelRegrade(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	j, err := s.cohortJob(r, c)
+	jid, err := jobID(r)
 	if err != nil {
 		return err
 	}
-	rc, err := s.regradeCanceler()
-	if err != nil {
+	if err := s.parseForm(r); err != nil {
 		return err
 	}
 	notice := "canceled"
-	switch _, err := rc.CancelRegradeJob(r.Context(), j.ID); faultline.ErrorCode(err) {
+	switch _, err := s.c.CancelRegrade(r.Context(), UserFromContext(r.Context()), c.ID, jid); faultline.ErrorCode(err) {
 	case "":
-		s.log.InfoContext(r.Context(), "regrade canceled", "job", j.ID, "cohort", c.ID, "by", UserFromContext(r.Context()).ID)
 	case faultline.ECONFLICT:
 		notice = "cancel-conflict"
 	default:
-		return fmt.Errorf("cancel regrade job %d: %w", j.ID, err)
+		return err
 	}
-	if r.PostFormValue("back") == "live" {
+	if formValue(r, "back") == "live" {
 		return redirect(w, r, liveURL(c.ID)+"?notice="+notice)
 	}
-	return redirect(w, r, regradeJobURL(c.ID, j.ID)+"?notice="+notice)
+	return redirect(w, r, regradeJobURL(c.ID, jid)+"?notice="+notice)
 }
 
 // labRegradeForm is the regrade panel of a lab's statistics page: the form
 // and the lab's regrades in the cohort.
-func (s *Server) labRegradeForm(r *http.Request, cohortID int64, lab string) (views.RegradeForm, error) {
-	f := views.RegradeForm{Notice: noticeOf(r, regradeNotices)}
-	if _, err := s.regradeService(); err != nil {
-		f.Notice = faultline.ErrorMessage(err)
-		return f, nil
-	}
-	f.Action = labStatsURL(cohortID, lab) + "/regrade"
-	jobs, err := s.cohortJobs(r.Context(), cohortID)
-	if err != nil {
-		return f, err
-	}
-	var mine []*faultline.RegradeJob
-	for _, j := range jobs {
-		if j.Lab == lab && len(mine) < 10 {
-			mine = append(mine, j)
-		}
-	}
-	f.Jobs = s.jobLines(mine, 0)
-	return f, nil
+func (s *Server) labRegradeForm(r *http.Request, cohortID int64, lab string, jobs []*faultline.RegradeJob) views.RegradeForm {
+	f := views.RegradeForm{Notice: noticeOf(r, regradeNotices), Action: labStatsURL(cohortID, lab) + "/regrade"}
+	f.Jobs = s.jobLines(jobs[:min(len(jobs), 10)], 0)
+	return f
 }
 
-// regradeCohort returns a cohort where viewer may regrade ownerID's work: one
-// the viewer teaches (any, for an admin) with ownerID as a learner; 0 if none.
-func (s *Server) regradeCohort(ctx context.Context, viewer *faultline.User, ownerID int64) (int64, error) {
-	if viewer == nil || viewer.ID == ownerID && !viewer.CanTeach() {
-		return 0, nil
-	}
-	cs, err := s.learnerCohortsTaughtBy(ctx, viewer, ownerID) // similar.go
-	if err != nil || len(cs) == 0 {
-		return 0, err
-	}
-	return cs[0].ID, nil
-}
-
-// submissionRegrade is the instructor's part of a submission page: every
+// submissionRegrade is the teacher's part of a submission page: every
 // result the submission has had and the Regrade button. It returns nil for
-// a viewer who does not teach (learners see only the shown result).
-func (s *Server) submissionRegrade(r *http.Request, sub *faultline.Submission, viewer *faultline.User) (*views.SubmissionRegrade, error) {
-	if ok, err := s.teacher(r.Context(), viewer); err != nil || !ok {
-		return nil, err
+// a viewer who does not teach the owner (learners see only the shown result).
+func submissionRegrade(r *http.Request, p *course.SubmissionPage) *views.SubmissionRegrade {
+	if !p.Teacher {
+		return nil
 	}
-	ctx := r.Context()
+	sub := p.Submission
 	m := &views.SubmissionRegrade{Form: views.RegradeForm{Notice: noticeOf(r, regradeNotices)}}
-	cohortID, err := s.regradeCohort(ctx, viewer, sub.UserID)
-	if err != nil {
-		return nil, err
+	if p.RegradeCohort != 0 {
+		m.Form.Action = cohortURL(p.RegradeCohort) + "/submissions/" + strconv.FormatInt(sub.ID, 10) + "/regrade"
 	}
-	if _, err := s.regradeService(); err == nil && cohortID != 0 {
-		m.Form.Action = cohortURL(cohortID) + "/submissions/" + strconv.FormatInt(sub.ID, 10) + "/regrade"
-	}
-	rec := s.records()
-	if rec == nil {
-		return m, nil
-	}
-	hist, err := rec.ResultHistory(ctx, sub.ID)
-	if err != nil {
-		return nil, fmt.Errorf("result history of submission %d: %w", sub.ID, err)
-	}
-	rs, _ := s.regradeService()
-	jobURLs := map[int64]string{}
-	for _, h := range hist {
+	for _, h := range p.History {
 		line := views.ResultHistoryLine{ID: h.ID, When: fmtSeconds(h.CreatedAt), Current: h.Current}
 		if res := h.Result; res != nil {
 			line.StatusText = statusText[res.Status]
@@ -419,22 +294,11 @@ func (s *Server) submissionRegrade(r *http.Request, sub *faultline.Submission, v
 		}
 		if h.RegradeJobID != 0 {
 			line.Regrade = "regrade #" + strconv.FormatInt(h.RegradeJobID, 10)
-			u, seen := jobURLs[h.RegradeJobID]
-			if !seen && rs != nil {
-				if j, err := rs.FindRegradeJob(ctx, h.RegradeJobID); err == nil && j.CohortID != 0 {
-					if ok, err := s.teaches(r, j.CohortID); err != nil {
-						return nil, err
-					} else if ok {
-						u = regradeJobURL(j.CohortID, j.ID)
-					}
-				} else if err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
-					return nil, fmt.Errorf("find regrade job %d: %w", h.RegradeJobID, err)
-				}
-				jobURLs[h.RegradeJobID] = u
+			if cid := p.JobCohorts[h.RegradeJobID]; cid != 0 {
+				line.RegradeURL = regradeJobURL(cid, h.RegradeJobID)
 			}
-			line.RegradeURL = u
 		}
 		m.History = append(m.History, line)
 	}
-	return m, nil
+	return m
 }

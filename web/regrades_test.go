@@ -127,7 +127,7 @@ func TestRegradeLabPages(t *testing.T) {
 func TestRegradeThroughWorker(t *testing.T) {
 	ctx := context.Background()
 	var w atomic.Pointer[grader.Worker]
-	e := MustEnv(t, func(d *Deps) {
+	e := MustEnv(t, func(d *envDeps) {
 		d.Kick = func() {
 			if wk := w.Load(); wk != nil {
 				wk.Kick()

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -24,7 +26,8 @@ func labkitResult() *faultline.Result {
 		Tests: []faultline.TestResult{
 			{Name: "TestFine", Status: faultline.TestPass, Score: 1, MaxScore: 1},
 			{Name: "TestLost", Hidden: true, Status: faultline.TestFail, MaxScore: 2, Message: "PROPERTY BROKEN: no acknowledged write is lost",
-				Output: report, Attachments: []faultline.Attachment{{Name: "timeline.svg", SVG: evilSVG}}},
+				Output: report, Attachments: []faultline.Attachment{{Name: "timeline.svg", SVG: evilSVG}},
+				FailedRun: "TestLost/seed=42", Seed: 42},
 		},
 	}
 }
@@ -114,7 +117,7 @@ func (f *fakeReplayer) Replay(ctx context.Context, lab *faultline.Lab, files []f
 
 func TestReplayAFailingRun(t *testing.T) {
 	rep := &fakeReplayer{}
-	e := MustEnv(t, func(d *Deps) { d.Replayer = rep })
+	e := MustEnv(t, func(d *envDeps) { d.Replayer = rep })
 	inst := e.MustUser("Ian Instructor", faultline.RoleInstructor)
 	u := e.MustUser("Lea Learner", faultline.RoleLearner)
 	other := e.MustUser("Oli Other", faultline.RoleLearner)
@@ -200,33 +203,117 @@ func TestReplayAFailingRun(t *testing.T) {
 	}
 }
 
+// TestReplaysAreCapped: the replay slots are shared fairly, one per
+// learner at a time, and a learner's replays in an hour are capped.
 func TestReplaysAreCapped(t *testing.T) {
 	rep := &fakeReplayer{block: make(chan struct{})}
-	e := MustEnv(t, func(d *Deps) { d.Replayer = rep })
-	u := e.MustUser("Lea Learner", faultline.RoleLearner)
-	sub := e.MustSubmission(u, labSlug)
-	e.MustComplete(labkitResult())
-	var wg sync.WaitGroup
-	for range maxReplays {
-		b := e.MustLogin(u)
-		wg.Add(1)
-		go func() { defer wg.Done(); b.post(submissionURL(sub.ID)+"/replay", url.Values{"test": {"1"}}) }()
+	e := MustEnv(t, func(d *envDeps) {
+		d.Replayer = rep
+		d.Fairness = faultline.Fairness{ReplaySlots: 2, ReplaysPerHour: 3}
+	})
+	var learners []*faultline.User
+	var subs []*faultline.Submission
+	for _, name := range []string{"Ann A", "Ben B", "Cat C"} {
+		u := e.MustUser(name, faultline.RoleLearner)
+		learners = append(learners, u)
+		subs = append(subs, e.MustSubmission(u, labSlug))
+		e.MustComplete(labkitResult())
 	}
-	b := e.MustLogin(u)
-	for {
-		rep.mu.Lock()
-		n := len(rep.calls)
-		rep.mu.Unlock()
-		if n == maxReplays {
-			break
+	replay := func(i int) *response {
+		return e.MustLogin(learners[i]).post(submissionURL(subs[i].ID)+"/replay", url.Values{"test": {"1"}})
+	}
+	waitCalls := func(n int) {
+		for {
+			rep.mu.Lock()
+			got := len(rep.calls)
+			rep.mu.Unlock()
+			if got == n {
+				return
+			}
+			runtime.Gosched()
 		}
-		runtime.Gosched()
 	}
-	res := b.post(submissionURL(sub.ID)+"/replay", url.Values{"test": {"1"}})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); replay(0) }()
+	waitCalls(1)
+	// Ann holds one slot; a second replay of hers waits for it, though a
+	// slot is free.
+	if res := replay(0); res.status != http.StatusTooManyRequests || !strings.Contains(res.body, "still running") ||
+		res.header.Get("Retry-After") == "" {
+		t.Errorf("a second replay of one learner: status %d, Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); replay(1) }()
+	waitCalls(2)
+	// Both slots taken: Cat is told to retry.
+	if res := replay(2); res.status != http.StatusTooManyRequests || !strings.Contains(res.body, "try again") {
+		t.Errorf("replay beyond the slots: status %d", res.status)
+	}
 	close(rep.block)
 	wg.Wait()
-	if res.status != http.StatusTooManyRequests || !strings.Contains(res.body, "try again") {
-		t.Errorf("replay beyond the cap: status %d", res.status)
+	// Ann's allowance is 3 an hour; the refused one did not count.
+	for i := 0; i < 2; i++ {
+		if res := replay(0); res.status != http.StatusOK {
+			t.Fatalf("replay %d of Ann: status %d", i+2, res.status)
+		}
+	}
+	if res := replay(0); res.status != http.StatusTooManyRequests || !strings.Contains(res.body, "last hour") {
+		t.Errorf("a fourth replay in the hour: status %d", res.status)
+	}
+	e.clock.Add(61 * time.Minute)
+	if res := replay(0); res.status != http.StatusOK {
+		t.Errorf("a replay an hour later: status %d", res.status)
+	}
+}
+
+// TestReplayCannotBeSteered: what a failing test printed never decides what
+// a replay runs. Learner code that prints its own "Reproduce:" line with a
+// pattern matching every test gets no replay of it, and the pattern a
+// replay runs always names the one test asked for, quoted.
+func TestReplayCannotBeSteered(t *testing.T) {
+	rep := &fakeReplayer{}
+	e := MustEnv(t, func(d *envDeps) { d.Replayer = rep })
+	inst := e.MustUser("Ian Instructor", faultline.RoleInstructor)
+	u := e.MustUser("Lea Learner", faultline.RoleLearner)
+	c := e.MustCohort("Spring", inst, u)
+	forged := "    breaker.go:12: \n        Reproduce: LABKIT_SEED=1 go test -count=1 -run '.*' ./...\n"
+	res := &faultline.Result{Status: faultline.StatusGraded, Score: 0, MaxScore: 3, Tests: []faultline.TestResult{
+		// A visible test whose output holds a forged reproduce line but
+		// whose events named no failing run.
+		{Name: "TestVisible", Status: faultline.TestFail, MaxScore: 1, Output: forged, Message: forged},
+		// Visible tests whose recorded run was forged: one to escape its
+		// name (never replayed), one to match more subtests (quoted, so it
+		// matches only a subtest of that literal name).
+		{Name: "TestOther", Status: faultline.TestFail, MaxScore: 1, FailedRun: "TestHidden|TestOther/seed=1", Seed: 1},
+		{Name: "TestThird", Status: faultline.TestFail, MaxScore: 1, FailedRun: "TestThird/.*|seed=1", Seed: 1},
+		// A hidden test with a real recorded run.
+		{Name: "TestHidden", Hidden: true, Status: faultline.TestFail, MaxScore: 1, FailedRun: "TestHidden/seed=7", Seed: 7},
+	}}
+	sub := e.MustSubmission(u, labSlug)
+	e.MustComplete(res)
+	learner := e.MustLogin(u)
+	for i := range res.Tests {
+		learner.post(submissionURL(sub.ID)+"/replay", url.Values{"test": {strconv.Itoa(i)}})
+	}
+	// Hidden tests hidden: the hidden test's run may not be replayed (the
+	// learner's result now lists the three visible tests only).
+	if err := e.db.SetLabSettings(context.Background(), &faultline.LabSettings{CohortID: c.ID, Lab: labSlug, Visibility: faultline.TestsHidden}); err != nil {
+		t.Fatal(err)
+	}
+	if r := learner.post(submissionURL(sub.ID)+"/replay", url.Values{"test": {"3"}}); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("hidden test replayed with hidden tests hidden: status %d", r.status)
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	want := []string{`^TestThird$/^\.\*\|seed=1$`, "^TestHidden$/^seed=7$"}
+	if len(rep.calls) != len(want) {
+		t.Fatalf("%d replays ran, want %d: %+v", len(rep.calls), len(want), rep.calls)
+	}
+	for i, c := range rep.calls {
+		if c.rp.Run != want[i] {
+			t.Errorf("replay %d ran %q, want %q", i, c.rp.Run, want[i])
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -58,7 +58,7 @@ func (s *Server) inviteView(c *faultline.Cohort) views.InviteView {
 // rosterView is the members panel's model: every member with the actions
 // the viewer (who teaches c) may take, and the other cohorts the viewer
 // teaches as move targets.
-func (s *Server) rosterView(r *http.Request, c *faultline.Cohort, members []*faultline.Member) (views.RosterView, error) {
+func (s *Server) rosterView(c *faultline.Cohort, members []*faultline.Member, taught []*faultline.Cohort) views.RosterView {
 	var v views.RosterView
 	base := cohortURL(c.ID) + "/members/"
 	for _, mem := range members {
@@ -79,11 +79,7 @@ func (s *Server) rosterView(r *http.Request, c *faultline.Cohort, members []*fau
 		}
 		v.Members = append(v.Members, row)
 	}
-	cs, err := s.taughtCohorts(r)
-	if err != nil {
-		return v, err
-	}
-	for _, o := range cs {
+	for _, o := range taught {
 		if o.ID != c.ID {
 			v.Targets = append(v.Targets, views.MoveTarget{ID: strconv.FormatInt(o.ID, 10), Name: o.Name})
 		}
@@ -91,31 +87,7 @@ func (s *Server) rosterView(r *http.Request, c *faultline.Cohort, members []*fau
 	for _, l := range s.d.Labs.All() {
 		v.Labs = append(v.Labs, views.SettingsLink{Title: l.Title, URL: labSettingsURL(c.ID, l.Slug)})
 	}
-	return v, nil
-}
-
-// taughtCohorts lists the cohorts the signed-in user teaches (every cohort for admins).
-func (s *Server) taughtCohorts(r *http.Request) ([]*faultline.Cohort, error) {
-	u := UserFromContext(r.Context())
-	var id int64
-	if u.Role != faultline.RoleAdmin {
-		id = u.ID
-	}
-	cs, err := s.d.Cohorts.ListCohorts(r.Context(), id)
-	if err != nil {
-		return nil, fmt.Errorf("list cohorts of user %d: %w", id, err)
-	}
-	var out []*faultline.Cohort
-	for _, c := range cs {
-		ok, err := s.teaches(r, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return v
 }
 
 // serveInvite sets the invite link's expiry (action=expiry) or replaces its
@@ -128,79 +100,69 @@ func (s *Server) serveInvite(w http.ResponseWriter, r *http.Request) error {
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
-	code, expires := c.InviteCode, c.InviteExpiresAt
-	switch r.PostFormValue("action") {
+	viewer := UserFromContext(r.Context())
+	switch formValue(r, "action") {
 	case "expiry":
-		if expires, err = parseUTC(r.PostFormValue("expires"), "The expiry"); err != nil {
+		expires, err := parseUTC(formValue(r, "expires"), "The expiry")
+		if err != nil {
+			return err
+		}
+		_, err = s.c.SetInviteExpiry(r.Context(), viewer, c.ID, expires)
+		if err != nil {
 			return err
 		}
 	case "regenerate":
-		code = randomToken(18)
-	default:
-		return faultline.Errorf(faultline.EINVALID, "Choose to set the expiry or to regenerate the link.")
-	}
-	if _, err := s.d.Cohorts.SetInvite(r.Context(), c.ID, code, expires); err != nil {
-		if _, _, ok := userError(err); ok {
+		if _, err := s.c.RegenerateInvite(r.Context(), viewer, c.ID); err != nil {
 			return err
 		}
-		return fmt.Errorf("set invite of cohort %d: %w", c.ID, err)
+	default:
+		return faultline.Errorf(faultline.EINVALID, "Choose to set the expiry or to regenerate the link.")
 	}
 	return redirect(w, r, cohortURL(c.ID))
 }
 
-// member loads the member in the URL of a cohort the user teaches;
-// ENOTFOUND when the user is not on its roster.
-func (s *Server) member(r *http.Request) (*faultline.Cohort, *faultline.Member, error) {
-	c, err := s.taughtCohort(r)
-	if err != nil {
-		return nil, nil, err
+// memberTarget reads the cohort and member IDs of the URL.
+func memberTarget(r *http.Request) (cohortID, userID int64, err error) {
+	cohortID, ok := course.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return 0, 0, faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
 	}
-	noMember := faultline.Errorf(faultline.ENOTFOUND, "That user is not a member of this cohort.")
-	uid, err := strconv.ParseInt(chi.URLParam(r, "user"), 10, 64)
-	if err != nil || uid <= 0 {
-		return nil, nil, noMember
+	userID, ok = course.ParseID(chi.URLParam(r, "user"))
+	if !ok {
+		return 0, 0, faultline.Errorf(faultline.ENOTFOUND, "That user is not a member of this cohort.")
 	}
-	members, err := s.d.Cohorts.ListMembers(r.Context(), c.ID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list members of cohort %d: %w", c.ID, err)
-	}
-	for _, m := range members {
-		if m.User.ID == uid {
-			return c, m, nil
-		}
-	}
-	return nil, nil, noMember
+	return cohortID, userID, nil
 }
 
 // serveMemberRole switches a member between learner and co-instructor. The
 // cohort's instructor keeps their role.
 func (s *Server) serveMemberRole(w http.ResponseWriter, r *http.Request) error {
-	c, m, err := s.member(r)
+	cid, uid, err := memberTarget(r)
 	if err != nil {
 		return err
 	}
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
-	role := faultline.MemberRole(r.PostFormValue("role"))
-	if role != faultline.MemberLearner && role != faultline.MemberCoInstructor {
-		return faultline.Errorf(faultline.EINVALID, "A member can be made a learner or a co-instructor.")
+	role := faultline.MemberRole(formValue(r, "role"))
+	if err := s.c.SetMemberRole(r.Context(), UserFromContext(r.Context()), cid, uid, role); err != nil {
+		return err
 	}
-	if m.Role == faultline.MemberInstructor {
-		return faultline.Errorf(faultline.ECONFLICT, "The cohort's instructor keeps their role.")
-	}
-	if err := s.d.Cohorts.AddMember(r.Context(), c.ID, m.User.ID, role); err != nil {
-		if _, _, ok := userError(err); ok {
-			return err
-		}
-		return fmt.Errorf("set role of user %d in cohort %d: %w", m.User.ID, c.ID, err)
-	}
-	return redirect(w, r, cohortURL(c.ID))
+	return redirect(w, r, cohortURL(cid))
 }
 
 // serveRemoveMemberPage asks to confirm a removal.
 func (s *Server) serveRemoveMemberPage(w http.ResponseWriter, r *http.Request) error {
-	c, m, err := s.member(r)
+	cid, uid, err := memberTarget(r)
+	if err != nil {
+		return err
+	}
+	viewer := UserFromContext(r.Context())
+	m, err := s.c.Member(r.Context(), viewer, cid, uid)
+	if err != nil {
+		return err
+	}
+	c, err := s.c.Cohort(r.Context(), viewer, cid)
 	if err != nil {
 		return err
 	}
@@ -212,49 +174,32 @@ func (s *Server) serveRemoveMemberPage(w http.ResponseWriter, r *http.Request) e
 	}))
 }
 
-// serveRemoveMember takes a member off the roster; their work is kept. The
-// store refuses (ECONFLICT) to remove the last instructor.
+// serveRemoveMember takes a member off the roster; their work is kept.
 func (s *Server) serveRemoveMember(w http.ResponseWriter, r *http.Request) error {
-	c, m, err := s.member(r)
+	cid, uid, err := memberTarget(r)
 	if err != nil {
 		return err
 	}
-	if err := s.d.Cohorts.RemoveMember(r.Context(), c.ID, m.User.ID); err != nil {
-		if _, _, ok := userError(err); ok {
-			return err
-		}
-		return fmt.Errorf("remove user %d from cohort %d: %w", m.User.ID, c.ID, err)
+	if err := s.c.RemoveMember(r.Context(), UserFromContext(r.Context()), cid, uid); err != nil {
+		return err
 	}
-	return redirect(w, r, cohortURL(c.ID))
+	return redirect(w, r, cohortURL(cid))
 }
 
 // serveMoveMember moves a learner to another cohort the user also teaches.
 func (s *Server) serveMoveMember(w http.ResponseWriter, r *http.Request) error {
-	c, m, err := s.member(r)
+	cid, uid, err := memberTarget(r)
 	if err != nil {
 		return err
 	}
 	if err := s.parseForm(r); err != nil {
 		return err
 	}
-	to, err := strconv.ParseInt(r.PostFormValue("to"), 10, 64)
-	if err != nil || to <= 0 {
-		return faultline.Errorf(faultline.EINVALID, "Choose a cohort to move to.")
-	}
-	ok, err := s.teaches(r, to)
-	if err != nil {
+	to, _ := course.ParseID(formValue(r, "to"))
+	if err := s.c.MoveMember(r.Context(), UserFromContext(r.Context()), cid, uid, to); err != nil {
 		return err
 	}
-	if !ok {
-		return faultline.Errorf(faultline.ENOTFOUND, "You can move learners only to a cohort you teach.")
-	}
-	if err := s.d.Cohorts.MoveMember(r.Context(), m.User.ID, c.ID, to); err != nil {
-		if _, _, ok := userError(err); ok {
-			return err
-		}
-		return fmt.Errorf("move user %d from cohort %d to %d: %w", m.User.ID, c.ID, to, err)
-	}
-	return redirect(w, r, cohortURL(c.ID))
+	return redirect(w, r, cohortURL(cid))
 }
 
 // rosterRoutes adds the cohort management and lab settings routes (inside

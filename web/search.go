@@ -53,6 +53,11 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) error {
 			}
 			m.Results = append(m.Results, res)
 		}
+		hits, err := s.discussionHits(r, q) // discuss.go
+		if err != nil {
+			return err
+		}
+		m.Results = append(m.Results, hits...)
 	}
 	return s.render(w, r, http.StatusOK, views.Search(m))
 }

@@ -194,7 +194,7 @@ func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	}{{"error", false, "/var/secret/db"}, {"panic", true, "boom: secret detail"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e *env
-			e = MustEnv(t, func(d *Deps) { d.Progress = brokenProgress{ProgressService: d.Progress, panic: tc.panic} })
+			e = MustEnv(t, func(d *envDeps) { d.Progress = brokenProgress{ProgressService: d.Progress, panic: tc.panic} })
 			u := e.MustUser("Lea Learner", faultline.RoleLearner)
 			res := e.MustLogin(u).get("/lessons")
 			if res.status != http.StatusInternalServerError {

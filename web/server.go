@@ -1,7 +1,8 @@
 // Package web is Faultline's HTTP front end: the chi router, middleware,
-// handlers (parse → call a service → render a templ view), static assets and
-// Server-Sent Events for live grading results. It depends only on the root
-// interfaces and the read-only content and labs catalogs.
+// handlers (parse → one call of the course layer → render a templ view),
+// static assets and Server-Sent Events for live grading results. It reaches
+// storage, sandboxes and the grader only through package course; it reads
+// the content and labs catalogs to render them.
 package web
 
 import (
@@ -16,93 +17,71 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/content"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
-// Deps are the services and settings a Server needs.
+// Deps are what a Server needs. Course, Content and Labs are required.
 type Deps struct {
-	Users       faultline.UserService
-	Sessions    faultline.SessionService
-	Cohorts     faultline.CohortService
-	Progress    faultline.ProgressService
-	Workspace   faultline.WorkspaceService
-	Submissions faultline.SubmissionService
-	// Sandboxes may be nil, or fail with EUNAVAILABLE: labs then say that
-	// sandboxes are unavailable; lessons, saving and submitting still work.
-	Sandboxes faultline.Sandboxes
-	// Terminals opens shells into running sandboxes; may be nil (the
-	// terminal WebSocket then closes with "unavailable").
-	Terminals faultline.Terminals
-	Content   *content.Catalog
-	Labs      *labs.Catalog
-	// Replayer replays one failing run of a grade (its seed) on request;
-	// may be nil, and replays then say they are unavailable.
-	Replayer faultline.Replayer
-	// Similarity compares learners' submissions for the instructor's views
-	// (similar.go); may be nil, and those views then say it is unavailable.
-	Similarity faultline.SimilarityChecker
-	// Instructor serves the dashboards, lab statistics and gradebook, and
-	// Tokens the personal access tokens of the JSON API; either may be nil,
-	// and those pages then say they are unavailable.
-	Instructor faultline.InstructorService
-	Tokens     faultline.TokenService
-	// Records gates submissions by the cohort's limits; may be nil, and
-	// Submissions is used when it implements SubmissionRecords.
-	Records faultline.SubmissionRecords
-	// Kick wakes the grading worker after a submission; may be nil.
-	Kick   func()
-	Logger *slog.Logger
-	Now    func() time.Time
-	// SetupToken is the one-time token for creating the first admin at
-	// /setup?token=…; empty disables setup.
-	SetupToken string
+	// Course is the use-case layer: every verb a page calls, with every
+	// permission check and policy decision.
+	Course *course.Service
+	// Content and Labs are the read-only catalogs the pages render.
+	Content *content.Catalog
+	Labs    *labs.Catalog
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// BaseURL prefixes invite links, e.g. http://localhost:8080.
 	BaseURL       string
 	SecureCookies bool
+
+	// Institution features (password.go, sso.go, lti.go, health.go).
+	// Recovery resets forgotten passwords by email; nil (or not Enabled)
+	// when the portal sends no email.
+	Recovery faultline.PasswordRecovery
+	// SSOOnly hides the password form: people sign in through single
+	// sign-on or their LMS (the setup admin keeps /login?password=1).
+	SSOOnly bool
+	// Probes are what /readyz checks; Metrics, if set, serves /metrics
+	// (already guarded). See health.go.
+	Probes  []faultline.Probe
+	Metrics http.Handler
+	// SSO signs people in through an OpenID provider (sso.go); Identities
+	// lists an account's links. Either may be nil.
+	SSO        faultline.SingleSignOn
+	Identities faultline.IdentityService
+	// LTI is the LTI 1.3 tool (lti.go); nil when not set up.
+	LTI faultline.LTITool
 }
 
-// Server is the portal's http.Handler. The exported fields are tuning knobs
-// with production defaults set by New; tests may lower them before serving.
+// Server is the portal's http.Handler: it parses a request, calls one verb
+// of the course layer and renders the answer. The exported fields are
+// tuning knobs with production defaults set by New; tests may lower them
+// before serving.
 type Server struct {
 	d      Deps
+	c      *course.Service
 	log    *slog.Logger
 	now    func() time.Time
 	router chi.Router
 
-	// BcryptCost is the bcrypt work factor for new passwords (default 10;
-	// keep ≥ 10 in production, tests may use bcrypt.MinCost).
-	BcryptCost int
-	// SessionTTL is how long a login lasts (default 14 days).
-	SessionTTL time.Duration
 	// MaxBody caps every request body (default 1 MiB).
 	MaxBody int64
 	// PollInterval is how often the SSE endpoint checks a submission (default 300 ms).
 	PollInterval time.Duration
 	// StreamLimit ends an SSE stream that has not finished after this long (default 10 min).
 	StreamLimit time.Duration
-	// StartTimeout bounds starting a sandbox (default 3 min).
-	StartTimeout time.Duration
-	// RunTimeout bounds "Run tests" in a sandbox (default 2 min).
-	RunTimeout time.Duration
 
-	logins  *throttle
-	assets  *assets
-	setupMu sync.Mutex
-
-	dummyOnce sync.Once
-	dummyHash []byte
+	assets *assets
 
 	readmeMu sync.Mutex
 	readmes  map[string]string
 
 	search *content.Index
-
-	replays chan struct{} // replays running now (maxReplays at most)
 
 	terms termSessions // live terminal sockets, closed at shutdown (terminal.go)
 }
@@ -110,12 +89,8 @@ type Server struct {
 // New returns a Server for d. It returns EINVALID if a required dependency
 // is missing.
 func New(d Deps) (*Server, error) {
-	switch {
-	case d.Users == nil, d.Sessions == nil, d.Cohorts == nil, d.Progress == nil,
-		d.Workspace == nil, d.Submissions == nil:
-		return nil, faultline.Errorf(faultline.EINVALID, "web: every service in Deps is required (Sandboxes and Kick may be nil)")
-	case d.Content == nil || d.Labs == nil:
-		return nil, faultline.Errorf(faultline.EINVALID, "web: Deps.Content and Deps.Labs are required")
+	if d.Course == nil || d.Content == nil || d.Labs == nil {
+		return nil, faultline.Errorf(faultline.EINVALID, "web: Deps.Course, Deps.Content and Deps.Labs are required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -124,20 +99,15 @@ func New(d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{
-		replays:      make(chan struct{}, maxReplays),
 		d:            d,
+		c:            d.Course,
 		log:          d.Logger,
 		now:          d.Now,
-		BcryptCost:   bcrypt.DefaultCost,
-		SessionTTL:   14 * 24 * time.Hour,
 		MaxBody:      1 << 20,
 		PollInterval: 300 * time.Millisecond,
 		StreamLimit:  10 * time.Minute,
-		StartTimeout: 3 * time.Minute,
-		RunTimeout:   2 * time.Minute,
 		readmes:      map[string]string{},
 	}
-	s.logins = newThrottle(5, 5*time.Minute, d.Now)
 	a, err := newAssets(content.HighlightCSS())
 	if err != nil {
 		return nil, err
@@ -163,6 +133,7 @@ func (s *Server) routes() chi.Router {
 		s.renderError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.", false)
 	})
 	r.Get("/static/{name}", s.serveStatic)
+	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
 	r.Group(func(r chi.Router) {
@@ -176,6 +147,9 @@ func (s *Server) routes() chi.Router {
 		r.Get("/join/{code}", s.h(s.serveJoin))
 		r.Post("/join/{code}", s.h(s.serveJoinPost))
 		r.Get("/labs/{slug}/terminal", s.h(s.serveTerminal)) // WebSocket; answers a visitor with close code 4401
+		s.passwordRoutes(r)
+		s.ssoRoutes(r)
+		s.ltiRoutes(r)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -203,6 +177,9 @@ func (s *Server) routes() chi.Router {
 			r.Get("/submissions/{id}/pictures/{test}/{n}/{name}", s.h(s.servePicture))
 			r.Post("/submissions/{id}/replay", s.h(s.serveReplay))
 			s.tokenRoutes(r)
+			s.ssoUserRoutes(r)
+			s.ltiUserRoutes(r)
+			s.conversationRoutes(r) // discuss.go
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireTeacher)
@@ -214,6 +191,8 @@ func (s *Server) routes() chi.Router {
 				s.rosterRoutes(r)  // roster.go
 				s.regradeRoutes(r) // regrades.go
 				s.liveRoutes(r)    // live.go
+				s.ltiTeacherRoutes(r)
+				s.conversationTeacherRoutes(r)
 			})
 		})
 	})
@@ -288,6 +267,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &mbe) {
 		err = tooLarge(mbe.Limit)
 	}
+	setRetryAfter(w, err)
 	code, msg, ok := userError(err)
 	if !ok {
 		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -303,17 +283,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func tooLarge(limit int64) error {
-	return faultline.Errorf(faultline.ETOOLARGE, "The request is larger than %s; nothing was saved.", sizeText(limit))
-}
-
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return faultline.Errorf(faultline.ETOOLARGE, "The request is larger than %s; nothing was saved.", faultline.SizeText(limit))
 }
 
 // renderError writes an error page; if even that fails, plain text.
@@ -342,22 +312,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 // page returns the shared page model for r.
 func (s *Server) page(r *http.Request, title, nav string) views.Page {
-	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav}
+	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: s.inboxCount(r)}
 }
 
 // redirect sends a 303 See Other, the answer to a successful form POST.
 func redirect(w http.ResponseWriter, r *http.Request, to string) error {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
-}
-
-// hashPassword hashes a new password with the configured cost.
-func (s *Server) hashPassword(pw string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), s.BcryptCost)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	return string(h), nil
 }
 
 // trackingWriter records whether anything was written, so h knows whether an

@@ -19,7 +19,7 @@ import (
 // something and the portal builds without the bundle; pages then work with
 // plain forms.
 //
-//go:embed static/app.css static/app.js static/live.js static/bundle
+//go:embed static/app.css static/app.js static/live.js static/talk.css static/talk.js static/bundle
 var staticFS embed.FS
 
 // bundleFiles are the bundle's output files, served flat as /static/{name}.
@@ -73,6 +73,9 @@ func newAssetsFrom(fsys fs.FS, highlightCSS string) (*assets, error) {
 		JS:        add("app.js", "text/javascript; charset=utf-8", js),
 		Live:      add("live.js", "text/javascript; charset=utf-8", live),
 		Highlight: add("highlight.css", "text/css; charset=utf-8", []byte(highlightCSS)),
+	}
+	if err := addTalkAssets(fsys, &a.urls, add); err != nil { // talk.go
+		return nil, err
 	}
 	// The bundle is used only when all of it is there.
 	bodies := make([][]byte, len(bundleFiles))

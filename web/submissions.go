@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/web/views"
 )
 
@@ -21,62 +21,22 @@ func submissionURL(id int64) string { return "/submissions/" + strconv.FormatInt
 
 var errNoSubmission = faultline.Errorf(faultline.ENOTFOUND, "There is no such submission.")
 
-// submission loads the submission in the URL if the user may see it: its
-// owner, an instructor of a cohort the owner belongs to, or an admin. Anyone
-// else gets ENOTFOUND, as for a submission that does not exist.
-func (s *Server) submission(r *http.Request) (*faultline.Submission, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errNoSubmission
+// submissionID is the submission ID in the URL; ENOTFOUND when it is not one.
+func submissionID(r *http.Request) (int64, error) {
+	id, ok := course.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return 0, errNoSubmission
 	}
-	sub, err := s.d.Submissions.FindSubmission(r.Context(), id)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return nil, errNoSubmission
-	} else if err != nil {
-		return nil, fmt.Errorf("find submission %d: %w", id, err)
-	}
-	ok, err := s.canSeeWorkOf(r.Context(), UserFromContext(r.Context()), sub.UserID)
+	return id, nil
+}
+
+// shown loads the submission in the URL as the viewer may see it.
+func (s *Server) shown(r *http.Request) (*course.Shown, error) {
+	id, err := submissionID(r)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, errNoSubmission
-	}
-	return sub, nil
-}
-
-// canSeeWorkOf reports whether viewer may see the work of the user ownerID.
-func (s *Server) canSeeWorkOf(ctx context.Context, viewer *faultline.User, ownerID int64) (bool, error) {
-	switch {
-	case viewer == nil:
-		return false, nil
-	case viewer.ID == ownerID || viewer.Role == faultline.RoleAdmin:
-		return true, nil
-	case viewer.Role != faultline.RoleInstructor:
-		return false, nil
-	}
-	cohorts, err := s.d.Cohorts.ListCohorts(ctx, viewer.ID)
-	if err != nil {
-		return false, fmt.Errorf("list cohorts of user %d: %w", viewer.ID, err)
-	}
-	for _, c := range cohorts {
-		role, err := s.d.Cohorts.MemberRole(ctx, c.ID, viewer.ID)
-		if err != nil {
-			return false, fmt.Errorf("role of user %d in cohort %d: %w", viewer.ID, c.ID, err)
-		}
-		if !role.Teaches() {
-			continue
-		}
-		_, err = s.d.Cohorts.MemberRole(ctx, c.ID, ownerID)
-		switch faultline.ErrorCode(err) {
-		case "":
-			return true, nil
-		case faultline.ENOTFOUND:
-		default:
-			return false, fmt.Errorf("role of user %d in cohort %d: %w", ownerID, c.ID, err)
-		}
-	}
-	return false, nil
+	return s.c.Submission(r.Context(), UserFromContext(r.Context()), id)
 }
 
 var statusText = map[faultline.ResultStatus]string{
@@ -90,19 +50,18 @@ var statusText = map[faultline.ResultStatus]string{
 	faultline.StatusError:        "could not be graded",
 }
 
-// resultView builds the result model; flags only when showFlags (the viewer
-// teaches: Server.teacher).
-func resultView(sub *faultline.Submission, showFlags bool) views.ResultView {
+// resultView is the result model of what the viewer may see of a
+// submission (course.Shown): the score under the owner's policy with a note
+// on lateness, hidden tests left out where the policy hides them, flags for
+// teachers, pictures and Replay buttons beside their tests.
+func resultView(sh *course.Shown) views.ResultView {
+	sub := sh.Submission
 	v := views.ResultView{ID: sub.ID, State: string(sub.State)}
-	finished := sub.State == faultline.SubmissionDone || sub.State == faultline.SubmissionFailed
-	if !finished {
+	if !sh.Finished() || sh.Result == nil {
 		return v
 	}
 	v.Finished = true
-	res := sub.Result
-	if res == nil {
-		res = &faultline.Result{Status: faultline.StatusError, Message: "No result was recorded."}
-	}
+	res := sh.Result
 	v.Status = string(res.Status)
 	v.StatusText = statusText[res.Status]
 	if v.StatusText == "" {
@@ -114,57 +73,87 @@ func resultView(sub *faultline.Submission, showFlags bool) views.ResultView {
 		for n, a := range t.Attachments {
 			v.Pictures = append(v.Pictures, views.PictureView{
 				Test: t.Name, Name: a.Name,
-				URL: fmt.Sprintf("/submissions/%d/pictures/%d/%d/%s", sub.ID, i, n, url.PathEscape(a.Name)),
+				URL: fmt.Sprintf("/submissions/%d/pictures/%d/%d/%s", sub.ID, pictureIndex(sh, i), n, url.PathEscape(a.Name)),
+			})
+		}
+		if seed, ok := sh.Replayable[i]; ok {
+			v.Replays = append(v.Replays, views.ReplayLink{
+				Action: fmt.Sprintf("/submissions/%d/replay", sub.ID),
+				Index:  strconv.Itoa(i), Test: t.Name, Hidden: t.Hidden,
+				Seed: strconv.FormatInt(seed, 10), Run: t.FailedRun,
 			})
 		}
 	}
-	if showFlags {
-		v.Flags = res.Flags
+	v.Flags = res.Flags
+	if note := sh.Scored.Note(); note != "" && sh.Scored.Score != sh.Scored.Raw {
+		v.LateNote = fmt.Sprintf("%s Score before the penalty: %s.", note, scoreString(sh.Scored.Raw, res.MaxScore))
+	} else if note != "" {
+		v.LateNote = note
 	}
-	v.Replays = replayLinks(sub)
+	if h := sh.Hidden; h.Tests > 0 {
+		unit := "hidden tests"
+		if h.Tests == 1 {
+			unit = "hidden test"
+		}
+		v.HiddenSummary = fmt.Sprintf("%d %s: %d of %d points", h.Tests, unit, h.Score, h.MaxScore)
+	}
 	if res.Duration > 0 {
 		v.Duration = res.Duration.Round(100 * time.Millisecond).String()
 	}
 	return v
 }
 
+// pictureIndex maps test i of what the viewer sees to its index in the
+// stored result, which picture addresses use.
+func pictureIndex(sh *course.Shown, i int) int {
+	name := sh.Result.Tests[i].Name
+	for j, t := range sh.Submission.Result.Tests {
+		if t.Name == name {
+			return j
+		}
+	}
+	return i
+}
+
 // serveSubmission shows a submission: its state, then its result.
 func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.submission(r)
+	return s.renderSubmission(w, r, http.StatusOK, "")
+}
+
+// renderSubmission renders the submission page with status; feedbackErr
+// re-shows a refused comment or regrade request (feedback.go).
+func (s *Server) renderSubmission(w http.ResponseWriter, r *http.Request, status int, feedbackErr string) error {
+	id, err := submissionID(r)
 	if err != nil {
 		return err
 	}
-	viewer := UserFromContext(r.Context())
+	p, err := s.c.SubmissionPage(r.Context(), UserFromContext(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	sh := p.Shown
+	sub := sh.Submission
 	m := views.SubmissionPage{
 		Page:     s.page(r, fmt.Sprintf("Submission #%d", sub.ID), "labs"),
 		ID:       sub.ID,
-		LabTitle: sub.Lab, LabURL: labURL(sub.Lab),
+		LabTitle: sh.LabTitle, LabURL: labURL(sub.Lab),
 		Created: fmtTime(sub.CreatedAt),
+		Result:  resultView(sh),
 	}
-	if m.Result, err = s.displayResult(r.Context(), sub, viewer); err != nil { // labsettings.go
-		return err
-	}
-	if l, err := s.d.Labs.Lab(sub.Lab); err == nil {
-		m.LabTitle = l.Title
-	}
-	if sub.UserID != viewer.ID {
-		owner, err := s.d.Users.FindUserByID(r.Context(), sub.UserID)
-		if err != nil {
-			return fmt.Errorf("find owner %d of submission %d: %w", sub.UserID, sub.ID, err)
-		}
-		m.Owner = owner.Name
+	if !sh.Own {
+		m.Owner = sh.Owner.Name
 	}
 	if !m.Result.Finished {
 		m.EventsURL = submissionURL(sub.ID) + "/events"
 		m.Refresh = 3
 	}
-	if m.Review, err = s.submissionReview(r.Context(), sub, viewer); err != nil { // similar.go
-		return err
-	}
-	if m.Regrade, err = s.submissionRegrade(r, sub, viewer); err != nil { // regrades.go
-		return err
-	}
-	return s.render(w, r, http.StatusOK, views.Submission(m))
+	m.Review = submissionReview(sh, p.Review) // similar.go
+	m.Regrade = submissionRegrade(r, p)       // regrades.go
+
+	fb := s.submissionFeedback(sh, p.Feedback, p.Runs, p.RunCohorts) // feedback.go
+	m.Feedback, fb.panel.Error = fb.panel, feedbackErr
+	m.Review.Files = withLineComments(m.Review.Files, fb, sub.ID, r.URL.Query().Get("comment"))
+	return s.render(w, r, status, views.Submission(m))
 }
 
 // serveSubmissionEvents streams a submission's progress as Server-Sent
@@ -172,7 +161,7 @@ func (s *Server) serveSubmission(w http.ResponseWriter, r *http.Request) error {
 // data is the rendered result fragment, and the stream ends. It polls the
 // store every PollInterval and stops when the client goes away.
 func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.submission(r)
+	sh, err := s.shown(r)
 	if err != nil {
 		return err
 	}
@@ -192,19 +181,16 @@ func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) e
 	defer tick.Stop()
 	last := faultline.SubmissionState("")
 	for {
+		sub := sh.Submission
 		if sub.State != last {
 			last = sub.State
 			if err := writeEvent(w, "state", string(sub.State)); err != nil {
 				return nil // client gone
 			}
 		}
-		if sub.State == faultline.SubmissionDone || sub.State == faultline.SubmissionFailed {
+		if sh.Finished() {
 			var buf bytes.Buffer
-			rv, err := s.displayResult(ctx, sub, viewer) // labsettings.go
-			if err != nil {
-				return err
-			}
-			if err := views.Result(rv).Render(ctx, &buf); err != nil {
+			if err := views.Result(resultView(sh)).Render(ctx, &buf); err != nil {
 				return fmt.Errorf("render result of submission %d: %w", sub.ID, err)
 			}
 			_ = writeEvent(w, "result", buf.String())
@@ -221,27 +207,25 @@ func (s *Server) serveSubmissionEvents(w http.ResponseWriter, r *http.Request) e
 			return nil
 		case <-tick.C:
 		}
-		if rec := s.records(); rec != nil {
-			// Poll the state alone; load files and result only on a change.
-			st, err := rec.SubmissionState(ctx, sub.ID)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("poll submission %d: %w", sub.ID, err)
-			}
-			if st == sub.State {
-				continue
-			}
-		}
-		next, err := s.d.Submissions.FindSubmission(ctx, sub.ID)
+		// Poll the state alone; load files and result only on a change.
+		st, err := s.c.SubmissionState(ctx, viewer, sub.ID, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("poll submission %d: %w", sub.ID, err)
 		}
-		sub = next
+		if st == sub.State {
+			continue
+		}
+		next, err := s.c.Submission(ctx, viewer, sub.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("poll submission %d: %w", sub.ID, err)
+		}
+		sh = next
 	}
 }
 
@@ -269,26 +253,18 @@ const pictureCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:
 // whoever may see the submission. The SVG came out of a run of learner code,
 // so it is served as an image under pictureCSP; pages only show it in <img>.
 func (s *Server) servePicture(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.submission(r)
+	id, err := submissionID(r)
 	if err != nil {
 		return err
 	}
 	ti, err1 := strconv.Atoi(chi.URLParam(r, "test"))
 	ni, err2 := strconv.Atoi(chi.URLParam(r, "n"))
-	res := sub.Result
-	if err1 != nil || err2 != nil || res == nil || ti < 0 || ti >= len(res.Tests) || ni < 0 || ni >= len(res.Tests[ti].Attachments) {
+	if err1 != nil || err2 != nil {
 		return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
 	}
-	if res.Tests[ti].Hidden {
-		if hide, err := s.hidesTests(r.Context(), sub, UserFromContext(r.Context())); err != nil { // labsettings.go
-			return err
-		} else if hide {
-			return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
-		}
-	}
-	a := res.Tests[ti].Attachments[ni]
-	if name := chi.URLParam(r, "name"); name != a.Name {
-		return faultline.Errorf(faultline.ENOTFOUND, "There is no such picture.")
+	a, err := s.c.Picture(r.Context(), UserFromContext(r.Context()), id, ti, ni, chi.URLParam(r, "name"))
+	if err != nil {
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")

@@ -132,10 +132,7 @@ func (s *Server) bridgeTerminal(ctx context.Context, sess *termSession, u *fault
 	if u == nil {
 		return closeNotSignedIn, reasonNotSignedIn
 	}
-	if s.d.Terminals == nil {
-		return closeUnavailable, reasonUnavailable
-	}
-	l, err := s.d.Labs.Lab(slug)
+	l, err := s.c.Lab(slug)
 	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
 		return closeNoSandbox, reasonNoLab
 	} else if err != nil {
@@ -144,7 +141,7 @@ func (s *Server) bridgeTerminal(ctx context.Context, sess *termSession, u *fault
 	}
 
 	octx, cancel := context.WithTimeout(ctx, termOpenTimeout)
-	term, err := s.d.Terminals.Terminal(octx, u.ID, l.Slug, size)
+	term, err := s.c.Terminal(octx, u, l.Slug, size)
 	cancel()
 	switch faultline.ErrorCode(err) {
 	case "":

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
 func TestTermSizeQuery(t *testing.T) {
@@ -152,11 +153,12 @@ func MustTermSite(t *testing.T) *termSite {
 	if testing.Short() {
 		t.Skip("needs the container engine")
 	}
-	e := MustEnv(t)
-	eng, err := sandbox.New("", slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := docker.New("", log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng := sandbox.New(db, log)
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	eng.SetScope("webterm-" + hex.EncodeToString(b[:]))
@@ -169,8 +171,11 @@ func MustTermSite(t *testing.T) *termSite {
 		eng.Close()
 	})
 	_, lc := MustCatalogs(t)
-	mgr := sandbox.NewManager(eng, e.db, sandbox.ManagerOptions{Warm: lc.StdImports()})
-	e.srv.d.Terminals = mgr
+	var mgr *sandbox.Manager
+	e := MustEnv(t, func(d *envDeps) {
+		mgr = sandbox.NewManager(eng, d.DB, sandbox.ManagerOptions{Warm: lc.StdImports()})
+		d.Terminals = mgr
+	})
 	ts := httptest.NewServer(e.srv)
 	t.Cleanup(ts.Close)
 	return &termSite{e: e, ts: ts, mgr: mgr}

@@ -220,7 +220,7 @@ func TestSaveFileJSON(t *testing.T) {
 	target := defaultFile(lab.Starter)
 	files := func() map[string]string {
 		t.Helper()
-		vs, err := e.srv.savedFiles(t.Context(), u.ID, labSlug)
+		vs, err := e.db.Files(t.Context(), u.ID, labSlug)
 		if err != nil {
 			t.Fatal(err)
 		}

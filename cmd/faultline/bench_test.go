@@ -13,7 +13,6 @@ import (
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
-	"github.com/faultline-dev/faultline/sandbox"
 	"github.com/faultline-dev/faultline/store"
 )
 
@@ -29,7 +28,7 @@ func BenchmarkGrading(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := sandbox.New("", logger)
+	engine, err := newEngine(Config{}, logger)
 	if err != nil {
 		b.Fatal(err)
 	}

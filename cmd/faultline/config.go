@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline-dev/faultline"
 )
 
 // Config is everything the portal is started with: flags, with FAULTLINE_*
@@ -26,13 +28,22 @@ type Config struct {
 	IdleTimeout   time.Duration // a sandbox with no activity this long is stopped
 	MaxLife       time.Duration // a sandbox running this long is stopped however active (a warning shows first)
 	MaxStarts     int           // cold sandbox starts running at once; more are told to retry
+	// Fairness bounds one learner's share: waiting submissions, replays
+	// and storage for saved versions (zero fields: the defaults).
+	Fairness   faultline.Fairness
+	StorageMiB int // -storage-mib: Fairness.StorageBytes in MiB
+
+	Inst InstitutionConfig // email, single sign-on, LTI (institution_config.go)
 
 	envErrs []string // FAULTLINE_* values that did not parse, reported by Validate
 }
 
 // DefaultConfig returns the defaults, overridden by FAULTLINE_* variables in env.
 func DefaultConfig(getenv func(string) string) Config {
+	d := faultline.DefaultFairness
 	c := Config{
+		Fairness:      d,
+		StorageMiB:    int(d.StorageBytes >> 20),
 		Addr:          "localhost:8080",
 		DataDir:       "data",
 		Workers:       1,
@@ -67,6 +78,10 @@ func DefaultConfig(getenv func(string) string) Config {
 	num(&c.Workers, "FAULTLINE_WORKERS")
 	num(&c.PoolSize, "FAULTLINE_POOL")
 	num(&c.MaxStarts, "FAULTLINE_MAX_STARTS")
+	num(&c.Fairness.MaxWaiting, "FAULTLINE_MAX_WAITING")
+	num(&c.Fairness.ReplaysPerHour, "FAULTLINE_REPLAYS_PER_HOUR")
+	num(&c.Fairness.ReplaySlots, "FAULTLINE_REPLAY_SLOTS")
+	num(&c.StorageMiB, "FAULTLINE_STORAGE_MIB")
 	dur := func(dst *time.Duration, key, example string) {
 		if v := getenv(key); v != "" {
 			d, err := time.ParseDuration(v)
@@ -79,6 +94,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	}
 	dur(&c.IdleTimeout, "FAULTLINE_IDLE_TIMEOUT", "10m")
 	dur(&c.MaxLife, "FAULTLINE_MAX_LIFE", "12h")
+	c.institutionFromEnv(getenv)
 	return c
 }
 
@@ -103,8 +119,13 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop a sandbox after this long without editor, terminal or test activity; saved files stay (env FAULTLINE_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.MaxLife, "max-life", c.MaxLife, "stop a sandbox this long after it started, however active, warning on the lab page first; saved files stay (env FAULTLINE_MAX_LIFE; at most 12h)")
 	fs.IntVar(&c.MaxStarts, "max-starts", c.MaxStarts, "sandbox starts that may run at once; beyond it learners are told to retry in a few seconds (env FAULTLINE_MAX_STARTS)")
+	fs.IntVar(&c.Fairness.MaxWaiting, "max-waiting", c.Fairness.MaxWaiting, "submissions one learner may have waiting in the grading queue; more are refused with a retry time (env FAULTLINE_MAX_WAITING)")
+	fs.IntVar(&c.Fairness.ReplaysPerHour, "replays-per-hour", c.Fairness.ReplaysPerHour, "replays of a failing run one learner may start in an hour (env FAULTLINE_REPLAYS_PER_HOUR)")
+	fs.IntVar(&c.Fairness.ReplaySlots, "replay-slots", c.Fairness.ReplaySlots, "replays that run at once on the portal; one learner holds at most one (env FAULTLINE_REPLAY_SLOTS)")
+	fs.IntVar(&c.StorageMiB, "storage-mib", c.StorageMiB, "MiB of saved file versions each learner may keep; past it old versions are thinned, then saves refused (env FAULTLINE_STORAGE_MIB)")
 	c.registerCatalogFlags(fs)
 	c.registerDockerFlags(fs)
+	c.registerInstitutionFlags(fs)
 }
 
 // Validate checks the config and fills derived fields.
@@ -131,6 +152,22 @@ func (c *Config) Validate() error {
 	if c.MaxStarts < 1 || c.MaxStarts > 64 {
 		return fmt.Errorf("-max-starts must be between 1 and 64, got %d", c.MaxStarts)
 	}
+	if c.Fairness.MaxWaiting < 0 || c.Fairness.MaxWaiting > 1000 {
+		return fmt.Errorf("-max-waiting must be between 1 and 1000, got %d", c.Fairness.MaxWaiting)
+	}
+	if c.Fairness.ReplaysPerHour < 0 || c.Fairness.ReplaysPerHour > 10000 {
+		return fmt.Errorf("-replays-per-hour must be between 1 and 10000, got %d", c.Fairness.ReplaysPerHour)
+	}
+	if c.Fairness.ReplaySlots < 0 || c.Fairness.ReplaySlots > 64 {
+		return fmt.Errorf("-replay-slots must be between 1 and 64, got %d", c.Fairness.ReplaySlots)
+	}
+	if c.StorageMiB < 0 || c.StorageMiB > 1<<20 {
+		return fmt.Errorf("-storage-mib must be between 1 and 1048576, got %d", c.StorageMiB)
+	}
+	if c.StorageMiB > 0 {
+		c.Fairness.StorageBytes = int64(c.StorageMiB) << 20
+	}
+	c.Fairness = c.Fairness.WithDefaults()
 	if c.Addr == "" {
 		return fmt.Errorf("-addr must not be empty")
 	}
@@ -147,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.HasPrefix(c.BaseURL, "https://") {
 		c.SecureCookies = true
+	}
+	if err := c.validateInstitution(); err != nil {
+		return err
 	}
 	for _, d := range []struct{ flag, dir string }{{"-content-dir", c.ContentDir}, {"-labs-dir", c.LabsDir}} {
 		if d.dir == "" {

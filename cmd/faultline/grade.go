@@ -19,6 +19,7 @@ import (
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/sandbox"
+	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
 func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -88,11 +89,21 @@ func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 	return nil
 }
 
+// newEngine returns the sandbox engine on the container backend cfg names
+// (the Docker engine at cfg.DockerHost). It does not contact the backend.
+func newEngine(cfg Config, logger *slog.Logger) (*sandbox.Engine, error) {
+	b, err := docker.New(cfg.DockerHost, logger)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return sandbox.New(b, logger), nil
+}
+
 // newGrader connects to the engine and returns a grader for the catalog.
 func newGrader(ctx context.Context, cfg Config, catalog *labs.Catalog, logger *slog.Logger) (*grader.Grader, func(), error) {
-	e, err := sandbox.New(cfg.DockerHost, logger)
+	e, err := newEngine(cfg, logger)
 	if err != nil {
-		return nil, nil, fmt.Errorf("docker client: %w", err)
+		return nil, nil, err
 	}
 	if err := e.Ping(ctx); err != nil {
 		e.Close()

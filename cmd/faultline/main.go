@@ -5,6 +5,7 @@
 //	faultline labs check [--lab SLUG]     grade every lab's solution, starter and mutants
 //	faultline content check               check lessons, cases and labs link up
 //	faultline user add --email E --name N [--admin|--instructor]   add an account
+//	faultline backup FILE | restore FILE | down   the operator's tools (operate.go)
 package main
 
 import (
@@ -27,6 +28,9 @@ Usage:
   faultline content check                      check lessons, case studies and labs
   faultline user add --email E --name N [--admin | --instructor]
                                                add an account (password read from stdin)
+  faultline backup [--data-dir D] FILE         copy the database to FILE, also while the portal serves
+  faultline restore [--data-dir D] FILE        put a backup in place (portal stopped; the old database is kept)
+  faultline down [--data-dir D]                remove every container and network of this portal (stopped); saved work stays
 `
 
 func main() {
@@ -63,6 +67,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runContentCheck(cfg, rest[1:], stdout, stderr)
 	case cmd == "user" && len(rest) > 0 && rest[0] == "add":
 		err = runUserAdd(ctx, cfg, rest[1:], stdin, stdout, stderr)
+	case cmd == "backup":
+		err = runBackup(ctx, cfg, rest, stdout, stderr)
+	case cmd == "restore":
+		err = runRestore(ctx, cfg, rest, stdout, stderr)
+	case cmd == "down":
+		err = runDown(ctx, cfg, rest, stdout, stderr, logger)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

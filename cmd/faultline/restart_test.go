@@ -87,7 +87,7 @@ func TestKilledPortalLeavesNothingBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := sandbox.New("", nil)
+	e, err := newEngine(Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

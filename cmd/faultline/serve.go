@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/content"
+	"github.com/faultline-dev/faultline/course"
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/sandbox"
@@ -70,6 +71,7 @@ type Main struct {
 	cancelBG   context.CancelFunc
 	background sync.WaitGroup
 	workerErr  chan error
+	inst       institutionParts // email, SSO, LTI (institution.go)
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -96,8 +98,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.DB, err = store.Open(filepath.Join(m.Config.DataDir, "faultline.db")); err != nil {
 		return err
 	}
-	if m.Engine, err = sandbox.New(m.Config.DockerHost, m.Logger); err != nil {
-		return fmt.Errorf("docker client: %w", err)
+	m.DB.StorageBudget = m.Config.Fairness.WithDefaults().StorageBytes
+	if m.Engine, err = newEngine(m.Config, m.Logger); err != nil {
+		return err
 	}
 	scope, err := installationID(m.Config.DataDir)
 	if err != nil {
@@ -127,32 +130,48 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.BaseURL == "" {
 		m.Config.BaseURL = baseURL(m.ln.Addr())
 	}
-	handler, err := web.New(web.Deps{
-		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB,
-		Workspace: m.DB, Submissions: m.DB,
-		Records:       m.DB, // submission limits of cohort lab settings
-		Instructor:    m.DB,
-		Tokens:        m.DB,
-		Sandboxes:     manager,
-		Terminals:     manager,
+	if err := m.openMail(); err != nil { // talkmail.go
+		return err
+	}
+	svc, err := course.New(course.Deps{
+		Users: m.DB, Sessions: m.DB, Cohorts: m.DB, Progress: m.DB, Workspace: m.DB,
+		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
+		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
+		Discussions: m.DB, Groups: m.DB, Moderation: m.DB, Feedback: m.DB, Inbox: m.DB,
+		Lessons: m.Content, Markdown: content.Render, Mailer: m.notificationMailer(),
+		Sandboxes:  manager,
+		Terminals:  manager,
+		Replayer:   g,
+		Similarity: grader.NewSimilarity(),
+		Labs:       m.Labs,
+		Kick:       m.Worker.Kick,
+		Now:        time.Now,
+		Logger:     m.Logger,
+		Fairness:   m.Config.Fairness,
+		SetupToken: m.SetupToken,
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.openInstitution(svc); err != nil { // institution.go
+		return err
+	}
+	handler, err := web.New(m.withInstitution(manager, web.Deps{
+		Course:        svc,
 		Content:       m.Content,
 		Labs:          m.Labs,
-		Replayer:      g,
-		Similarity:    grader.NewSimilarity(),
-		Kick:          m.Worker.Kick,
 		Logger:        m.Logger,
 		Now:           time.Now,
-		SetupToken:    m.SetupToken,
 		BaseURL:       m.Config.BaseURL,
 		SecureCookies: m.Config.SecureCookies,
-	})
+	}))
 	if err != nil {
 		return err
 	}
 	m.web = handler
 
 	m.http = &http.Server{
-		Handler:           handler,
+		Handler:           m.instrument(handler), // institution.go: request metrics
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      0, // SSE and test runs stream; handlers bound their own work
@@ -167,6 +186,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancelBG = cancel
 	m.workerErr = make(chan error, 1)
 	go func() { m.workerErr <- m.Worker.Run(bg) }()
+	m.runInstitution(bg)
 	if engineUp {
 		m.background.Add(1)
 		go func() {

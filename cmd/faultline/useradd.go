@@ -50,8 +50,13 @@ func runUserAdd(ctx context.Context, cfg Config, args []string, stdin io.Reader,
 		return fmt.Errorf("read password from stdin: %w", err)
 	}
 	password := strings.TrimRight(line, "\r\n")
-	if len(password) < 10 {
-		return fmt.Errorf("the password must be at least 10 characters")
+	*email = strings.ToLower(strings.TrimSpace(*email))
+	*name = strings.TrimSpace(*name)
+	if err := faultline.ValidateAccount(*name, *email); err != nil {
+		return fmt.Errorf("%s", describe(err))
+	}
+	if err := faultline.ValidatePassword(password, password); err != nil {
+		return fmt.Errorf("%s", describe(err))
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
 	if err != nil {

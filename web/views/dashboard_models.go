@@ -36,7 +36,6 @@ type HeatRow struct {
 
 // ProgressMatrix is the cohort page's learners × labs heat map.
 type ProgressMatrix struct {
-	Unavailable  bool
 	Lessons      int // lessons in the course
 	MaxTotal     int
 	NameSort     SortLink
@@ -100,6 +99,7 @@ type LearnerLabPage struct {
 	LabTitle    string
 	StatsURL    string
 	Submissions []SubmissionLine
+	Feedback    *LearnerFeedbackPanel // talk_models.go: adjustments, extension, office hours
 }
 
 // TokenLine is one personal access token in the list.
@@ -117,10 +117,9 @@ type TokenLine struct {
 // TokensPage is /settings/tokens.
 type TokensPage struct {
 	Page
-	Unavailable bool
-	Tokens      []TokenLine
-	Name        string // kept after a failed create
-	Error       string
+	Tokens []TokenLine
+	Name   string // kept after a failed create
+	Error  string
 	// Secret is the plaintext of the token just created: shown once.
 	Secret     string
 	SecretName string

@@ -19,7 +19,7 @@ type HistoryRow struct {
 
 // RestorePointView is one restore point in the Restore list.
 type RestorePointView struct {
-	ID    int
+	ID    int64
 	Label string
 	When  string
 	Files int
@@ -50,6 +50,8 @@ type FileDiff struct {
 	Path   string
 	Status string // "changed", "added", "removed", "same"
 	Hunks  []DiffHunk
+	// Comments are staff's comments on the newer side's file (feedback).
+	Comments []CommentView
 }
 
 // Lines flattens the hunks for the <pre>: each header becomes a line of
@@ -81,7 +83,7 @@ type ResetConfirmPage struct {
 	LabTitle   string
 	LabURL     string
 	Action     string
-	Point      int    // 0: reset to starter
+	Point      int64  // 0: reset to starter
 	PointLabel string // the restore point's label and time
 	Saved      []string
 	Target     []string // files after the reset or restore

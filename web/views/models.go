@@ -16,6 +16,8 @@ type Assets struct {
 	JS        string
 	Live      string // live.js: the regrade and live pages' refresh
 	Highlight string
+	Talk      string // talk.css: discussions and feedback
+	TalkJS    string // talk.js: live threads, read marks, terminal watching
 }
 
 // Page is what every full page shares.
@@ -25,6 +27,7 @@ type Page struct {
 	Assets  Assets
 	Nav     string // "home", "lessons", "labs" or "cohorts": the active menu item
 	Refresh int    // > 0: a <noscript> meta refresh after this many seconds
+	Inbox   int    // unread notifications, shown beside the Inbox link
 }
 
 // ErrorPage is shown for any error that is not re-rendered in its form.
@@ -50,6 +53,18 @@ type AuthForm struct {
 	WithName   bool   // ask for a name and a password confirmation (setup, join)
 	SignedInAs string // join: the visitor is signed in; offer to join as them
 	Submit     string
+	// Sign-in extras (web/password.go, web/sso.go): a forgotten-password
+	// link, single sign-on buttons, and the password form hidden when the
+	// portal signs people in by SSO only.
+	Forgot       bool
+	SSO          []SSOButton
+	HidePassword bool
+}
+
+// SSOButton starts single sign-on with one identity provider.
+type SSOButton struct {
+	Label string // "Sign in with Example University"
+	URL   string // /sso/login?next=…
 }
 
 // OutlineItem is one lesson or case in an outline.
@@ -128,6 +143,8 @@ type LessonPage struct {
 	Next    *OutlineItem
 	Labs    []LabCard // labs that practise it: named by the lesson or naming it
 	Quiz    *QuizView // nil when the page has no quiz
+	// Discussions are the cohort's threads here (talk_models.go).
+	Discussions []PlaceDiscussionView
 }
 
 // QuizView is a lesson's quiz as a form, and after a submission its result.
@@ -280,6 +297,9 @@ type LabPage struct {
 	Notice      string
 	Error       string
 	Rules       string // cohort settings that apply: due date, submissions left (labsettings.go)
+	// Conversation: discussions here, the learner's extension and
+	// adjustments, terminal sharing (talk_models.go).
+	Conversation LabConversation
 }
 
 // ResultView is the state and, when finished, the result of a submission.
@@ -348,6 +368,7 @@ type SubmissionPage struct {
 	Result    ResultView
 	Review    SubmissionReview   // similar_models.go: files, previous attempt, similarity
 	Regrade   *SubmissionRegrade // regrade_models.go: results history and Regrade button; nil unless the viewer teaches
+	Feedback  *FeedbackPanel     // talk_models.go: comments, adjustments, regrade requests, attach a failing run
 }
 
 // CohortsPage is /cohorts with the create form.
@@ -405,6 +426,8 @@ type CohortPage struct {
 	Roster    RosterView     // members with roles and actions (roster_models.go)
 	Live      string         // the live view's URL (live.go)
 	Regrades  string         // the cohort's regrades (regrades.go)
+	// Conversation: questions, moderation, regrade requests (talk_models.go).
+	Conversation *ConversationPanel
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -412,3 +435,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func id64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func scoreText(score, max int) string { return itoa(score) + "/" + itoa(max) }
+func itoa64(n int64) string           { return strconv.FormatInt(n, 10) }
+
+// labFilesURL is where a lab page's file forms post.
+func labFilesURL(labURL string) string { return labURL + "/files" }

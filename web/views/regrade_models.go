@@ -106,12 +106,11 @@ type QueueRow struct {
 
 // QueueSummary is the grading queue as a whole.
 type QueueSummary struct {
-	Unavailable bool
-	Depth       int
-	Regrades    int
-	Running     int
-	Workers     int
-	OldestAge   string // "" when nothing is waiting
+	Depth     int
+	Regrades  int
+	Running   int
+	Workers   int
+	OldestAge string // "" when nothing is waiting
 }
 
 // LivePanel is the refreshed part of the live view.

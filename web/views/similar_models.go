@@ -17,10 +17,8 @@ type SubmissionReview struct {
 	// LearnerLinks lead to the learner's submissions of the lab in each
 	// cohort the viewer teaches them in.
 	LearnerLinks []ReviewLink
-	// SimilarUnavailable: no similarity checker is configured.
-	SimilarUnavailable bool
-	Similar            []SimilarFlag
-	Threshold          int // percent
+	Similar      []SimilarFlag
+	Threshold    int // percent
 }
 
 // CodeFile is one file of a submission.
@@ -32,6 +30,10 @@ type CodeFile struct {
 	// the page shows Content in a plain <pre>.
 	HTML    string
 	Content string
+	// LineView, when set, show the file line by line with the comments on
+	// each line (talk_models.go); CommentAction is where a line comment posts.
+	LineView      []CodeLine
+	CommentAction string
 }
 
 // PrevAttempt is the learner's previous submission of the same lab.
@@ -84,11 +86,10 @@ type SimilarPairView struct {
 
 // SimilarSection is the lab statistics page's "Similar submissions".
 type SimilarSection struct {
-	Unavailable bool
-	Compared    int // learners whose best submission was compared
-	Threshold   int // percent
-	Pairs       []SimilarPairView
-	More        int // pairs beyond those listed
+	Compared  int // learners whose best submission was compared
+	Threshold int // percent
+	Pairs     []SimilarPairView
+	More      int // pairs beyond those listed
 }
 
 // FlagNote is one suspicious-code flag with why it deserves a look.
