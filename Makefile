@@ -99,6 +99,7 @@ test-k8s:
 	t1=$$(date +%s); \
 	eval "$$(./scripts/k3s.sh env)"; \
 	$(GO) test -count=1 -timeout 30m $(TESTARGS) ./sandbox/kube/ || exit 1; \
+	$(GO) test -count=1 -run 'TestKubernetesEngine' ./cmd/faultline/ || exit 1; \
 	echo "test-k8s: tests in $$(( $$(date +%s) - t1 ))s"
 
 clean:
