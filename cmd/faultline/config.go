@@ -18,6 +18,7 @@ type Config struct {
 	DataDir       string        // SQLite database and other state
 	BaseURL       string        // public URL, for invite links; derived from the listener when empty
 	DockerHost    string        // Docker engine; "" means DOCKER_HOST or the default socket
+	Backend       BackendConfig // docker (default) or kubernetes (kube.go)
 	ContentDir    string        // lessons that add to or replace the built-in ones
 	LabsDir       string        // labs that add to or replace the built-in ones
 	Workers       int           // grading workers
@@ -95,6 +96,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	dur(&c.IdleTimeout, "FAULTLINE_IDLE_TIMEOUT", "10m")
 	dur(&c.MaxLife, "FAULTLINE_MAX_LIFE", "12h")
 	c.institutionFromEnv(getenv)
+	c.Backend.fromEnv(getenv)
 	return c
 }
 
@@ -107,6 +109,7 @@ func (c *Config) registerCatalogFlags(fs *flag.FlagSet) {
 func (c *Config) registerDockerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DockerHost, "docker-host", c.DockerHost, "Docker engine address, e.g. unix:///var/run/docker.sock (env FAULTLINE_DOCKER_HOST; default DOCKER_HOST or the local socket)")
 	fs.StringVar(&c.Runtime, "runtime", c.Runtime, "OCI runtime for sandboxes and grading, e.g. runsc (env FAULTLINE_RUNTIME)")
+	c.Backend.registerFlags(fs)
 }
 
 // registerServeFlags adds the serve flags.

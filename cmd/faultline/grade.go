@@ -19,7 +19,6 @@ import (
 	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
 	"github.com/faultline-dev/faultline/sandbox"
-	"github.com/faultline-dev/faultline/sandbox/docker"
 )
 
 func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
@@ -90,11 +89,12 @@ func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 }
 
 // newEngine returns the sandbox engine on the container backend cfg names
-// (the Docker engine at cfg.DockerHost). It does not contact the backend.
+// (the Docker engine at cfg.DockerHost, or a Kubernetes namespace with
+// -backend kubernetes). It does not contact the backend.
 func newEngine(cfg Config, logger *slog.Logger) (*sandbox.Engine, error) {
-	b, err := docker.New(cfg.DockerHost, logger)
+	b, err := newBackend(cfg, logger)
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, err
 	}
 	return sandbox.New(b, logger), nil
 }

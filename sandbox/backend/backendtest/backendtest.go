@@ -62,6 +62,12 @@ type Harness struct {
 	// a network (e.g. a runtime registered with its network off); the
 	// Networks subtest is then skipped with that reason.
 	NoNetworks string
+	// PodNetwork, when set, says why this backend's containers always
+	// have a network interface (e.g. every Kubernetes Pod is on the
+	// cluster's network, isolated by a deny-all policy): the hardening test
+	// then checks that a container without a network reaches nothing on
+	// the host, instead of that it has only loopback.
+	PodNetwork string
 	// LateOOM, when set, says why this backend may report a memory kill
 	// as a plain SIGKILL (exit status 137) without OOMKilled; the memory
 	// test then accepts that, and logs the reason.
@@ -643,8 +649,62 @@ cat /proc/net/dev
 			t.Errorf("%s: the root filesystem is writable:\n%s", bad, out)
 		}
 	}
-	if ifaces := interfaces(out); len(ifaces) != 1 || ifaces[0] != "lo" {
-		t.Errorf("network interfaces %q without a network, want only lo", ifaces)
+	if s.h.PodNetwork == "" {
+		if ifaces := interfaces(out); len(ifaces) != 1 || ifaces[0] != "lo" {
+			t.Errorf("network interfaces %q without a network, want only lo", ifaces)
+		}
+		return
+	}
+	t.Logf("containers have a network interface: %s", s.h.PodNetwork)
+	s.mustReachNothing(t, ctx, id, "a container without a network")
+}
+
+// mustReachNothing checks that container id cannot reach a server of this
+// test process at any of the host's addresses (each checked reachable from
+// the host) or at the container's gateway.
+func (s *suite) mustReachNothing(t *testing.T, ctx context.Context, id, what string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "hello-host\n")
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	_, route := s.mustExec(t, ctx, id, "ip", "-4", "route")
+	var gw string
+	for _, line := range strings.Split(route, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "default" && f[1] == "via" {
+			gw = f[2]
+		}
+	}
+	targets := hostAddrs(t)
+	if len(targets) == 0 {
+		t.Fatalf("cannot check the way out: the host has no address besides loopback")
+	}
+	for _, a := range targets {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(a, port), 5*time.Second)
+		if err != nil {
+			t.Fatalf("cannot check the way out: the host cannot reach its own server at %s: %v", a, err)
+		}
+		c.Close()
+	}
+	if gw != "" && !slices.Contains(targets, gw) {
+		targets = append(targets, gw)
+	}
+	for _, a := range targets {
+		if _, out := s.mustExec(t, ctx, id, "sh", "-c", `nc -w 2 "$1" "$2" </dev/null; echo "rc=$?"`, "sh", a, port); strings.Contains(out, "hello-host") {
+			t.Errorf("%s reached the host at %s: %q", what, a, out)
+		}
 	}
 }
 
@@ -1099,52 +1159,8 @@ func (s *suite) testNetworks(t *testing.T, ctx context.Context) {
 		t.Errorf("b1 on another network reached a1: %q", out)
 	}
 
-	// Nothing outside the network is reached: a server of this test process
-	// on every host interface is not reachable from the container at any
-	// of the host's addresses (each checked reachable from the host), nor
-	// at the container's gateway.
-	ln, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, "hello-host\n")
-			c.Close()
-		}
-	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	_, route := s.mustExec(t, ctx, a1, "ip", "-4", "route")
-	var gw string
-	for _, line := range strings.Split(route, "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "default" && f[1] == "via" {
-			gw = f[2]
-		}
-	}
-	targets := hostAddrs(t)
-	if len(targets) == 0 {
-		t.Fatalf("cannot check the way out: the host has no address besides loopback")
-	}
-	for _, a := range targets {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(a, port), 5*time.Second)
-		if err != nil {
-			t.Fatalf("cannot check the way out: the host cannot reach its own server at %s: %v", a, err)
-		}
-		c.Close()
-	}
-	if gw != "" && !slices.Contains(targets, gw) {
-		targets = append(targets, gw)
-	}
-	for _, a := range targets {
-		if _, out := s.mustExec(t, ctx, a1, "sh", "-c", `nc -w 2 "$1" "$2" </dev/null; echo "rc=$?"`, "sh", a, port); strings.Contains(out, "hello-host") {
-			t.Errorf("a container on a private network reached the host at %s: %q", a, out)
-		}
-	}
+	// Nothing outside the network is reached.
+	s.mustReachNothing(t, ctx, a1, "a container on a private network")
 
 	// A network in use cannot go; once its containers are, it can.
 	if err := s.b.RemoveNetwork(ctx, netB); err == nil {
