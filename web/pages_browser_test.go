@@ -157,6 +157,11 @@ func TestMainPagesAtTwoSizes(t *testing.T) {
 		)
 		var status string
 		eval("title", `document.title`, &status)
+		var source bool
+		eval("template source", `/@[a-zA-Z]+\(/.test(document.querySelector("main").innerText)`, &source)
+		if source {
+			t.Errorf("%s shows template source (a component call as text)", p.name)
+		}
 		if strings.HasPrefix(status, "Not found") || strings.HasPrefix(status, "Forbidden") || strings.Contains(status, "Error") {
 			t.Errorf("%s (%s) shows %q", p.name, p.path, status)
 		}
