@@ -157,6 +157,11 @@ func TestMainPagesAtTwoSizes(t *testing.T) {
 		)
 		var status string
 		eval("title", `document.title`, &status)
+		var source bool
+		eval("template source", `/@[a-zA-Z]+\(/.test(document.querySelector("main").innerText)`, &source)
+		if source {
+			t.Errorf("%s shows template source (a component call as text)", p.name)
+		}
 		if strings.HasPrefix(status, "Not found") || strings.HasPrefix(status, "Forbidden") || strings.Contains(status, "Error") {
 			t.Errorf("%s (%s) shows %q", p.name, p.path, status)
 		}
@@ -252,7 +257,9 @@ func TestMainPagesAtTwoSizes(t *testing.T) {
 			}
 		}
 	}
-	run("sign out", chromedp.Navigate(ts.URL+"/"), chromedp.Click(chromedp.CSS(`[data-testid="logout"]`)), chromedp.WaitVisible(chromedp.CSS("main")))
+	// The instructor in a browser of their own (no race between a sign-out
+	// still on its way and the next sign-in).
+	bctx = mustChromiumContext(t)
 	chromeSignIn(t, bctx, ts.URL, w.inst)
 	for _, size := range [][2]int64{{1280, 800}, {390, 844}} {
 		for _, p := range instructorPages {

@@ -294,7 +294,7 @@ func TestTraceExplorerShowsTheRecordedRun(t *testing.T) {
 // chromeSignIn signs u in to the portal at base in a Chromium tab.
 func chromeSignIn(t *testing.T, bctx context.Context, base string, u *faultline.User) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx,
 		chromedp.Navigate(base+"/login"),

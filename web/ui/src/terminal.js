@@ -24,7 +24,11 @@ export function startTerminal(box) {
   term.loadAddon(fit);
   term.open(screen);
   mirrorInlineStyles(screen); // xterm.js writes its theme into <style> elements
+  // The size in characters, on the element too (the pane follows it).
+  const showSize = () => { box.dataset.cols = String(term.cols); box.dataset.rows = String(term.rows); };
+  term.onResize(showSize);
   try { fit.fit(); } catch { /* not laid out yet: the observer refits */ }
+  showSize();
 
   const encoder = new TextEncoder();
   let ws = null;
