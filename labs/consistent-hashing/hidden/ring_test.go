@@ -68,6 +68,15 @@ func TestDefaultVnodes(t *testing.T) {
 			}
 		}
 	}
+	// A positive count is used as given, 1 included.
+	r := ch.New(1)
+	r.Add(nodes...)
+	model := newRef(1, nodes...)
+	for _, k := range keys("one", 1000) {
+		if got, want := mustGet(t, r, k), model.owner(k); got != want {
+			t.Fatalf("New(1): Get(%q) = %q, want %q (one point per node: a count of 1 is used as given)", k, got, want)
+		}
+	}
 }
 
 func TestKeyOnVnodePointBelongsToIt(t *testing.T) {
