@@ -37,7 +37,7 @@ func TestLabSandboxNetwork(t *testing.T) {
 	}{
 		{"sandbox: {network: public}\n", `labs/demo/lab.yaml: sandbox.network: "public" is not none or private`},
 		{"sandbox: {network: host}\n", `sandbox.network: "host" is not none or private`},
-		{"sandbox: {ports: [80]}\n", "field ports not found"},
+		{"sandbox: {ports: [80]}\n", `sandbox: unknown field "ports"; the fields of sandbox are network`},
 	} {
 		_, err := Load(withSandboxBlock(c.block))
 		if faultline.ErrorCode(err) != faultline.EINVALID || !strings.Contains(faultline.ErrorMessage(err), c.want) {
