@@ -107,6 +107,9 @@ func TestCourseWalk(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="search-result"] h2 a[href="/lessons/circuit-breakers"]`)),
 		chromedp.WaitVisible(tid("practise")),
 		chromedp.Click(chromedp.CSS(`[data-testid="practise"] [data-slug="circuit-breaker"] a`)),
+		// On a phone the workspace's panes are tabs and the code comes first.
+		chromedp.WaitVisible(chromedp.CSS(`.ws-tabs button[data-pane="spec"]`)),
+		chromedp.Click(chromedp.CSS(`.ws-tabs button[data-pane="spec"]`)),
 		chromedp.WaitVisible(tid("readme")),
 	)
 	if loc := get(b, "lab location", chromedp.Location()); !strings.HasSuffix(loc, "/labs/circuit-breaker") {

@@ -68,13 +68,13 @@ func TestLTILaunchSubmitAndPassback(t *testing.T) {
 	// The learner opens it from the course and lands in the lab.
 	b.do("learner launch", 60*time.Second,
 		chromedp.Navigate(lms.LaunchURL("learner-9", links[0].ID, false)),
-		chromedp.WaitVisible(tid("whoami")),
+		chromedp.WaitReady(tid("whoami")), // in the footer, which the lab workspace hides
 		chromedp.WaitVisible(tid("submit")),
 	)
 	if loc := get(b, "location", chromedp.Location()); loc != base+"/labs/circuit-breaker" {
 		t.Fatalf("the launch landed at %s", loc)
 	}
-	if who := get(b, "whoami", chromedp.Text(tid("whoami"))); !strings.Contains(who, "Lou Learner") || !strings.Contains(who, "learner") {
+	if who := get(b, "whoami", chromedp.TextContent(tid("whoami"))); !strings.Contains(who, "Lou Learner") || !strings.Contains(who, "learner") {
 		t.Fatalf("signed in as %q", who)
 	}
 	b.do("save solution", 30*time.Second,

@@ -73,8 +73,9 @@ func talkNav(p Page) templ.Component {
 	})
 }
 
-// LabConversationPanel is the lab page's discussion panel, the learner's
-// extension and adjustments, and terminal sharing.
+// LabConversationPanel is the lab page's discussion panel and terminal
+// sharing (the learner's extension and adjustments are in the page's head,
+// LabFeedbackNote).
 func LabConversationPanel(c LabConversation) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -97,10 +98,6 @@ func LabConversationPanel(c LabConversation) templ.Component {
 		}
 		ctx = templ.ClearChildren(ctx)
 		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"lab-conversation\" data-testid=\"lab-conversation\">")
-		if templ_7745c5c3_Err != nil {
-			return templ_7745c5c3_Err
-		}
-		templ_7745c5c3_Err = LabFeedbackNote(c.Extension, c.Adjustments).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
