@@ -38,7 +38,6 @@ run: build
 test: ui check-generated vet
 	./scripts/ensure.sh gvisor docker chromium
 	$(GO) test -count=1 -timeout 40m $(TESTARGS) $$($(GO) list ./... | grep -v '/sandbox/kube$$')
-	$(MAKE) test-k8s
 	$(GO) run ./cmd/faultline content check
 	$(GO) run ./cmd/faultline labs check
 
