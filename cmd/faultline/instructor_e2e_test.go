@@ -5,15 +5,11 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 )
 
@@ -222,31 +218,7 @@ func TestInstructorDay(t *testing.T) {
 	}
 
 	// 6. Download the gradebook and read it back.
-	dl := t.TempDir()
-	b.do("allow downloads", 10*time.Second,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl})
-			return err
-		}),
-	)
-	b.do("download gradebook", 30*time.Second,
-		chromedp.Navigate(cohortURL),
-		chromedp.WaitVisible(tid("gradebook-link")),
-		chromedp.Click(tid("gradebook-link")),
-	)
-	var data []byte
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		matches, _ := filepath.Glob(filepath.Join(dl, "*.csv"))
-		if len(matches) == 1 {
-			if data, err = os.ReadFile(matches[0]); err == nil && len(data) > 0 {
-				break
-			}
-		}
-	}
-	if len(data) == 0 {
-		t.Fatal("the gradebook CSV was not downloaded")
-	}
+	data := downloadGradebook(t, b, cohortURL)
 	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil {
 		t.Fatalf("gradebook is not CSV: %v\n%s", err, data)

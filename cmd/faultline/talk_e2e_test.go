@@ -317,9 +317,9 @@ func TestConversation(t *testing.T) {
 	}
 }
 
-// downloadGradebookCell downloads a cohort's gradebook CSV in the browser
-// and returns the learner's cell of the lab.
-func downloadGradebookCell(t *testing.T, b *browser, cohortURL string, lab *faultline.Lab, email string) string {
+// downloadGradebook downloads a cohort's gradebook CSV in the browser and
+// returns its bytes, failing the test when no file arrives.
+func downloadGradebook(t *testing.T, b *browser, cohortURL string) []byte {
 	t.Helper()
 	dl := t.TempDir()
 	b.do("allow downloads", 10*time.Second,
@@ -334,16 +334,23 @@ func downloadGradebookCell(t *testing.T, b *browser, cohortURL string, lab *faul
 		chromedp.WaitVisible(tid("gradebook-link")),
 		chromedp.Click(tid("gradebook-link")),
 	)
-	var data []byte
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		matches, _ := filepath.Glob(filepath.Join(dl, "*.csv"))
 		if len(matches) == 1 {
 			if d, err := os.ReadFile(matches[0]); err == nil && len(d) > 0 {
-				data = d
-				break
+				return d
 			}
 		}
 	}
+	t.Fatal("the gradebook CSV was not downloaded")
+	return nil
+}
+
+// downloadGradebookCell downloads a cohort's gradebook CSV in the browser
+// and returns the learner's cell of the lab.
+func downloadGradebookCell(t *testing.T, b *browser, cohortURL string, lab *faultline.Lab, email string) string {
+	t.Helper()
+	data := downloadGradebook(t, b, cohortURL)
 	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil || len(recs) < 2 {
 		t.Fatalf("gradebook CSV: %v\n%s", err, data)
