@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
@@ -52,7 +53,20 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func (b *Backend) executor(id string, opts *corev1.PodExecOptions) (remotecommand.Executor, error) {
 	req := b.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(b.ns).Name(id).SubResource("exec").
 		VersionedParams(opts, scheme.ParameterCodec)
-	return remotecommand.NewSPDYExecutor(b.rest, "POST", req.URL())
+	// WebSocket first (the API server's v5 streaming protocol: one
+	// connection whose frames keep stdin and resizes in order), SPDY when
+	// the server or a proxy between cannot upgrade to it, as kubectl does.
+	ws, err := remotecommand.NewWebSocketExecutor(b.rest, "GET", req.URL().String())
+	if err != nil {
+		return nil, err
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(b.rest, "POST", req.URL())
+	if err != nil {
+		return nil, err
+	}
+	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
 }
 
 // runningPod returns the Pod id when its container runs, ENOTFOUND
@@ -243,15 +257,21 @@ func (b *Backend) ExecTTY(ctx context.Context, id string, spec backend.TTYSpec) 
 	if _, err := b.runningPod(ctx, op, id); err != nil {
 		return nil, err
 	}
+	// The command first writes its terminal's path to a file in /tmp, so
+	// that a resize can set the size with stty on that terminal: sizes sent
+	// through the exec stream's resize channel, mid-session, sometimes stall
+	// the terminal's input for good on containerd (see Resize).
+	ttyFile := "/tmp/.faultline-tty-" + randomHex(8)
+	cmd := append([]string{"/bin/sh", "-c", `tty >"$0" 2>/dev/null; exec "$@"`, ttyFile}, wrapCmd(spec.Cmd, spec.Env, spec.WorkDir)...)
 	ex, err := b.executor(id, &corev1.PodExecOptions{
-		Container: mainContainer, Command: wrapCmd(spec.Cmd, spec.Env, spec.WorkDir),
+		Container: mainContainer, Command: cmd,
 		Stdin: true, Stdout: true, TTY: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t := &tty{cancel: cancel, sizes: make(chan remotecommand.TerminalSize, 16), ctx: sctx}
+	t := &tty{cancel: cancel, sizes: make(chan remotecommand.TerminalSize, 16), ctx: sctx, b: b, id: id, ttyFile: ttyFile}
 	t.inR, t.inW = io.Pipe()
 	t.outR, t.outW = io.Pipe()
 	size := spec.Size.Clamp()
@@ -275,14 +295,17 @@ func (b *Backend) ExecTTY(ctx context.Context, id string, spec backend.TTYSpec) 
 
 // tty is a command on a terminal, streamed through the exec subresource.
 type tty struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	sizes  chan remotecommand.TerminalSize
-	inR    *io.PipeReader
-	inW    *io.PipeWriter
-	outR   *io.PipeReader
-	outW   *io.PipeWriter
-	once   sync.Once
+	b       *Backend
+	id      string
+	ttyFile string // where the command wrote its terminal's path
+	ctx     context.Context
+	cancel  context.CancelFunc
+	sizes   chan remotecommand.TerminalSize
+	inR     *io.PipeReader
+	inW     *io.PipeWriter
+	outR    *io.PipeReader
+	outW    *io.PipeWriter
+	once    sync.Once
 }
 
 func (t *tty) Read(p []byte) (int, error) { return t.outR.Read(p) }
@@ -305,8 +328,26 @@ func (t *tty) Next() *remotecommand.TerminalSize {
 	}
 }
 
+// Resize sets the terminal's size with stty on the command's terminal, in
+// a second exec: the kernel then signals the command (SIGWINCH) as for any
+// resize. Only when that cannot be done (no /tmp to note the terminal in, no
+// stty) does the size go through the exec stream's resize channel, which
+// on containerd sometimes stalls the terminal's input when a size arrives
+// mid-session together with typing.
 func (t *tty) Resize(ctx context.Context, size faultline.TermSize) error {
 	size = size.Clamp()
+	if t.ctx.Err() != nil {
+		return nil // the command ended: nothing to resize
+	}
+	code, err := t.b.exec(ctx, t.id, []string{"/bin/sh", "-c",
+		`p=$(cat "$0" 2>/dev/null) && [ -n "$p" ] && exec stty -F "$p" rows "$1" cols "$2"`,
+		t.ttyFile, strconv.Itoa(size.Rows), strconv.Itoa(size.Cols)}, nil, nil, nil)
+	if err == nil && code == 0 {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("resize terminal: %w", ctx.Err())
+	}
 	select {
 	case t.sizes <- remotecommand.TerminalSize{Width: uint16(size.Cols), Height: uint16(size.Rows)}:
 		return nil
@@ -322,6 +363,11 @@ func (t *tty) Close() error {
 		t.cancel()
 		t.inW.Close()
 		t.outR.Close()
+		go func() { // the note of the terminal's path, best effort
+			ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+			defer cancel()
+			_, _ = t.b.exec(ctx, t.id, []string{"rm", "-f", t.ttyFile}, nil, nil, nil)
+		}()
 	})
 	return nil
 }

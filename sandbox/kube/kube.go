@@ -262,6 +262,11 @@ func (b *Backend) failAs(op string, err error, notFound, conflict string) error 
 		return nil
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
+	case strings.Contains(err.Error(), "would exceed context deadline"):
+		// client-go's rate limiter refuses a wait that would outlast ctx
+		// (x/time/rate's error, which does not wrap ctx's): to the caller
+		// it is ctx's deadline, as if the request had been sent.
+		return fmt.Errorf("%s: %w (%v)", op, context.DeadlineExceeded, err)
 	case isUnavailable(err):
 		b.log.Warn("kubernetes cluster unreachable", "op", op, "err", err)
 		return fmt.Errorf("%s: %w", op, faultline.Errorf(faultline.EUNAVAILABLE, unavailableMessage))

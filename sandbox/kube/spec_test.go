@@ -1,11 +1,16 @@
 package kube
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/faultline-dev/faultline"
 	"github.com/faultline-dev/faultline/sandbox/backend"
@@ -72,5 +77,27 @@ func TestWrapCmdAndParseCPU(t *testing.T) {
 	}
 	if _, ok := parseCPU("cat: no such file\n"); ok {
 		t.Errorf("garbage parsed")
+	}
+}
+
+// TestRateLimiterWaitIsTheDeadline: client-go's rate limiter refuses a wait
+// that would outlast ctx with an error of its own; the backend reports it
+// as ctx's deadline, as callers (and the conformance suite) expect.
+func TestRateLimiterWaitIsTheDeadline(t *testing.T) {
+	lim := flowcontrol.NewTokenBucketRateLimiter(1, 1)
+	if err := lim.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket is empty: the next token is a second away, past ctx.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute/1000)
+	defer cancel()
+	werr := lim.Wait(ctx)
+	if werr == nil || errors.Is(werr, context.DeadlineExceeded) {
+		t.Fatalf("the limiter's refusal is %v; this test wants its own error", werr)
+	}
+	b := &Backend{log: slog.New(slog.DiscardHandler)}
+	err := b.fail("create container", fmt.Errorf("client rate limiter Wait returned an error: %w", werr))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("fail(%v) = %v, want context.DeadlineExceeded", werr, err)
 	}
 }
