@@ -21,8 +21,33 @@ import (
 // started again finds both the latest file and the pre-reset version (by
 // restoring it), and a sandbox whose files are the saved ones.
 func TestLabSessionSurvivesRestart(t *testing.T) {
+	labSessionWalk(t, labWalk{})
+}
+
+// labWalk is what a backend changes in the lab session walk.
+type labWalk struct {
+	// edit changes the portal's config (both starts); nil for the default.
+	edit func(*Config)
+	// beforeRestart, when set, runs once the learner's session is done,
+	// before the portal stops; afterRestart runs once the restarted portal
+	// has shown the lab page, before anything starts a sandbox. With
+	// sameSandbox the walk requires the page to show the sandbox running
+	// after the restart (the one from before, re-adopted) instead of
+	// starting one when it is not.
+	beforeRestart func(m *Main)
+	afterRestart  func(m *Main)
+	sameSandbox   bool
+}
+
+// labSessionWalk is TestLabSessionSurvivesRestart's walk on the portal w
+// configures.
+func labSessionWalk(t *testing.T, w labWalk) {
+	edit := w.edit
+	if edit == nil {
+		edit = func(*Config) {}
+	}
 	dataDir := t.TempDir()
-	m := MustServe(t, dataDir)
+	m := MustServeWith(t, dataDir, edit)
 	b := &browser{t: t, ctx: MustBrowser(t)}
 	base := m.Config.BaseURL
 	b.setupAdmin(m)
@@ -139,19 +164,29 @@ func TestLabSessionSurvivesRestart(t *testing.T) {
 	typeAtTop("type after reset", second)
 
 	// Stop the portal and start it again on the same data folder.
+	if w.beforeRestart != nil {
+		w.beforeRestart(m)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("stop the portal: %v", err)
 	}
-	m2 := MustServe(t, dataDir)
+	m2 := MustServeWith(t, dataDir, edit)
 	base2 := m2.Config.BaseURL
 	openLab("lab after restart", base2)
 	if got := editorText(b); !strings.Contains(got, second) {
 		t.Fatalf("after the restart breaker.go lacks the line saved before it:\n%.300s", got)
 	}
+	if w.afterRestart != nil {
+		w.afterRestart(m2)
+	}
 	// The sandbox is re-adopted or was removed; either way it holds the
 	// saved files once running.
 	state := get(b, "sandbox state", chromedp.Evaluate[string](`document.querySelector('[data-testid="sandbox-state"]').dataset.state`))
-	if state != "running" {
+	switch {
+	case state == "running":
+	case w.sameSandbox:
+		t.Fatalf("after the restart the lab page shows the sandbox %q, want the re-adopted one running", state)
+	default:
 		startLab("start lab after restart")
 	}
 	termCommand("terminal after restart", `head -n 1 /work/breaker.go | tr a-z A-Z`, strings.ToUpper(second))
