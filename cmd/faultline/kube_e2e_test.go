@@ -206,3 +206,25 @@ func TestKubernetesLabSession(t *testing.T) {
 		sameSandbox: true,
 	})
 }
+
+// TestKubernetesKilledPortalLeavesNothingBehind is
+// TestKilledPortalLeavesNothingBehind with the portal process on -backend
+// kubernetes: it is SIGKILLed with sandboxes and its warm pool running, a
+// sandbox's Pod is removed behind its back and a stray Pod of the
+// installation appears (both through the backend), and the restarted
+// portal must leave no orphan Pod and no running sandbox it does not know.
+func TestKubernetesKilledPortalLeavesNothingBehind(t *testing.T) {
+	kc, reg := testCluster(t)
+	ns, cs := MustNamespace(t, kc)
+	MustLeaveNamespaceEmpty(t, cs, ns)
+	killedPortalWalk(t, killWalk{
+		backend:   kubeBackendConfig(kc, reg, ns),
+		sandboxes: 10,
+		list: func(t *testing.T, ctx context.Context, scope string) map[string]map[string]string {
+			return runningPods(t, ctx, cs, ns, scope)
+		},
+		vanish: func(ctx context.Context, e *sandbox.Engine, id string) error {
+			return e.Backend().Remove(ctx, id)
+		},
+	})
+}

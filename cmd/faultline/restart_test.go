@@ -26,9 +26,9 @@ type portal struct {
 	log *os.File
 }
 
-// startPortal runs the faultline binary bin as a real process on dataDir and
-// waits until it answers.
-func startPortal(t *testing.T, bin, dataDir string) *portal {
+// startPortal runs the faultline binary bin as a real process on dataDir,
+// with the extra serve flags args, and waits until it answers.
+func startPortal(t *testing.T, bin, dataDir string, args ...string) *portal {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +40,7 @@ func startPortal(t *testing.T, bin, dataDir string) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "-addr", addr, "-data-dir", dataDir, "-pool", "2")
+	cmd := exec.Command(bin, append([]string{"serve", "-addr", addr, "-data-dir", dataDir, "-pool", "2"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -74,12 +74,47 @@ func startPortal(t *testing.T, bin, dataDir string) *portal {
 // the database has as running really runs; the vanished one is marked
 // stopped.
 func TestKilledPortalLeavesNothingBehind(t *testing.T) {
+	killedPortalWalk(t, killWalk{
+		sandboxes: 10,
+		list:      listScope,
+		vanish: func(ctx context.Context, e *sandbox.Engine, id string) error {
+			return exec.CommandContext(ctx, "docker", "rm", "-f", id).Run()
+		},
+	})
+}
+
+// killWalk is what a backend changes in the killed-portal walk.
+type killWalk struct {
+	// backend is the portal's backend configuration (zero: Docker); the
+	// portal process gets it as serve flags.
+	backend BackendConfig
+	// sandboxes is how many learners start a sandbox before the kill.
+	sandboxes int
+	// list lists the running containers of an installation scope, with
+	// labels, independently of the code under test.
+	list func(t *testing.T, ctx context.Context, scope string) map[string]map[string]string
+	// vanish removes a container behind the portal's back.
+	vanish func(ctx context.Context, e *sandbox.Engine, id string) error
+}
+
+// serveFlags returns the serve flags of the backend configuration.
+func (w killWalk) serveFlags() []string {
+	if w.backend.Name == "" {
+		return nil
+	}
+	return []string{"-backend", w.backend.Name, "-kubeconfig", w.backend.Kubeconfig,
+		"-k8s-registry", w.backend.Registry, "-k8s-namespace", w.backend.Namespace}
+}
+
+// killedPortalWalk is TestKilledPortalLeavesNothingBehind's walk on the
+// backend w names.
+func killedPortalWalk(t *testing.T, w killWalk) {
 	bin := filepath.Join(t.TempDir(), "faultline")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	dataDir := t.TempDir()
-	p1 := startPortal(t, bin, dataDir)
+	p1 := startPortal(t, bin, dataDir, w.serveFlags()...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -87,7 +122,7 @@ func TestKilledPortalLeavesNothingBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := newEngine(Config{}, nil)
+	e, err := newEngine(Config{Backend: w.backend}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +148,11 @@ func TestKilledPortalLeavesNothingBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Ten learners start the lab (a Manager of the same installation, on the
-	// portal's own database).
+	// The learners start the lab (a Manager of the same installation, on
+	// the portal's own database).
 	m := sandbox.NewManager(e, db, sandbox.ManagerOptions{Warm: cat.StdImports()})
 	var ids []string
-	for i := range 10 {
+	for i := range w.sandboxes {
 		u := &faultline.User{Name: "Learner " + strconv.Itoa(i), Email: "l" + strconv.Itoa(i) + "@example.com", Role: faultline.RoleLearner, PasswordHash: "x"}
 		if err := db.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -128,20 +163,21 @@ func TestKilledPortalLeavesNothingBehind(t *testing.T) {
 		}
 		ids = append(ids, sb.ContainerID)
 	}
-	warm := waitForPool(t, ctx, e, 2)
+	warm := waitForPool(t, ctx, w.list, scope, 2)
 
 	// Kill the portal; a container vanishes, a stray one appears.
 	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = p1.cmd.Process.Wait()
-	if err := exec.Command("docker", "rm", "-f", ids[3]).Run(); err != nil {
+	vanished := ids[len(ids)/3]
+	if err := w.vanish(ctx, e, vanished); err != nil {
 		t.Fatalf("remove a sandbox behind the portal's back: %v", err)
 	}
 	stray := NewStray(t, ctx, m)
 
-	startPortal(t, bin, dataDir)
-	newWarm := waitForPool(t, ctx, e, 2)
+	startPortal(t, bin, dataDir, w.serveFlags()...)
+	newWarm := waitForPool(t, ctx, w.list, scope, 2)
 
 	rows, err := db.ListSandboxes(ctx, faultline.SandboxRunning, faultline.SandboxStarting)
 	if err != nil {
@@ -150,14 +186,14 @@ func TestKilledPortalLeavesNothingBehind(t *testing.T) {
 	known := map[string]bool{}
 	for _, sb := range rows {
 		known[sb.ContainerID] = true
-		if sb.ContainerID == ids[3] {
+		if sb.ContainerID == vanished {
 			t.Errorf("the database still has the vanished sandbox as running")
 		}
 	}
-	if len(rows) != 9 {
-		t.Errorf("%d sandboxes recorded as running, want the 9 that still run", len(rows))
+	if len(rows) != len(ids)-1 {
+		t.Errorf("%d sandboxes recorded as running, want the %d that still run", len(rows), len(ids)-1)
 	}
-	running := listScope(t, ctx, scope)
+	running := w.list(t, ctx, scope)
 	for id, labels := range running {
 		switch {
 		case known[id]:
@@ -210,14 +246,14 @@ func (forgetful) ListSandboxes(ctx context.Context, states ...faultline.SandboxS
 }
 func (forgetful) TouchSandbox(ctx context.Context, id int64) error { return nil }
 
-// waitForPool waits until the installation has n warm containers running
-// and returns their IDs.
-func waitForPool(t *testing.T, ctx context.Context, e *sandbox.Engine, n int) map[string]bool {
+// waitForPool waits until the installation scope has n warm containers
+// running, as list sees them, and returns their IDs.
+func waitForPool(t *testing.T, ctx context.Context, list func(*testing.T, context.Context, string) map[string]map[string]string, scope string, n int) map[string]bool {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute) // hang guard
 	for {
 		warm := map[string]bool{}
-		for id, labels := range listScope(t, ctx, e.Scope()) {
+		for id, labels := range list(t, ctx, scope) {
 			if labels[sandbox.LabelPool] == "1" {
 				warm[id] = true
 			}
