@@ -111,14 +111,14 @@ k8s-down:
 ## test-k8s: the Kubernetes backend's tests against the k3s of k8s-up
 ## (brought up first; built once per machine), each part timed. When the
 ## cluster cannot be brought up the tests skip, saying so loudly.
-test-k8s:
+test-k8s: ui
 	@t0=$$(date +%s); \
 	if ./scripts/k3s.sh up; then echo "test-k8s: k3s up in $$(( $$(date +%s) - t0 ))s"; \
 	else echo "!!! test-k8s: k3s COULD NOT BE BROUGHT UP: the Kubernetes tests will SKIP !!!"; fi; \
 	t1=$$(date +%s); \
 	eval "$$(./scripts/k3s.sh env)"; \
 	$(GO) test -count=1 -timeout 30m $(TESTARGS) ./sandbox/kube/ || exit 1; \
-	$(GO) test -count=1 -run 'TestKubernetesEngine' ./cmd/faultline/ || exit 1; \
+	$(GO) test -count=1 -timeout 30m -run 'TestKubernetes' ./cmd/faultline/ || exit 1; \
 	echo "test-k8s: tests in $$(( $$(date +%s) - t1 ))s"
 
 clean:
