@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -169,10 +171,69 @@ func podRuns(p *corev1.Pod) (bool, time.Time) {
 	return true, r.StartedAt.Time
 }
 
+// podWatch records the Pods of a label selector that appear and go away in
+// a namespace while a test runs.
+type podWatch struct {
+	mu      sync.Mutex
+	added   map[string]bool
+	deleted map[string]bool
+}
+
+// MustWatchPods watches the Pods of namespace ns matching selector until
+// the test ends.
+func MustWatchPods(t *testing.T, cs kubernetes.Interface, ns, selector string) *podWatch {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		cancel()
+		t.Fatalf("watch Pods %s: %v", selector, err)
+	}
+	pw := &podWatch{added: map[string]bool{}, deleted: map[string]bool{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			pw.mu.Lock()
+			switch ev.Type {
+			case watch.Added:
+				pw.added[p.Name] = true
+			case watch.Deleted:
+				pw.deleted[p.Name] = true
+			}
+			pw.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		w.Stop()
+		cancel()
+		<-done
+	})
+	return pw
+}
+
+// seen returns the Pods that appeared and, of those, the ones still there.
+func (pw *podWatch) seen() (added, left []string) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	for name := range pw.added {
+		added = append(added, name)
+		if !pw.deleted[name] {
+			left = append(left, name)
+		}
+	}
+	return added, left
+}
+
 // TestKubernetesLabSession is TestLabSessionSurvivesRestart's walk (start
 // the lab, type in CodeMirror, the terminal, run tests, submit and get a
 // grade, reset, restart the portal, restore) with the portal on -backend
-// kubernetes. Across the restart the learner's sandbox is the same Pod,
+// kubernetes. The grade runs in a Pod of the namespace, removed after
+// its job. Across the restart the learner's sandbox is the same Pod,
 // still running with the same container (the restarted portal re-adopts it
 // by its labels and record); when the test ends nothing of the
 // installation is left in the namespace.
@@ -180,10 +241,28 @@ func TestKubernetesLabSession(t *testing.T) {
 	kc, reg := testCluster(t)
 	ns, cs := MustNamespace(t, kc)
 	MustLeaveNamespaceEmpty(t, cs, ns)
+	grades := MustWatchPods(t, cs, ns, sandbox.LabelKind+"="+sandbox.KindGrade)
 	var before *corev1.Pod
 	labSessionWalk(t, labWalk{
 		edit: func(c *Config) { c.Backend = kubeBackendConfig(kc, reg, ns) },
 		beforeRestart: func(m *Main) {
+			// The submission was graded in a Pod of the namespace, removed
+			// once its job was done (a hang guard bounds the wait). The
+			// Pod pre-started for the next job may wait on.
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				added, left := grades.seen()
+				if len(added) == 0 {
+					t.Fatal("the submission was graded, but no grading Pod ever appeared in the namespace")
+				}
+				if len(left) < len(added) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("grading Pods %v are all still there after the grade", left)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
 			before = learnerPod(t, m, cs, ns)
 			if ok, _ := podRuns(before); !ok {
 				t.Fatalf("before the restart the learner's Pod %s does not run: %+v", before.Name, before.Status)
