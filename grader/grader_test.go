@@ -135,6 +135,19 @@ func MustGrader(tb testing.TB) *grader.Grader {
 	return grader.New(engine, grader.Options{})
 }
 
+// TestMain closes the engines the tests opened, so that the grading
+// containers pre-started for a next grade that never comes are removed
+// rather than left behind when the test binary ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, e := range []*sandbox.Engine{engine, kubeEngine} {
+		if e != nil {
+			e.Close()
+		}
+	}
+	os.Exit(code)
+}
+
 func MustGrade(tb testing.TB, g *grader.Grader, lab *faultline.Lab, files []faultline.File) *faultline.Result {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -165,7 +178,13 @@ func hasFlag(r *faultline.Result, sub string) bool {
 }
 
 func TestGradeDocker(t *testing.T) {
-	g := MustGrader(t)
+	gradeCases(t, MustGrader(t))
+}
+
+// gradeCases grades the adder lab's solution, starter, a partial answer and
+// every hostile submission the sandbox must contain, through g, whatever
+// backend runs its containers.
+func gradeCases(t *testing.T, g *grader.Grader) {
 	lab := adderLab()
 	wrongMul := "return a + b"
 
@@ -276,6 +295,70 @@ func TestGradeDocker(t *testing.T) {
 			panic(err)
 		}
 	}`, "return a * b", ""), status: faultline.StatusProcessLimit, score: -1, time: 60 * time.Second},
+		{name: "disk fill", files: src(`"fmt"
+	"os"`, `f, err := os.Create("/tmp/fill")
+	if err != nil {
+		panic(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			panic(fmt.Sprintf("fill: %v", err))
+		}
+	}`, "return a * b", ""), status: faultline.StatusDiskLimit, score: -1, time: 60 * time.Second},
+		// Every probe fails inside the sandbox; one that worked would make
+		// Add wrong, so the score says whether anything got out.
+		{name: "escape probes find nothing", files: src(`"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"`, `escapeOnce.Do(probe)
+	if escaped != "" {
+		fmt.Println("ESCAPED:", escaped)
+		return a - b
+	}
+	return a + b`, "return a * b", `var (
+	escapeOnce sync.Once
+	escaped    string
+)
+
+func probe() {
+	if os.Getuid() == 0 || os.Geteuid() == 0 {
+		escaped += "runs as root; "
+	}
+	if syscall.Setuid(0) == nil {
+		escaped += "became root; "
+	}
+	for _, p := range []string{"/var/run/secrets/kubernetes.io/serviceaccount/token", "/run/secrets/kubernetes.io/serviceaccount/token"} {
+		if _, err := os.ReadFile(p); err == nil {
+			escaped += "read the service account token; "
+		}
+	}
+	for _, p := range []string{"/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/run/k3s/containerd/containerd.sock"} {
+		if _, err := os.Stat(p); err == nil {
+			escaped += "sees " + p + "; "
+		}
+	}
+	if err := os.WriteFile("/etc/escape-probe", []byte("x"), 0o644); err == nil {
+		escaped += "wrote to the root filesystem; "
+	}
+	addrs := []string{"1.1.1.1:53", "10.43.0.1:443", "172.17.0.1:2375"}
+	if h := os.Getenv("KUBERNETES_SERVICE_HOST"); h != "" {
+		addrs = append(addrs, net.JoinHostPort(h, os.Getenv("KUBERNETES_SERVICE_PORT")))
+	}
+	for _, a := range addrs {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			escaped += "reached " + a + "; "
+		}
+	}
+}`), status: faultline.StatusGraded, score: 8, time: 60 * time.Second,
+			check: func(t *testing.T, r *faultline.Result) {
+				if strings.Contains(r.Output, "ESCAPED:") {
+					t.Errorf("a probe got out of the sandbox: %s", lastN(r.Output, 600))
+				}
+			}},
 		{name: "solution after the bombs", files: lab.Solution, status: faultline.StatusGraded, score: 8},
 	}
 	for _, tt := range tests {
