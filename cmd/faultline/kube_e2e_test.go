@@ -118,6 +118,21 @@ func MustLeaveNamespaceEmpty(t *testing.T, cs kubernetes.Interface, ns string) {
 	})
 }
 
+// scopePods lists the Pods of namespace ns of the installation scope in any
+// phase (name and labels).
+func scopePods(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, scope string) map[string]map[string]string {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sandbox.LabelScope + "=" + scope})
+	if err != nil {
+		t.Fatalf("list Pods: %v", err)
+	}
+	res := map[string]map[string]string{}
+	for _, p := range pods.Items {
+		res[p.Name] = p.Labels
+	}
+	return res
+}
+
 // runningPods lists the running Pods of namespace ns of the installation
 // scope (name and labels), as listScope does for Docker containers.
 func runningPods(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, scope string) map[string]map[string]string {
@@ -291,7 +306,8 @@ func TestKubernetesLabSession(t *testing.T) {
 // kubernetes: it is SIGKILLed with sandboxes and its warm pool running, a
 // sandbox's Pod is removed behind its back and a stray Pod of the
 // installation appears (both through the backend), and the restarted
-// portal must leave no orphan Pod and no running sandbox it does not know.
+// portal must leave no orphan Pod, in any phase, and no running sandbox
+// it does not know.
 func TestKubernetesKilledPortalLeavesNothingBehind(t *testing.T) {
 	kc, reg := testCluster(t)
 	ns, cs := MustNamespace(t, kc)
@@ -304,6 +320,9 @@ func TestKubernetesKilledPortalLeavesNothingBehind(t *testing.T) {
 		},
 		vanish: func(ctx context.Context, e *sandbox.Engine, id string) error {
 			return e.Backend().Remove(ctx, id)
+		},
+		all: func(t *testing.T, ctx context.Context, scope string) map[string]map[string]string {
+			return scopePods(t, ctx, cs, ns, scope)
 		},
 	})
 }

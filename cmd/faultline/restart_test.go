@@ -95,6 +95,10 @@ type killWalk struct {
 	list func(t *testing.T, ctx context.Context, scope string) map[string]map[string]string
 	// vanish removes a container behind the portal's back.
 	vanish func(ctx context.Context, e *sandbox.Engine, id string) error
+	// all, when set, lists every container of the scope whatever its
+	// state (created, running, ended): after the restart each must be a
+	// running sandbox the database knows or one of the new warm pool.
+	all func(t *testing.T, ctx context.Context, scope string) map[string]map[string]string
 }
 
 // serveFlags returns the serve flags of the backend configuration.
@@ -214,6 +218,13 @@ func killedPortalWalk(t *testing.T, w killWalk) {
 	}
 	if _, ok := running[stray]; ok {
 		t.Errorf("the stray container survived")
+	}
+	if w.all != nil {
+		for id, labels := range w.all(t, ctx, scope) {
+			if _, ok := running[id]; !ok || !(known[id] || newWarm[id]) {
+				t.Errorf("container %s (labels %v) of the installation is left after the restart, not a running sandbox or warm container", id, labels)
+			}
+		}
 	}
 }
 
