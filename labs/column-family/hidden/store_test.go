@@ -125,6 +125,13 @@ func TestGCMaxVersions(t *testing.T) {
 	// An older version written later still ranks by timestamp.
 	mustApply(t, sim, s, cf.NewMutation("r").Set("f", "q", 45, "v45"))
 	expectRow(t, sim, s, prop, "r", append([]cf.Cell{cell("f", "q", 50, "v50"), cell("f", "q", 45, "v45")}, want[2:]...)...)
+
+	// MaxVersions 1 keeps only the newest version of each column.
+	one := open(t, sim, cf.FamilySpec{Name: "one", MaxVersions: 1})
+	mustApply(t, sim, one, cf.NewMutation("r").Set("one", "a", 20, "a20").Set("one", "a", 30, "a30").Set("one", "b", 5, "b5"))
+	one.Flush()
+	mustApply(t, sim, one, cf.NewMutation("r").Set("one", "a", 10, "a10").Set("one", "b", 6, "b6"))
+	expectRow(t, sim, one, prop+" (MaxVersions 1)", "r", cell("one", "a", 30, "a30"), cell("one", "b", 6, "b6"))
 }
 
 func TestGCMaxAge(t *testing.T) {
@@ -147,6 +154,13 @@ func TestGCMaxAge(t *testing.T) {
 	s.Compact()
 	sim.Check(t, s.Stored() == 0, "Compact drops versions the GC policy removes", "Stored() = %d after every version expired, want 0", s.Stored())
 	sim.Check(t, s.Tables() == 0, "Compact of an empty store leaves no table", "Tables() = %d", s.Tables())
+
+	// Any MaxAge above 0 counts, even 1ns: a version older than now minus
+	// 1ns, rounded down to the microsecond, is hidden.
+	tiny := open(t, sim, cf.FamilySpec{Name: "f", MaxAge: time.Nanosecond})
+	nowUs := sim.Now().UnixMicro()
+	mustApply(t, sim, tiny, cf.NewMutation("r").Set("f", "now", nowUs, "now").Set("f", "old", nowUs-5, "old"))
+	expectRow(t, sim, tiny, "MaxAge hides versions older than MaxAge, however short", "r", cell("f", "now", nowUs, "now"))
 }
 
 func TestTombstonesAcrossFlushes(t *testing.T) {
@@ -252,6 +266,14 @@ func TestMutationsAreAtomic(t *testing.T) {
 	expectRow(t, sim, s, "a refused mutation applies nothing", "r", cell("f", "q", 1, "kept"))
 	err = s.Apply(cf.NewMutation("").Set("f", "q", 1, "x"))
 	sim.Check(t, errors.Is(err, cf.ErrInvalidMutation), "a mutation with an empty row key is refused with ErrInvalidMutation", "Apply returned %v", err)
+	// An operation of no known kind (the four are 1 to 4) is refused too.
+	for _, kind := range []cf.OpKind{0, 5} {
+		odd := &cf.Mutation{Row: "r", Ops: []cf.Op{{Kind: cf.SetCell, Family: "f", Qualifier: "q", Timestamp: 9, Value: "odd"}, {Kind: kind, Family: "f"}}}
+		err = s.Apply(odd)
+		sim.Check(t, errors.Is(err, cf.ErrInvalidMutation), "a mutation with an operation of no known kind is refused with ErrInvalidMutation",
+			"Apply of a set and an operation of kind %d returned %v", kind, err)
+		expectRow(t, sim, s, "a refused mutation applies nothing", "r", cell("f", "q", 1, "kept"))
+	}
 	// Operations apply in order: a set after a delete survives it, one before does not.
 	mustApply(t, sim, s, cf.NewMutation("r").DeleteRow().Set("f", "a", 5, "after"))
 	mustApply(t, sim, s, cf.NewMutation("t").Set("f", "a", 5, "before").DeleteColumn("f", "a"))

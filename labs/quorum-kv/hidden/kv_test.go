@@ -15,10 +15,15 @@ func TestReadWithContextSupersedes(t *testing.T) {
 	co := c.client("alice", c.cfg(3, 2, 2))
 	c.mustPut(co, "cart", "v1", nil)
 	r := c.mustGet(co, "cart")
+	// The coordinator's counter starts at 0 and each write adds exactly 1.
+	c.sim.Check(t, r.ctx.Equal(kv.VClock{"alice": 1}), "a write's clock is its context with the writer's counter, max(counter, ctx[me]) + 1",
+		"alice's first write, blind, then a Get: context %v, want {alice:1}", r.ctx)
 	c.mustPut(co, "cart", "v2", r.ctx)
 	r = c.mustGet(co, "cart")
 	c.sim.Check(t, slices.Equal(r.values, []string{"v2"}), "a write with the context of a read supersedes what was read",
 		"after Put(v1), Get, Put(v2, ctx), Get returned %s, want [v2]", show(r.values))
+	c.sim.Check(t, r.ctx.Equal(kv.VClock{"alice": 2}), "a write's clock is its context with the writer's counter, max(counter, ctx[me]) + 1",
+		"alice wrote v2 with context {alice:1}; the next Get's context is %v, want {alice:2}", r.ctx)
 	// A second client overwrites with its context: still one value.
 	bob := c.client("bob", c.cfg(3, 2, 2))
 	r = c.mustGet(bob, "cart")
@@ -26,8 +31,64 @@ func TestReadWithContextSupersedes(t *testing.T) {
 	r = c.mustGet(co, "cart")
 	c.sim.Check(t, slices.Equal(r.values, []string{"v3"}), "a write with the context of a read supersedes what was read",
 		"bob read [v2] and wrote v3 with that context; Get returned %s, want [v3]", show(r.values))
-	c.sim.Check(t, r.ctx["alice"] >= 1 && r.ctx["bob"] >= 1, "the context merges the clocks of the values read",
-		"context %v lacks an entry for alice or bob", r.ctx)
+	c.sim.Check(t, r.ctx.Equal(kv.VClock{"alice": 2, "bob": 1}), "the context merges the clocks of the values read",
+		"bob wrote v3 with context {alice:2} (his first write); the next Get's context is %v, want {alice:2 bob:1}", r.ctx)
+}
+
+// TestOverlappingOperations: one coordinator with several operations in
+// flight at once gives each its own ID, so every answer reaches its own
+// operation and every done is called once, with its own result.
+func TestOverlappingOperations(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 5, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	keys := []string{"apple", "banana", "cherry"}
+	putCalls := make([]int, len(keys))
+	putErrs := make([]error, len(keys))
+	for i, k := range keys {
+		co.Put(k, "value-of-"+k, nil, func(err error) { putCalls[i]++; putErrs[i] = err })
+	}
+	c.sim.RunFor(time.Second)
+	for i, k := range keys {
+		c.sim.Check(t, putCalls[i] == 1 && putErrs[i] == nil, "each of several overlapping Puts of one coordinator completes once",
+			"three Puts issued at once; Put(%q) called done %d times (last error %v), want once with nil", k, putCalls[i], putErrs[i])
+	}
+	getCalls := make([]int, len(keys))
+	got := make([]getResult, len(keys))
+	for i, k := range keys {
+		co.Get(k, func(values []string, ctx kv.VClock, err error) {
+			getCalls[i]++
+			got[i] = getResult{slices.Clone(values), ctx.Copy(), err}
+		})
+	}
+	c.sim.RunFor(time.Second)
+	for i, k := range keys {
+		want := []string{"value-of-" + k}
+		c.sim.Check(t, getCalls[i] == 1 && got[i].err == nil && slices.Equal(got[i].values, want),
+			"each of several overlapping Gets of one coordinator completes once, with its own key's values",
+			"three Gets issued at once; Get(%q) called done %d times, last with %s, %v; want once with %s", k, getCalls[i], show(got[i].values), got[i].err, show(want))
+	}
+}
+
+// TestAckOnlyWhatIsOnDisk: a replica that crashes just before writing a
+// PutRequest to disk must not have acknowledged it.
+func TestAckOnlyWhatIsOnDisk(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), 3, fixed(2))
+	co := c.client("alice", c.cfg(3, 2, 2))
+	c.cut("alice", "n3") // only n1 and n2 get the write
+	// The first disk write of any replica crashes it instead.
+	tg := &labkit.Targeted{Net: c.net, Writes: 1, Max: 1, Down: 10 * time.Millisecond}
+	tg.Start()
+	err := c.put(co, "k", "v", nil)
+	tg.Stop()
+	c.sim.Check(t, tg.Crashes() == 1, "the test crashes one replica before its disk write", "Targeted crashed %d replicas, want 1", tg.Crashes())
+	holders := 0
+	for _, n := range []string{"n1", "n2"} {
+		if slices.Contains(valuesOf(c.replica(n).Versions("k")), "v") {
+			holders++
+		}
+	}
+	c.sim.Check(t, err != nil || holders >= 2, "a replica acknowledges a write only once it is on its disk",
+		"W=2; n1 and n2 got the write and one of them crashed just before writing it to disk; Put returned nil, but only %d of them holds it", holders)
 }
 
 func TestConcurrentWritesBecomeSiblings(t *testing.T) {
@@ -198,4 +259,13 @@ func TestLateAnswersAndDefaultTimeout(t *testing.T) {
 	c.sim.RunFor(time.Nanosecond)
 	c.sim.Check(t, gcalls == 1 && errors.Is(gerr, kv.ErrQuorum), "a Timeout of 0 means DefaultTimeout (100ms)",
 		"Get with Timeout 0 and one of R=2 replicas reachable: %d done calls at 100ms (last error %v), want one ErrQuorum", gcalls, gerr)
+
+	// Any other Timeout is used as it is, however short.
+	cfg.Timeout = time.Nanosecond
+	carol := c.client("carol", cfg)
+	calls, got = 0, nil
+	carol.Put("k3", "v", nil, func(err error) { calls++; got = err })
+	c.sim.RunFor(time.Nanosecond)
+	c.sim.Check(t, calls == 1 && errors.Is(got, kv.ErrQuorum), "an operation fails when its Timeout has passed",
+		"Put with Timeout 1ns (no ack can come that soon): %d done calls after 1ns (last error %v), want one ErrQuorum", calls, got)
 }
