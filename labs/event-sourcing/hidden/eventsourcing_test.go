@@ -65,6 +65,12 @@ func TestAppendNumbersEvents(t *testing.T) {
 	if got := s.ReadAll(3); len(got) != 0 {
 		t.Fatalf("ReadAll(3) = %+v, want nothing", got)
 	}
+	if got := s.ReadAll(10); len(got) != 0 {
+		t.Fatalf("ReadAll(10) with 3 events = %+v, want nothing (every event with Position > 10)", got)
+	}
+	if got := s.ReadAll(-1); !slices.Equal(got, want) {
+		t.Fatalf("ReadAll(-1) = %+v, want every event (all have Position > -1)", got)
+	}
 	if got := s.ReadStream("a", 0); !slices.Equal(got, []es.Event{want[0], want[2]}) {
 		t.Fatalf(`ReadStream("a", 0) = %+v, want a's two events`, got)
 	}
@@ -144,6 +150,7 @@ func TestCommandErrors(t *testing.T) {
 	check("Open again", b.Open("a"), es.ErrAccountExists)
 	check("Deposit 0", b.Deposit("a", 0), es.ErrInvalidAmount)
 	check("Withdraw -3", b.Withdraw("a", -3), es.ErrInvalidAmount)
+	check("Withdraw 0", b.Withdraw("a", 0), es.ErrInvalidAmount)
 	check("Deposit -1 to an account never opened", b.Deposit("zz", -1), es.ErrInvalidAmount)
 	check("Deposit 50", b.Deposit("a", 50), nil)
 	check("Withdraw 51 of 50", b.Withdraw("a", 51), es.ErrInsufficientFunds)
@@ -218,6 +225,20 @@ func TestSnapshotCadence(t *testing.T) {
 	b2 := es.NewBank(mustStore(t, labkit.NewDisk()), snaps, 3)
 	if snap, ok := b2.Snapshot("a"); !ok || snap.Version != 6 {
 		t.Fatalf("a new Bank on the same snapshot disk sees Snapshot(a) = %+v, %v; want version 6", snap, ok)
+	}
+	// every = 1: a snapshot after every event.
+	b1 := es.NewBank(mustStore(t, labkit.NewDisk()), labkit.NewDisk(), 1)
+	if err := b1.Open("c"); err != nil {
+		t.Fatal(err)
+	}
+	if snap, ok := b1.Snapshot("c"); !ok || snap != (es.Account{ID: "c", Version: 1, Open: true}) {
+		t.Fatalf("with every = 1, after Open(c) Snapshot(c) = %+v, %v; want {c 1 true 0}: every version is a multiple of 1", snap, ok)
+	}
+	if err := b1.Deposit("c", 7); err != nil {
+		t.Fatal(err)
+	}
+	if snap, ok := b1.Snapshot("c"); !ok || snap != (es.Account{ID: "c", Version: 2, Open: true, Balance: 7}) {
+		t.Fatalf("with every = 1, after a deposit of 7 Snapshot(c) = %+v, %v; want {c 2 true 7}", snap, ok)
 	}
 }
 
@@ -353,6 +374,11 @@ func TestCrashAnywhere(t *testing.T) {
 // deposit to a stream that was never opened counts in both, and the
 // account is still not open for commands.
 func TestSecondOpenedAndUnopenedStreams(t *testing.T) {
+	var fresh es.Account
+	fresh.Apply(es.Event{Stream: "q", Version: 1, Position: 4, Kind: es.KindDeposited, Amount: 3})
+	if fresh != (es.Account{ID: "q", Version: 1, Balance: 3}) {
+		t.Fatalf("Apply of {q v1 deposited 3} to a zero Account gives %+v, want {q 1 false 3}: Apply sets ID and Version from the event", fresh)
+	}
 	s := mustStore(t, labkit.NewDisk())
 	b := es.NewBank(s, labkit.NewDisk(), 0)
 	if err := b.Open("a"); err != nil {

@@ -162,12 +162,16 @@ func TestStaleRepliesIgnored(t *testing.T) {
 		saga.UndoReply{Saga: "trip-1", Step: 1},
 		saga.UndoReply{Saga: "trip-1", Step: 0},
 		saga.DoReply{Saga: "no-such-saga", Step: 1, OK: true},
+		// Not replies at all: a command sent to the orchestrator.
+		saga.Do{Saga: "trip-1", Step: 1},
+		saga.Undo{Saga: "trip-1", Step: 0},
 	} {
 		r.reply("c", orch, m)
 		r.run(5 * time.Millisecond)
 		r.quiet("a reply that does not answer the command in flight (saga, step, Do or Undo) is ignored")
 		r.status("trip-1", running(1), "a reply that does not answer the command in flight is ignored")
 	}
+	r.status("no-such-saga", saga.Status{}, "Status of an ID never begun is Status{} (Unknown)")
 	r.reply("b", orch, saga.DoReply{Saga: "trip-1", Step: 1, OK: false})
 	r.expect("a", saga.Undo{Saga: "trip-1", Step: 0}, "a refusal starts compensation")
 	for _, m := range []any{
@@ -335,7 +339,50 @@ func TestDefaultRetryAfter(t *testing.T) {
 	r.run(4 * time.Millisecond)
 	n, _ = countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
 	r.sim.Check(t, n == 1, "a RetryAfter of 0 means 50ms", "between 48ms and 52ms a got %d copies of the Do; want the one resent at 50ms", n)
-	r.run(time.Second)
+	r.run(10 * time.Second)
 	n, _ = countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
-	r.sim.Check(t, n >= 18 && n <= 21, "a RetryAfter of 0 means 50ms", "over the next second a got %d copies of the Do; want about 20", n)
+	r.sim.Check(t, n >= 199 && n <= 201, "a RetryAfter of 0 means 50ms",
+		"over the next 10s a got %d copies of the Do; want 200, one every 50ms (49ms or 51ms would be 204 or 196)", n)
+
+	// A restart reads the same Config: the command in flight is sent at
+	// once, and its next copy 50ms later.
+	r.net.Crash(orch)
+	r.run(time.Second)
+	r.take("a")
+	r.net.Restart(orch)
+	r.run(48 * time.Millisecond)
+	n, other = countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
+	r.sim.Check(t, n == 1 && len(other) == 0, "a RetryAfter of 0 means 50ms, also after a restart",
+		"in the first 48ms after a restart a got %d copies of the Do (and %s); want 1: the one sent at once, the next 50ms later", n, describeAll(other))
+	r.run(4 * time.Millisecond)
+	n, _ = countOf(r.take("a"), saga.Do{Saga: "trip-1", Step: 0})
+	r.sim.Check(t, n == 1, "a RetryAfter of 0 means 50ms, also after a restart", "between 48ms and 52ms after a restart a got %d copies of the Do; want the one resent at 50ms", n)
+}
+
+// TestTinyRetryAfter: only 0 means 50ms; any positive RetryAfter, however
+// small, is used as it is.
+func TestTinyRetryAfter(t *testing.T) {
+	r := newRig(t, "a")
+	sent := 0
+	r.net.AddNode(orch, func(e *labkit.Env) labkit.Node {
+		return saga.NewOrchestrator(env{e: e, onSend: func(string, any) { sent++ }}, saga.Config{RetryAfter: time.Nanosecond})
+	})
+	r.begin("trip-1", "a")
+	r.run(100 * time.Nanosecond)
+	n := sent
+	r.net.Crash(orch) // stop the retries
+	r.sim.Check(t, n >= 90 && n <= 102, "a positive RetryAfter is used as it is (only 0 means 50ms)",
+		"with RetryAfter 1ns the orchestrator sent the first Do %d times in its first 100ns; want about 100", n)
+}
+
+// TestStateNames: State.String spells every state.
+func TestStateNames(t *testing.T) {
+	for s, want := range map[saga.State]string{
+		saga.Unknown: "unknown", saga.Running: "running", saga.Compensating: "compensating",
+		saga.Committed: "committed", saga.Compensated: "compensated",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("State(%d).String() = %q, want %q", int(s), got, want)
+		}
+	}
 }
