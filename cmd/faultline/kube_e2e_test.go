@@ -122,20 +122,21 @@ func MustLeaveNamespaceEmpty(t *testing.T, cs kubernetes.Interface, ns string) {
 // phase (name and labels).
 func scopePods(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, scope string) map[string]map[string]string {
 	t.Helper()
-	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sandbox.LabelScope + "=" + scope})
-	if err != nil {
-		t.Fatalf("list Pods: %v", err)
-	}
-	res := map[string]map[string]string{}
-	for _, p := range pods.Items {
-		res[p.Name] = p.Labels
-	}
-	return res
+	return podsOfScope(t, ctx, cs, ns, scope, func(corev1.Pod) bool { return true })
 }
 
 // runningPods lists the running Pods of namespace ns of the installation
 // scope (name and labels), as listScope does for Docker containers.
 func runningPods(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, scope string) map[string]map[string]string {
+	t.Helper()
+	return podsOfScope(t, ctx, cs, ns, scope, func(p corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil
+	})
+}
+
+// podsOfScope lists the Pods of namespace ns of the installation scope that
+// keep accepts, by name with their labels.
+func podsOfScope(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, scope string, keep func(corev1.Pod) bool) map[string]map[string]string {
 	t.Helper()
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sandbox.LabelScope + "=" + scope})
 	if err != nil {
@@ -143,7 +144,7 @@ func runningPods(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns,
 	}
 	res := map[string]map[string]string{}
 	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+		if keep(p) {
 			res[p.Name] = p.Labels
 		}
 	}
