@@ -2,6 +2,8 @@ package hidden
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -419,4 +421,278 @@ func TestConfigDefaults(t *testing.T) {
 	r, tm, _ := c.state("n1")
 	c.sim.Check(t, r == le.Follower && tm == term, "a zero Lease means 150ms",
 		"since %s only n2 answers; at %s n1 is %s of term %d, want a follower of term %d (L = 150ms, H = 30ms)", cut, c.sim.Elapsed(), r, tm, term)
+}
+
+// withFakes returns a cluster of the real node n1 and the given fake peers,
+// whose nodes draw their random numbers from rnd (or the simulation's, if
+// rnd is nil).
+func withFakes(t *testing.T, cfg le.Config, rnd *rand.Rand, peers ...string) (*cluster, []*fake) {
+	c := newCluster(t, labkit.Seed(t), cfg, oneMs)
+	c.rnd = rnd
+	c.addNodes("n1")
+	var fakes []*fake
+	for _, name := range peers {
+		fakes = append(fakes, c.addFake(name))
+	}
+	return c, fakes
+}
+
+// firstElections returns when n1 sent its first two vote requests to f.
+func firstElections(c *cluster, f *fake, within time.Duration) []time.Duration {
+	c.t.Helper()
+	c.sim.RunUntil(func() bool { return len(requestVotes(f.inbox)) >= 2 }, within)
+	c.require()
+	var out []time.Duration
+	for _, g := range requestVotes(f.inbox) {
+		out = append(out, g.at-time.Millisecond) // links delay by exactly 1ms
+	}
+	return out
+}
+
+// TestElectionTimeoutExtremes: a random source that always gives the
+// smallest (or largest) number still yields timeouts in [T, 2T], for the
+// configured T and for the default of 150ms; the smallest draw is T.
+func TestElectionTimeoutExtremes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  le.Config
+		t    time.Duration
+	}{{"T=100ms", testConfig, T}, {"default", le.Config{}, 150 * time.Millisecond}} {
+		for _, src := range []struct {
+			name string
+			v    uint64
+		}{{"smallest", 1}, {"largest", math.MaxUint64}} {
+			t.Run(tc.name+"/"+src.name, func(t *testing.T) {
+				c, fakes := withFakes(t, tc.cfg, rand.New(constSource(src.v)), "n2", "n3", "n4", "n5")
+				sent := firstElections(c, fakes[0], 5*tc.t)
+				c.sim.Check(t, len(sent) >= 2, "a node with no leader starts an election every [T, 2T]",
+					"n1 heard nobody for %s but sent n2 only %d vote requests", 5*tc.t, len(sent))
+				prev := time.Duration(0)
+				for i, at := range sent[:2] {
+					gap := at - prev
+					c.sim.Check(t, gap >= tc.t && gap <= 2*tc.t, "election timeouts are drawn from [T, 2T]",
+						"with env.Rand() always giving its %s number, n1 sent vote request #%d %s after the previous election (or the start); T = %s",
+						src.name, i+1, gap, tc.t)
+					if src.v == 1 {
+						c.sim.Check(t, gap < tc.t+time.Millisecond, "election timeouts are drawn from [T, 2T] with env.Rand()",
+							"with env.Rand() always giving its smallest number, n1 sent vote request #%d %s after the previous election (or the start); want T = %s",
+							i+1, gap, tc.t)
+					}
+					prev = at
+				}
+			})
+		}
+	}
+}
+
+// TestTinyConfig: only zero Config fields take the defaults; 1ns is a valid
+// (if silly) setting.
+func TestTinyConfig(t *testing.T) {
+	t.Run("ElectionTimeout=1ns", func(t *testing.T) {
+		c, _ := withFakes(t, le.Config{ElectionTimeout: 1, Heartbeat: H, Lease: L}, nil, "n2", "n3", "n4", "n5")
+		c.run(10)
+		r, tm, _ := c.state("n1")
+		c.sim.Check(t, r == le.Candidate && tm >= 3, "only a zero ElectionTimeout means 150ms",
+			"with T = 1ns n1 is %s of term %d after 10ns; want a candidate of term 3 or more", r, tm)
+	})
+	t.Run("Heartbeat=1ns", func(t *testing.T) {
+		c, fakes := withFakes(t, le.Config{ElectionTimeout: T, Heartbeat: 1, Lease: time.Hour}, nil, "n2", "n3", "n4", "n5")
+		becomeLeader(c, fakes)
+		before := c.heartbeats
+		c.run(10)
+		c.sim.Check(t, c.heartbeats-before >= 4*10, "only a zero Heartbeat means 30ms",
+			"with H = 1ns the leader sent %d heartbeats to its 4 peers in 10ns", c.heartbeats-before)
+	})
+	t.Run("Lease=1ns", func(t *testing.T) {
+		c, fakes := withFakes(t, le.Config{ElectionTimeout: T, Heartbeat: H, Lease: 1}, nil, "n2", "n3", "n4", "n5")
+		term := becomeLeader(c, fakes)
+		c.run(H)
+		c.checkState("n1", le.Follower, term,
+			"only a zero Lease means 150ms: with L = 1ns replies 2ms old are too old at the next heartbeat, H later")
+	})
+}
+
+// TestMajorityOfFour: in a cluster of four a majority is three.
+func TestMajorityOfFour(t *testing.T) {
+	c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4")
+	c.sim.RunUntil(func() bool { return len(requestVotes(fakes[0].inbox)) > 0 }, 3*T)
+	c.require()
+	fakes[0].send("n1", le.Vote{Term: 1, Granted: true})
+	c.run(5 * time.Millisecond)
+	r, _, _ := c.state("n1")
+	c.sim.Check(t, r != le.Leader, "a majority is more than half of the cluster",
+		"n1 became leader of a 4-node cluster with its own vote and n2's (2 of 4)")
+	fakes[1].send("n1", le.Vote{Term: 1, Granted: true})
+	c.run(5 * time.Millisecond)
+	c.checkState("n1", le.Leader, 1, "a candidate with 3 of 4 votes becomes leader")
+}
+
+// TestClusterOfOne: a lone node's own vote is a majority.
+func TestClusterOfOne(t *testing.T) {
+	c, _ := withFakes(t, testConfig, nil)
+	c.run(2 * T)
+	c.checkState("n1", le.Leader, 1, "a node alone is its own majority: it leads as soon as its first election starts (within 2T)")
+	c.run(10 * L)
+	c.checkState("n1", le.Leader, 1, "a node alone keeps its lease (itself is a majority)")
+}
+
+// TestVotesSavedAcrossCrash: a candidate's vote for itself, and a vote
+// forgotten on a higher term, are on disk before the node moves on.
+func TestVotesSavedAcrossCrash(t *testing.T) {
+	t.Run("own vote", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4", "n5")
+		c.sim.RunUntil(func() bool { return len(requestVotes(fakes[0].inbox)) > 0 }, 3*T)
+		c.require()
+		c.net.Crash("n1")
+		c.run(time.Millisecond)
+		c.net.Restart("n1")
+		c.run(time.Millisecond)
+		c.checkState("n1", le.Follower, 1, "a restarted node comes back as a follower in the term it had")
+		fakes[1].expect("n1", le.RequestVote{Term: 1}, le.Vote{Term: 1, Granted: false},
+			"a candidate's vote for itself is saved before it asks for votes: after a crash it refuses another candidate of that term")
+	})
+	t.Run("forgotten vote", func(t *testing.T) {
+		c, fakes := withFakes(t, quiet, nil, "n2", "n3", "n4", "n5")
+		fakes[0].expect("n1", le.RequestVote{Term: 3}, le.Vote{Term: 3, Granted: true}, "a node grants its vote to the first candidate of a term")
+		fakes[1].send("n1", le.Heartbeat{Term: 5})
+		c.run(5 * time.Millisecond)
+		c.net.Crash("n1")
+		c.run(time.Millisecond)
+		c.net.Restart("n1")
+		c.run(time.Millisecond)
+		c.checkState("n1", le.Follower, 5, "a restarted node comes back as a follower in the term it had")
+		fakes[2].expect("n1", le.RequestVote{Term: 5}, le.Vote{Term: 5, Granted: true},
+			"a node that adopts a higher term saves that it has not voted in it: after a crash it grants the first candidate of that term")
+	})
+}
+
+// TestElectionTimerResets: granting a vote re-arms the election timer; a
+// follower that only learns a higher term from a Vote or HeartbeatReply
+// does not.
+func TestElectionTimerResets(t *testing.T) {
+	t.Run("granted vote", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, rand.New(constSource(math.MaxUint64)), "n2", "n3", "n4", "n5")
+		c.run(3 * T / 2)
+		fakes[0].expect("n1", le.RequestVote{Term: 1}, le.Vote{Term: 1, Granted: true}, "a node grants its vote to the first candidate of a term")
+		granted := c.sim.Elapsed() - 9*time.Millisecond // the reply left 1ms after the request did
+		c.sim.RunUntil(func() bool { return len(requestVotes(fakes[1].inbox)) > 0 }, 3*T)
+		c.require()
+		reqs := requestVotes(fakes[1].inbox)
+		c.sim.Check(t, len(reqs) > 0 && reqs[0].at-time.Millisecond >= granted+T, "granting a vote re-arms the election timer",
+			"n1 granted a vote at %s, then started an election at %s (T = %s)", granted, describeTimes(reqs), T)
+	})
+	t.Run("higher term in replies", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4", "n5")
+		elected := false
+		for i := 1; i <= int(3*T/(10*time.Millisecond)) && !elected; i++ {
+			if i%2 == 0 {
+				fakes[0].send("n1", le.Vote{Term: int64(100 + i)})
+			} else {
+				fakes[0].send("n1", le.HeartbeatReply{Term: int64(100 + i)})
+			}
+			c.run(10 * time.Millisecond)
+			elected = len(requestVotes(fakes[1].inbox)) > 0
+		}
+		c.sim.Check(t, elected, "a follower that adopts a higher term from a Vote or HeartbeatReply keeps its election timer",
+			"n1 got a Vote or HeartbeatReply of a higher term every 10ms and started no election in %s (T = %s)", 3*T, T)
+	})
+}
+
+func describeTimes(gs []got) string {
+	if len(gs) == 0 {
+		return "never"
+	}
+	return gs[0].at.String() + " (arrival at n3)"
+}
+
+// TestHeartbeatRoles: a candidate that gets a heartbeat of its own term
+// follows it; a leader answers a stale heartbeat and ignores one of its own
+// term.
+func TestHeartbeatRoles(t *testing.T) {
+	replies := func(msgs []any) []any {
+		var out []any
+		for _, m := range msgs {
+			if _, ok := m.(le.HeartbeatReply); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	t.Run("candidate", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4", "n5")
+		c.sim.RunUntil(func() bool { return len(requestVotes(fakes[0].inbox)) > 0 }, 3*T)
+		c.require()
+		c.checkState("n1", le.Candidate, 1, "a node that starts an election is a candidate of the next term")
+		got := replies(fakes[1].ask("n1", le.Heartbeat{Term: 1}))
+		c.sim.Check(t, len(got) == 1 && got[0] == le.HeartbeatReply{Term: 1}, "a heartbeat of the current term is answered with HeartbeatReply{term}",
+			"n3 sent Heartbeat{term 1} to candidate n1 and got back %s", describeAll(got))
+		c.checkState("n1", le.Follower, 1, "a candidate that gets a heartbeat of its own term becomes a follower (someone won that term)")
+	})
+	t.Run("leader", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4", "n5")
+		term := becomeLeader(c, fakes)
+		c.run(2 * H)
+		got := replies(fakes[0].ask("n1", le.Heartbeat{Term: term - 1}))
+		c.sim.Check(t, len(got) == 1 && got[0] == le.HeartbeatReply{Term: term}, "a heartbeat of an older term is answered with the current term, by a leader too",
+			"n2 sent Heartbeat{term %d} to the leader of term %d and got back %s", term-1, term, describeAll(got))
+		got = replies(fakes[0].ask("n1", le.Heartbeat{Term: term}))
+		c.sim.Check(t, len(got) == 0, "a leader ignores a heartbeat of its own term",
+			"n2 sent Heartbeat{term %d} to the leader of that term and got back %s", term, describeAll(got))
+		c.checkState("n1", le.Leader, term, "a leader ignores a heartbeat of its own term")
+	})
+}
+
+// TestLeaseEdges: the lease check at its exact edges.
+func TestLeaseEdges(t *testing.T) {
+	t.Run("two of four answer", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4", "n5")
+		term := becomeLeader(c, fakes)
+		fakes[2].ack, fakes[3].ack = false, false
+		c.run(10 * L)
+		c.checkState("n1", le.Leader, term, "a leader counts itself: with 2 of 4 followers answering it has 3 of 5 and keeps leading")
+	})
+	t.Run("nobody answers", func(t *testing.T) {
+		c, fakes := withFakes(t, testConfig, nil, "n2", "n3", "n4", "n5")
+		for _, f := range fakes {
+			f.grant = true
+		}
+		_, term, ok := c.waitLeader(3*T, 0)
+		c.sim.Check(t, ok, "a candidate that gets a majority of votes becomes leader", "every peer granted n1's vote requests, but n1 was not leader within 3T")
+		won := c.sim.Elapsed()
+		for _, f := range fakes {
+			f.grant = false
+		}
+		c.run(L - time.Nanosecond)
+		c.checkState("n1", le.Leader, term, "a leader keeps its lease for L")
+		c.run(time.Nanosecond)
+		c.checkState("n1", le.Follower, term,
+			"a leader that has led for L (checked at every heartbeat; L is a multiple of H here) with no replies steps down at that heartbeat")
+		down := c.sim.Elapsed()
+		c.run(5 * time.Millisecond)
+		for _, g := range fakes[0].inbox {
+			c.sim.Check(t, g.msg != le.Heartbeat{Term: term} || g.at <= down, "a leader that steps down sends nothing at that heartbeat",
+				"n1 won at %s and stepped down at %s, but a heartbeat reached n2 at %s", won, down, g.at)
+		}
+		c.sim.RunUntil(func() bool { return len(requestVotes(fakes[0].inbox)) > 1 }, 3*T)
+		c.require()
+		reqs := requestVotes(fakes[0].inbox)
+		c.sim.Check(t, len(reqs) > 1 && reqs[1].msg == le.RequestVote{Term: term + 1}, "a leader that steps down arms an election timer",
+			"n1 stepped down at %s, and by %s it had started no election for term %d", down, c.sim.Elapsed(), term+1)
+	})
+	t.Run("reply exactly L old", func(t *testing.T) {
+		// H = 1ms and the default L = 150ms: with 1ms links, replies arrive
+		// on heartbeat ticks, so one tick sees a reply exactly L old.
+		const dL = 150 * time.Millisecond
+		c, fakes := withFakes(t, le.Config{ElectionTimeout: T, Heartbeat: time.Millisecond}, nil, "n2", "n3", "n4", "n5")
+		term := becomeLeader(c, fakes)
+		c.run(2 * dL)
+		for _, f := range fakes[1:] {
+			f.ack = false
+		}
+		last := fakes[1].lastAck + time.Millisecond // when n1 got the last reply of n3, n4, n5
+		c.run(last + dL - c.sim.Elapsed())
+		c.checkState("n1", le.Leader, term, "a reply counts for the lease while now - arrival <= L (the default L is 150ms)")
+		c.run(time.Millisecond)
+		c.checkState("n1", le.Follower, term, "a reply counts for the lease only while now - arrival <= L (the default L is 150ms)")
+	})
 }

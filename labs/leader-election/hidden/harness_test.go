@@ -16,13 +16,19 @@ import (
 type env struct {
 	e      *labkit.Env
 	onSend func(from, to string, msg any)
+	rnd    *rand.Rand // if set, Rand returns it instead of the simulation's
 }
 
-func (a env) Name() string     { return a.e.Name() }
-func (a env) Peers() []string  { return a.e.Peers() }
-func (a env) Now() time.Time   { return a.e.Now() }
-func (a env) Rand() *rand.Rand { return a.e.Rand() }
-func (a env) Disk() le.Disk    { return a.e.Disk() }
+func (a env) Name() string    { return a.e.Name() }
+func (a env) Peers() []string { return a.e.Peers() }
+func (a env) Now() time.Time  { return a.e.Now() }
+func (a env) Rand() *rand.Rand {
+	if a.rnd != nil {
+		return a.rnd
+	}
+	return a.e.Rand()
+}
+func (a env) Disk() le.Disk { return a.e.Disk() }
 func (a env) After(d time.Duration, fn func()) le.Timer {
 	return a.e.After(d, "timer", fn)
 }
@@ -72,6 +78,11 @@ type cluster struct {
 	last    map[string]int64
 	voted   map[nodeTerm]string // (voter, term) -> candidate it granted
 	broken  error
+
+	// rnd, if set, is the random source the learner's nodes get.
+	rnd *rand.Rand
+	// heartbeats counts the Heartbeat messages the learner's nodes sent.
+	heartbeats int
 }
 
 func newCluster(t *testing.T, seed int64, cfg le.Config, link labkit.Link) *cluster {
@@ -103,7 +114,7 @@ func (c *cluster) addNodes(names ...string) {
 	for _, name := range names {
 		c.real = append(c.real, name)
 		c.net.AddNode(name, func(e *labkit.Env) labkit.Node {
-			n := le.New(env{e: e, onSend: c.sent}, c.cfg)
+			n := le.New(env{e: e, onSend: c.sent, rnd: c.rnd}, c.cfg)
 			c.nodes[e.Name()] = n
 			return n
 		})
@@ -125,6 +136,8 @@ type fake struct {
 	inbox []got
 	grant bool
 	ack   bool
+	// lastAck is when it last sent a HeartbeatReply on its own.
+	lastAck time.Duration
 }
 
 func (c *cluster) addFake(name string) *fake {
@@ -139,6 +152,7 @@ func (c *cluster) addFake(name string) *fake {
 				}
 			case le.Heartbeat:
 				if f.ack {
+					f.lastAck = c.sim.Elapsed()
 					f.send(from, le.HeartbeatReply{Term: m.Term})
 				}
 			}
@@ -148,6 +162,13 @@ func (c *cluster) addFake(name string) *fake {
 }
 
 func (f *fake) send(to string, msg any) { f.c.net.Send(f.name, to, msg) }
+
+// constSource is a random source that always returns the same number:
+// rand.New(constSource(1)) draws the smallest value of every range,
+// rand.New(constSource(math.MaxUint64)) the largest.
+type constSource uint64
+
+func (s constSource) Uint64() uint64 { return uint64(s) }
 
 // since returns the messages received at or after virtual time at.
 func (f *fake) since(at time.Duration) []any {
@@ -207,6 +228,9 @@ func names(k int) []string {
 }
 
 func (c *cluster) sent(from, to string, msg any) {
+	if _, ok := msg.(le.Heartbeat); ok {
+		c.heartbeats++
+	}
 	v, ok := msg.(le.Vote)
 	if !ok || !v.Granted || c.broken != nil {
 		return
