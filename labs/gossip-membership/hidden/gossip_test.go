@@ -480,6 +480,14 @@ func TestPiggybackOrderAndLimit(t *testing.T) {
 		c.sim.Check(t, sameUpdates(got, s.want), s.why,
 			"Ack %d of n1 carried%s; want%s", i+1, describeUpdates(got), describeUpdates(s.want))
 	}
+	// news about a member replaces its update still queued, however often that went out
+	c2, f2 := scripted(t)
+	tell(c2, f2, 1, upd("x", g.Alive, 1))
+	at := c2.sim.Elapsed()
+	tell(c2, f2, 2, upd("x", g.Suspect, 1))
+	c2.sim.Check(t, !slices.Contains(f2.updatesSince(at), upd("x", g.Alive, 1)),
+		"news about a member replaces the update about it still in the queue",
+		"n1 had x alive@1 queued (sent once) and learned x suspect@1; its next Ack carried%s", describeUpdates(f2.updatesSince(at)))
 	// MaxPiggyback 1: exactly one update per message
 	one := quiet
 	one.MaxPiggyback = 1
@@ -752,9 +760,30 @@ func TestRoundRobinProbes(t *testing.T) {
 		c.sim.Check(t, n == 1, "every Ping a member sends carries a fresh Seq (its probes and the Pings it sends for PingReqs)",
 			"n1 sent %d Pings with Seq %d", n, seq)
 	}
-	slices.Sort(orders)
-	c.sim.Check(t, len(slices.Compact(orders)) > 1, "each round walks a fresh random permutation",
-		"n1 probed its 4 members in the same order in all %d rounds: %s", rounds, orders[0])
+	// round 1 walks the order built as the members were learned; rounds
+	// 2..10 each walk a permutation built when the previous one ran out
+	rebuilt := slices.Clone(orders[1:])
+	slices.Sort(rebuilt)
+	c.sim.Check(t, len(slices.Compact(rebuilt)) > 1, "each round walks a fresh random permutation",
+		"n1 probed its 4 members in the same order in rounds 2 to %d: %s", rounds, rebuilt[0])
+}
+
+// TestJoinSyncAtStart: a new member sends Sync{its list, Reply: false} to
+// every seed other than itself as it starts, not a period later.
+func TestJoinSyncAtStart(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	s := c.addFake("s")
+	c.add([]string{"s", "n2"}, "n2")
+	c.run(10 * time.Millisecond)
+	var syncs []g.Sync
+	for _, m := range s.inbox {
+		if v, ok := m.msg.(g.Sync); ok {
+			syncs = append(syncs, v)
+		}
+	}
+	c.sim.Check(t, len(syncs) == 1 && !syncs[0].Reply && slices.Equal(syncs[0].Members, []g.Update{upd("n2", g.Alive, 1)}) && c.sendCount == 1,
+		"a new member sends Sync{its list, Reply: false} to every seed other than itself at once",
+		"n2 started with seeds [s n2]; in its first 10ms s got %d Syncs %v and n2 sent %d messages in all; want one Sync{[n2 alive@1], Reply: false} and nothing else", len(syncs), syncs, c.sendCount)
 }
 
 // TestSyncEvery: every SyncInterval / Period periods (at least every period)
@@ -862,4 +891,15 @@ func TestOnlyTheLastProbeCounts(t *testing.T) {
 	c.run(P - 10*time.Millisecond) // period 3 started: n1 pings f again
 	expectView(c, "f", upd("f", g.Alive, 2),
 		"only the probe of the previous period can raise a suspicion (in period 2 n1 probed nobody)")
+}
+
+// TestEverySuspicionRunsItsTimer: a suspicion of a higher incarnation starts
+// its own timer, so a member suspected again after a refutation is declared
+// dead SuspicionTimeout later.
+func TestEverySuspicionRunsItsTimer(t *testing.T) {
+	c, f := scripted(t)
+	tell(c, f, 1, upd("x", g.Suspect, 1))
+	tell(c, f, 2, upd("x", g.Suspect, 2))
+	c.run(quiet.SuspicionTimeout + time.Second)
+	expectView(c, "x", upd("x", g.Dead, 2), "a suspect not refuted for SuspicionTimeout is declared dead, whatever suspicions came before")
 }
