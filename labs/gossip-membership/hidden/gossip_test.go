@@ -429,3 +429,477 @@ func TestLateAckStillCounts(t *testing.T) {
 	c2.sim.Check(t, ok, "an Ack that arrives after the next period started acknowledges nothing",
 		"slower answers every Ping 120ms later (period 100ms); after 5 periods n1 still holds it alive")
 }
+
+// ackMsgs lists the Acks f received at or after at, in arrival order.
+func (f *fake) acks(at time.Duration) []g.Ack {
+	var out []g.Ack
+	for _, m := range f.inbox {
+		if a, ok := m.msg.(g.Ack); ok && m.at >= at {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// sameUpdates reports whether a and b hold the same updates, in any order.
+func sameUpdates(a, b []g.Update) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, u := range a {
+		if !slices.Contains(b, u) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPiggybackOrderAndLimit: a message carries at most MaxPiggyback
+// updates, those sent the fewest times first (among equals, the one queued
+// first), and an update still queued about a member is replaced by newer
+// news about it.
+func TestPiggybackOrderAndLimit(t *testing.T) {
+	c, f := scripted(t)
+	news := []g.Update{upd("a", g.Alive, 1), upd("b", g.Alive, 1), upd("c", g.Alive, 1), upd("d", g.Alive, 1),
+		upd("e", g.Alive, 1), upd("g", g.Alive, 1), upd("h", g.Alive, 1), upd("i", g.Alive, 1)}
+	// n1's queue: its own alive@1 (queued at start), then a..i, none sent yet.
+	steps := []struct {
+		send []g.Update
+		want []g.Update
+		why  string
+	}{
+		{news, append([]g.Update{upd("n1", g.Alive, 1)}, news[:5]...),
+			"a message carries at most MaxPiggyback (6) updates, those queued first among the never sent"},
+		{nil, append(slices.Clone(news[5:]), upd("n1", g.Alive, 1), news[0], news[1]),
+			"updates sent the fewest times go first; among equals, the one queued first"},
+	}
+	for i, s := range steps {
+		start := c.sim.Elapsed()
+		tell(c, f, uint64(i+1), s.send...)
+		got := f.updatesSince(start)
+		c.sim.Check(t, sameUpdates(got, s.want), s.why,
+			"Ack %d of n1 carried%s; want%s", i+1, describeUpdates(got), describeUpdates(s.want))
+	}
+	// news about a member replaces its update still queued, however often that went out
+	c2, f2 := scripted(t)
+	tell(c2, f2, 1, upd("x", g.Alive, 1))
+	at := c2.sim.Elapsed()
+	tell(c2, f2, 2, upd("x", g.Suspect, 1))
+	c2.sim.Check(t, !slices.Contains(f2.updatesSince(at), upd("x", g.Alive, 1)),
+		"news about a member replaces the update about it still in the queue",
+		"n1 had x alive@1 queued (sent once) and learned x suspect@1; its next Ack carried%s", describeUpdates(f2.updatesSince(at)))
+	// MaxPiggyback 1: exactly one update per message
+	one := quiet
+	one.MaxPiggyback = 1
+	c1 := newCluster(t, labkit.Seed(t), one, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c1.add(nil, "n1")
+	f1 := c1.addFake("f")
+	c1.run(time.Millisecond)
+	tell(c1, f1, 1, upd("a", g.Alive, 1))
+	c1.sim.Check(t, len(f1.updatesSince(0)) == 1, "a message carries at most MaxPiggyback updates (and as many as it can)",
+		"MaxPiggyback is 1 and n1 had 2 updates queued; its Ack carried%s", describeUpdates(f1.updatesSince(0)))
+	// a suspect@1 is the freshest news n1 has; a alive@1 (sent twice) must be gone
+	start := c.sim.Elapsed()
+	tell(c, f, 3, upd("a", g.Suspect, 1))
+	got := f.updatesSince(start)
+	c.sim.Check(t, len(got) <= 6 && slices.Contains(got, upd("a", g.Suspect, 1)) && !slices.Contains(got, upd("a", g.Alive, 1)),
+		"news about a member replaces the update about it still in the queue",
+		"n1 had a alive@1 queued and learned a suspect@1; its next Ack carried%s", describeUpdates(got))
+}
+
+// TestIndirectProbeHelpers: AckTimeout after an unanswered Ping, the prober
+// sends PingReq{the probe's Seq, Target} to IndirectChecks members it holds
+// alive (never itself, the target, or a member it holds suspect, dead or
+// left), and to fewer if it knows fewer.
+func TestIndirectProbeHelpers(t *testing.T) {
+	for _, tc := range []struct{ alive []string }{{[]string{"f1", "f2", "f3", "f4", "f5"}}, {[]string{"f1", "f2"}}} {
+		c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+		c.add(nil, "n1")
+		fakes := map[string]*fake{}
+		var list []g.Update
+		for _, n := range tc.alive {
+			fakes[n] = c.addFake(n)
+			list = append(list, upd(n, g.Alive, 1))
+			c.mayDie[n] = true
+		}
+		for _, n := range []string{"s1", "d1", "l1"} {
+			fakes[n] = c.addFake(n)
+			c.mayDie[n] = true
+		}
+		list = append(list, upd("s1", g.Suspect, 1), upd("d1", g.Dead, 1), upd("l1", g.Left, 1))
+		fakes[tc.alive[0]].send("n1", g.Sync{Members: list, Reply: true})
+		c.run(P + 50*time.Millisecond) // the first probe and its AckTimeout
+		var ping g.Ping
+		target := ""
+		reqs := map[string]g.PingReq{}
+		for name, f := range fakes {
+			for _, m := range f.inbox {
+				switch v := m.msg.(type) {
+				case g.Ping:
+					ping, target = v, name
+				case g.PingReq:
+					reqs[name] = v
+				}
+			}
+		}
+		c.sim.Check(t, target != "", "each period the member probes one member it holds alive or suspect",
+			"n1 knew%s and sent no Ping in its first period", describeUpdates(list))
+		want := len(tc.alive)
+		if slices.Contains(tc.alive, target) {
+			want--
+		}
+		want = min(want, testConfig.IndirectChecks)
+		var bad []string
+		for name, r := range reqs {
+			if name == target || !slices.Contains(tc.alive, name) || r.Seq != ping.Seq || r.Target != target {
+				bad = append(bad, fmt.Sprintf("%s got PingReq{%d, %s}", name, r.Seq, r.Target))
+			}
+		}
+		c.sim.Check(t, len(bad) == 0 && len(reqs) == want,
+			"an unanswered probe is followed by PingReq{the probe's Seq, Target} to IndirectChecks members held alive (fewer if there are fewer)",
+			"n1 knew%s and probed %s with Ping{%d}, which got no Ack; it sent %d PingReqs (want %d, to members it holds alive other than the target) %v",
+			describeUpdates(list), target, ping.Seq, len(reqs), want, bad)
+	}
+}
+
+// TestIndirectHelpersAtRandom: the members asked for indirect probes are
+// picked at random among those held alive, so over many probes every one of
+// them is asked.
+func TestIndirectHelpersAtRandom(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c.add(nil, "n1")
+	peers := []string{"f1", "f2", "f3", "f4", "f5", "f6"}
+	asked := map[string]int{}
+	var list []g.Update
+	for _, n := range peers {
+		// never answers a Ping from n1, always "reaches" the target of a PingReq
+		c.net.AddNode(n, func(*labkit.Env) labkit.Node {
+			return labkit.HandlerFunc(func(from string, msg any) {
+				if r, ok := msg.(g.PingReq); ok {
+					asked[n]++
+					c.net.Send(n, from, g.Ack{Seq: r.Seq})
+				}
+			})
+		})
+		list = append(list, upd(n, g.Alive, 1))
+	}
+	c.net.Send("f1", "n1", g.Sync{Members: list, Reply: true})
+	c.run(20*P + P/2)
+	for _, n := range peers {
+		c.sim.Check(t, asked[n] > 0, "the members asked for indirect probes are picked at random among those held alive",
+			"n1 holds%s; in 20 probes that needed PingReqs it never asked %s (PingReqs per member: %v)", describeUpdates(list), n, asked)
+	}
+}
+
+// TestRelayWindow: a member asked by PingReq pings the target with its own
+// Seq and relays the target's Ack, with the requester's Seq, only if it
+// arrives within one Period. A member it hears from is not added to its list
+// (only an update about it does that).
+func TestRelayWindow(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c.add(nil, "n1")
+	r := c.addFake("r")
+	lateAcker(c, "t", 50*time.Millisecond)
+	lateAcker(c, "u", 150*time.Millisecond)
+	c.net.AddNode("w", func(*labkit.Env) labkit.Node { // w answers every Ping twice
+		return labkit.HandlerFunc(func(from string, msg any) {
+			if p, ok := msg.(g.Ping); ok {
+				c.net.Send("w", from, g.Ack{Seq: p.Seq})
+				c.sim.Schedule(10*time.Millisecond, func() { c.net.Send("w", from, g.Ack{Seq: p.Seq}) })
+			}
+		})
+	})
+	c.run(time.Millisecond)
+	start := c.sim.Elapsed()
+	r.send("n1", g.PingReq{Seq: 77, Target: "t"})
+	r.send("n1", g.PingReq{Seq: 78, Target: "u"})
+	r.send("n1", g.PingReq{Seq: 80, Target: "w"})
+	c.run(5 * P)
+	var seqs []uint64
+	for _, a := range r.acks(start) {
+		seqs = append(seqs, a.Seq)
+	}
+	slices.Sort(seqs)
+	c.sim.Check(t, slices.Equal(seqs, []uint64{77, 80}),
+		"a relayed Ack carries the requester's Seq; only an Ack that arrives within one Period is relayed, and only once",
+		"r asked n1 to probe t (answers 50ms late, Seq 77), u (answers 150ms late, Seq 78) and w (answers twice, Seq 80); r got Acks with Seqs %v, want [77 80]", seqs)
+	view := c.members["n1"].Members()
+	c.sim.Check(t, len(view) == 1 && view[0] == upd("n1", g.Alive, 1),
+		"a member is added only by an update about it, never because it sent a message",
+		"r, t, u and w talked to n1 without any update about themselves; n1 holds%s", describeUpdates(view))
+	c.sim.Check(t, c.sendCount == 5, "a member that knows nobody probes nobody; it pings targets for PingReqs and relays Acks",
+		"n1 knows only itself and has no seeds; asked for three indirect probes it sent %d messages, want 5 (three Pings, two relayed Acks)", c.sendCount)
+	// the updates a PingReq carries are merged
+	r.send("n1", g.PingReq{Seq: 79, Target: "t", Updates: []g.Update{upd("x", g.Alive, 4)}})
+	c.run(10 * time.Millisecond)
+	u, ok := c.view("n1", "x")
+	c.sim.Check(t, ok && u == upd("x", g.Alive, 4), "the updates a PingReq carries are merged",
+		"r sent n1 PingReq{79, t} carrying x alive@4; n1 holds x as %s@%d (known: %t)", u.Status, u.Incarnation, ok)
+}
+
+// TestRestartIncarnation: a member reads its incarnation from disk, adds 1
+// and writes it back when it starts, and writes every refutation to disk, so
+// each restart comes back above every incarnation it had.
+func TestRestartIncarnation(t *testing.T) {
+	c, f := scripted(t)
+	tell(c, f, 1, upd("n1", g.Suspect, 1))
+	expectView(c, "n1", upd("n1", g.Alive, 2), "a suspected member refutes with incarnation + 1")
+	for _, want := range []uint64{3, 4} {
+		c.net.Crash("n1")
+		c.run(time.Millisecond)
+		c.net.Restart("n1")
+		c.run(time.Millisecond)
+		expectView(c, "n1", upd("n1", g.Alive, want),
+			"a restarted member reads its incarnation from disk and adds 1 (refutations are written to disk too)")
+	}
+}
+
+// TestLeaveIsPiggybacked: Leave queues the member's Left update, which rides
+// on its next messages; calling Leave again changes nothing.
+func TestLeaveIsPiggybacked(t *testing.T) {
+	c, f := scripted(t)
+	c.members["n1"].Leave()
+	start := c.sim.Elapsed()
+	tell(c, f, 1)
+	c.sim.Check(t, slices.Contains(f.updatesSince(start), upd("n1", g.Left, 1)), "a member that leaves queues its Left update for piggybacking",
+		"n1 called Leave; its next Ack carried%s", describeUpdates(f.updatesSince(start)))
+	for i := range 10 { // n1 knows 1 member: each update goes out 3 * ceil(log2(2)) = 3 times
+		tell(c, f, uint64(2+i))
+	}
+	c.members["n1"].Leave()
+	start = c.sim.Elapsed()
+	tell(c, f, 20)
+	c.sim.Check(t, len(f.updatesSince(start)) == 0, "calling Leave again changes nothing",
+		"n1 left, its Left update went out its 3 times, and it called Leave again; its next Ack carried%s", describeUpdates(f.updatesSince(start)))
+}
+
+// ackingFake is a fake that answers every Ping with its Ack after delay.
+func (c *cluster) ackingFake(name string, delay time.Duration) *fake {
+	f := &fake{c: c, name: name}
+	c.net.AddNode(name, func(*labkit.Env) labkit.Node {
+		return labkit.HandlerFunc(func(from string, msg any) {
+			f.inbox = append(f.inbox, got{c.sim.Elapsed(), from, msg})
+			if p, ok := msg.(g.Ping); ok {
+				c.sim.Schedule(delay, func() { c.net.Send(name, from, g.Ack{Seq: p.Seq}) })
+			}
+		})
+	})
+	return f
+}
+
+// TestRoundRobinProbes: one Ping per period, walking a random permutation of
+// the members held alive or suspect, so each round of n-1 periods probes
+// each of them once, and each round walks a fresh permutation.
+func TestRoundRobinProbes(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c.add(nil, "n1")
+	peers := []string{"f1", "f2", "f3", "f4"}
+	fakes := map[string]*fake{}
+	var list []g.Update
+	for _, n := range peers {
+		fakes[n] = c.ackingFake(n, time.Millisecond)
+		list = append(list, upd(n, g.Alive, 1))
+	}
+	c.net.Send("f1", "n1", g.Sync{Members: list, Reply: true})
+	const rounds = 10
+	c.run(time.Duration(rounds*len(peers))*P + P/2)
+	probed := map[int][]string{} // period -> members n1 pinged in it
+	for name, f := range fakes {
+		for _, m := range f.inbox {
+			if _, ok := m.msg.(g.Ping); ok {
+				p := int(m.at / P)
+				probed[p] = append(probed[p], name)
+			}
+		}
+	}
+	var orders []string
+	for r := range rounds {
+		var order []string
+		for p := r*len(peers) + 1; p <= (r+1)*len(peers); p++ {
+			c.sim.Check(t, len(probed[p]) == 1, "a member sends one Ping per period",
+				"n1 knows 4 members that all answer; in period %d it pinged %v", p, probed[p])
+			order = append(order, probed[p]...)
+		}
+		sorted := slices.Sorted(slices.Values(order))
+		c.sim.Check(t, slices.Equal(sorted, peers), "round-robin probing: each round of n-1 periods probes every member once",
+			"n1 knows %v; in periods %d..%d it probed %v", peers, r*len(peers)+1, (r+1)*len(peers), order)
+		orders = append(orders, fmt.Sprint(order))
+	}
+	// a member learned mid-round is inserted among those not yet probed in
+	// this round (rounds of 4 so far: periods 1..40; round 11 starts at 41)
+	for _, tr := range []struct {
+		name     string
+		from, to int // the periods it must be probed in
+	}{{"f5", 42, 45}, {"f6", 47, 51}} {
+		c.run(P)
+		fakes[tr.name] = c.ackingFake(tr.name, time.Millisecond)
+		c.net.Send("f1", "n1", g.Sync{Members: []g.Update{upd(tr.name, g.Alive, 1)}, Reply: true})
+		c.run(time.Duration(tr.to-tr.from+1) * P)
+		hit := false
+		for _, m := range fakes[tr.name].inbox {
+			if _, ok := m.msg.(g.Ping); ok && int(m.at/P) >= tr.from && int(m.at/P) <= tr.to {
+				hit = true
+			}
+		}
+		c.sim.Check(t, hit, "a member learned mid-round is inserted among the members not yet probed in this round",
+			"n1 learned of %s in period %d, one probe into a round; it did not probe %s in that round (periods %d..%d)",
+			tr.name, tr.from-1, tr.name, tr.from, tr.to)
+	}
+	// every Ping carries a fresh Seq, relayed ones too
+	c.net.Send("f1", "n1", g.PingReq{Seq: 999, Target: "f2"})
+	c.run(2 * P)
+	seqs := map[uint64]int{}
+	for _, f := range fakes {
+		for _, m := range f.inbox {
+			if p, ok := m.msg.(g.Ping); ok {
+				seqs[p.Seq]++
+			}
+		}
+	}
+	for seq, n := range seqs {
+		c.sim.Check(t, n == 1, "every Ping a member sends carries a fresh Seq (its probes and the Pings it sends for PingReqs)",
+			"n1 sent %d Pings with Seq %d", n, seq)
+	}
+	// round 1 walks the order built as the members were learned; rounds
+	// 2..10 each walk a permutation built when the previous one ran out
+	rebuilt := slices.Clone(orders[1:])
+	slices.Sort(rebuilt)
+	c.sim.Check(t, len(slices.Compact(rebuilt)) > 1, "each round walks a fresh random permutation",
+		"n1 probed its 4 members in the same order in rounds 2 to %d: %s", rounds, rebuilt[0])
+}
+
+// TestJoinSyncAtStart: a new member sends Sync{its list, Reply: false} to
+// every seed other than itself as it starts, not a period later.
+func TestJoinSyncAtStart(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	s := c.addFake("s")
+	c.add([]string{"s", "n2"}, "n2")
+	c.run(10 * time.Millisecond)
+	var syncs []g.Sync
+	for _, m := range s.inbox {
+		if v, ok := m.msg.(g.Sync); ok {
+			syncs = append(syncs, v)
+		}
+	}
+	c.sim.Check(t, len(syncs) == 1 && !syncs[0].Reply && slices.Equal(syncs[0].Members, []g.Update{upd("n2", g.Alive, 1)}) && c.sendCount == 1,
+		"a new member sends Sync{its list, Reply: false} to every seed other than itself at once",
+		"n2 started with seeds [s n2]; in its first 10ms s got %d Syncs %v and n2 sent %d messages in all; want one Sync{[n2 alive@1], Reply: false} and nothing else", len(syncs), syncs, c.sendCount)
+}
+
+// TestSyncEvery: every SyncInterval / Period periods (at least every period)
+// a member sends Sync{its list, Reply: false} to one member it holds alive,
+// suspect or dead, never to one it holds left.
+func TestSyncEvery(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		every    int // periods between Syncs
+		peers    []string
+	}{
+		{3 * P, 3, []string{"f1", "f2", "d1"}},
+		{time.Nanosecond, 1, []string{"f1"}}, // shorter than a period: every period
+	} {
+		cfg := testConfig
+		cfg.SyncInterval = tc.interval
+		c := newCluster(t, labkit.Seed(t), cfg, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+		c.add(nil, "n1")
+		fakes := map[string]*fake{}
+		list := []g.Update{upd("l1", g.Left, 1)}
+		fakes["l1"] = c.ackingFake("l1", time.Millisecond)
+		for _, n := range tc.peers {
+			fakes[n] = c.ackingFake(n, time.Millisecond)
+			st := g.Alive
+			if n == "d1" {
+				st = g.Dead
+				c.mayDie[n] = true
+			}
+			list = append(list, upd(n, st, 1))
+		}
+		c.net.Send("f1", "n1", g.Sync{Members: list, Reply: true})
+		const periods = 30
+		c.run(periods*P + P/2)
+		synced := map[int][]string{} // period -> who got a Sync{Reply: false}
+		for name, f := range fakes {
+			for _, m := range f.inbox {
+				if s, ok := m.msg.(g.Sync); ok && !s.Reply {
+					p := int(m.at / P)
+					synced[p] = append(synced[p], name)
+				}
+			}
+		}
+		var at []int
+		got := map[string]int{}
+		for p := 1; p <= periods; p++ {
+			if len(synced[p]) > 0 {
+				at = append(at, p)
+			}
+			c.sim.Check(t, len(synced[p]) <= 1, "a member syncs with one member at a time",
+				"in period %d n1 sent Sync to %v", p, synced[p])
+			for _, n := range synced[p] {
+				got[n]++
+			}
+		}
+		regular := len(at) == periods/tc.every
+		for i := 1; i < len(at); i++ {
+			regular = regular && at[i]-at[i-1] == tc.every
+		}
+		c.sim.Check(t, regular, "a member syncs every SyncInterval / Period periods (at least every period)",
+			"SyncInterval %s, Period %s: n1 sent its Syncs in periods %v of the first %d", tc.interval, P, at, periods)
+		c.sim.Check(t, got["l1"] == 0, "a member never syncs with a member it holds left",
+			"n1 holds l1 left and sent it %d Syncs", got["l1"])
+		for _, n := range tc.peers {
+			c.sim.Check(t, got[n] > 0, "a member syncs with members it holds alive, suspect or dead, picked at random",
+				"n1 holds%s; in %d Syncs it never picked %s (Syncs per member: %v)", describeUpdates(list), len(at), n, got)
+		}
+	}
+}
+
+// TestSeedReplays: a seed replays the same run. A member that takes every
+// random choice from env.Rand(), in an order that does not depend on Go's
+// map iteration (names sorted before they are shuffled or picked from),
+// sends the same messages at the same instants when the run is repeated.
+func TestSeedReplays(t *testing.T) {
+	seed := labkit.Seed(t)
+	var sums [2]uint64
+	for i := range sums {
+		c := start(t, seed, 6, link(0.1))
+		c.run(2 * time.Second)
+		c.mayDie["n3"] = true
+		c.net.Crash("n3")
+		c.run(3 * time.Second)
+		sums[i] = c.sendLog.Sum64()
+	}
+	if sums[0] != sums[1] {
+		t.Fatalf("two runs with seed %d sent different messages: some choice does not come from env.Rand() in a fixed order (sort names before shuffling or picking from them; Go randomizes map iteration)", seed)
+	}
+}
+
+// TestOnlyTheLastProbeCounts: a member is suspected for not answering the
+// probe of the previous period only. Here n1 probes f in period 1 (no
+// answer), f leaves before period 2 (so period 2 has nobody to probe), then
+// rejoins at a higher incarnation: at period 3 there is no unanswered probe
+// of the previous period, so f must not be suspected.
+func TestOnlyTheLastProbeCounts(t *testing.T) {
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c.add(nil, "n1")
+	f := c.addFake("f")
+	c.mayDie["f"] = true
+	f.send("n1", g.Sync{Members: []g.Update{upd("f", g.Alive, 1)}, Reply: true})
+	c.run(P + 50*time.Millisecond) // period 1: n1 pings f, which never answers
+	tell(c, f, 1, upd("f", g.Left, 1))
+	c.run(P - 10*time.Millisecond) // period 2: nobody to probe
+	tell(c, f, 2, upd("f", g.Alive, 2))
+	c.run(P - 10*time.Millisecond) // period 3 started: n1 pings f again
+	expectView(c, "f", upd("f", g.Alive, 2),
+		"only the probe of the previous period can raise a suspicion (in period 2 n1 probed nobody)")
+}
+
+// TestEverySuspicionRunsItsTimer: a suspicion of a higher incarnation starts
+// its own timer, so a member suspected again after a refutation is declared
+// dead SuspicionTimeout later.
+func TestEverySuspicionRunsItsTimer(t *testing.T) {
+	c, f := scripted(t)
+	tell(c, f, 1, upd("x", g.Suspect, 1))
+	tell(c, f, 2, upd("x", g.Suspect, 2))
+	c.run(quiet.SuspicionTimeout + time.Second)
+	expectView(c, "x", upd("x", g.Dead, 2), "a suspect not refuted for SuspicionTimeout is declared dead, whatever suspicions came before")
+}

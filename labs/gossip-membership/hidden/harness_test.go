@@ -2,7 +2,10 @@ package hidden
 
 import (
 	"fmt"
+	"hash"
+	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +71,7 @@ func (n node) Handle(from string, msg any) {
 }
 func (a env) Send(to string, msg any) {
 	if a.e.Alive() {
-		a.c.sent(a.e.Name(), msg)
+		a.c.sent(a.e.Name(), to, msg)
 	}
 	a.e.Send(to, msg)
 }
@@ -112,20 +115,22 @@ type mark struct {
 // precedence rules and (unless allowed) that no running member is dead in
 // anyone's view.
 type cluster struct {
-	t       *testing.T
-	sim     *labkit.Sim
-	net     *labkit.Net
-	cfg     g.Config
-	members map[string]*g.Member
-	real    []string
-	seen    map[string]*g.Member // the object whose view we last read
-	views   map[pair]g.Update
-	marks   map[pair][]mark // every status change obs recorded about subj
-	mayDie  map[string]bool // subjects allowed to be declared dead
-	noSusp  bool            // nobody may be suspected at all
-	sends   map[int]int     // messages sent per period index
-	changes map[string][]labkit.Change
-	dirty   map[string]bool // members whose view may have changed since the last check
+	t         *testing.T
+	sim       *labkit.Sim
+	net       *labkit.Net
+	cfg       g.Config
+	members   map[string]*g.Member
+	real      []string
+	seen      map[string]*g.Member // the object whose view we last read
+	views     map[pair]g.Update
+	marks     map[pair][]mark // every status change obs recorded about subj
+	mayDie    map[string]bool // subjects allowed to be declared dead
+	noSusp    bool            // nobody may be suspected at all
+	sends     map[int]int     // messages sent per period index
+	sendCount int             // messages sent in all
+	sendLog   hash.Hash64     // every message sent, in order, with its time, sender and receiver
+	changes   map[string][]labkit.Change
+	dirty     map[string]bool // members whose view may have changed since the last check
 }
 
 func newCluster(t *testing.T, seed int64, cfg g.Config, l labkit.Link) *cluster {
@@ -144,6 +149,7 @@ func newCluster(t *testing.T, seed int64, cfg g.Config, l labkit.Link) *cluster 
 		sends:   map[int]int{},
 		changes: map[string][]labkit.Change{},
 		dirty:   map[string]bool{},
+		sendLog: fnv.New64a(),
 	}
 	sim.Invariant(c.check)
 	t.Cleanup(func() {
@@ -184,8 +190,10 @@ func start(t *testing.T, seed int64, n int, l labkit.Link) *cluster {
 	return c
 }
 
-func (c *cluster) sent(from string, msg any) {
+func (c *cluster) sent(from, to string, msg any) {
 	c.sends[int(c.sim.Elapsed()/c.cfg.Period)]++
+	c.sendCount++
+	fmt.Fprintf(c.sendLog, "%s %s->%s %s\n", c.sim.Elapsed(), from, to, describe(msg))
 }
 
 func (c *cluster) up(name string) bool { return c.net.Up(name) && c.net.Node(name) != nil }
@@ -227,7 +235,13 @@ func (c *cluster) check() error {
 			continue
 		}
 		c.dirty[obs] = false
-		for _, u := range m.Members() {
+		view := m.Members()
+		if !slices.IsSortedFunc(view, func(a, b g.Update) int { return strings.Compare(a.Member, b.Member) }) ||
+			len(slices.CompactFunc(slices.Clone(view), func(a, b g.Update) bool { return a.Member == b.Member })) != len(view) {
+			return labkit.Violationf("Members returns one update per member, sorted by Member",
+				"%s's Members() returned%s", obs, describeUpdates(view))
+		}
+		for _, u := range view {
 			if u.Member == obs {
 				if u.Status == g.Left {
 					c.note(obs, "left")
