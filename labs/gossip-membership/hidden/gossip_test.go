@@ -498,6 +498,29 @@ func TestPiggybackOrderAndLimit(t *testing.T) {
 	tell(c1, f1, 1, upd("a", g.Alive, 1))
 	c1.sim.Check(t, len(f1.updatesSince(0)) == 1, "a message carries at most MaxPiggyback updates (and as many as it can)",
 		"MaxPiggyback is 1 and n1 had 2 updates queued; its Ack carried%s", describeUpdates(f1.updatesSince(0)))
+	// ties among equals go to the one queued first, whatever went out before:
+	// n1 alive@1, a, b go out one per Ack, and the fourth Ack carries n1 again
+	tell(c1, f1, 2, upd("b", g.Alive, 1))
+	var order []g.Update
+	for seq := uint64(3); seq <= 4; seq++ {
+		at := c1.sim.Elapsed()
+		tell(c1, f1, seq)
+		order = append(order, f1.updatesSince(at)...)
+	}
+	want := []g.Update{upd("b", g.Alive, 1), upd("n1", g.Alive, 1)}
+	c1.sim.Check(t, slices.Equal(order, want), "updates sent the fewest times go first; among equals, the one queued first",
+		"MaxPiggyback 1; n1 queued itself, then a, then b; after its Acks carried n1 and a, the next two carried%s; want%s",
+		describeUpdates(order), describeUpdates(want))
+	// MaxPiggyback 0 or below: no updates at all
+	none := quiet
+	none.MaxPiggyback = -1
+	c0 := newCluster(t, labkit.Seed(t), none, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c0.add(nil, "n1")
+	f0 := c0.addFake("f")
+	c0.run(time.Millisecond)
+	tell(c0, f0, 1, upd("a", g.Alive, 1))
+	c0.sim.Check(t, len(f0.updatesSince(0)) == 0, "a MaxPiggyback of 0 or below means messages carry no updates",
+		"MaxPiggyback is -1; n1's Ack carried%s", describeUpdates(f0.updatesSince(0)))
 	// a suspect@1 is the freshest news n1 has; a alive@1 (sent twice) must be gone
 	start := c.sim.Elapsed()
 	tell(c, f, 3, upd("a", g.Suspect, 1))
@@ -797,6 +820,7 @@ func TestSyncEvery(t *testing.T) {
 	}{
 		{3 * P, 3, []string{"f1", "f2", "d1"}},
 		{time.Nanosecond, 1, []string{"f1"}}, // shorter than a period: every period
+		{0, 0, []string{"f1", "f2"}},         // 0: no periodic Syncs at all
 	} {
 		cfg := testConfig
 		cfg.SyncInterval = tc.interval
@@ -837,6 +861,11 @@ func TestSyncEvery(t *testing.T) {
 			for _, n := range synced[p] {
 				got[n]++
 			}
+		}
+		if tc.every == 0 {
+			c.sim.Check(t, len(at) == 0, "a SyncInterval of 0 turns the periodic Syncs off",
+				"SyncInterval 0: n1 sent Syncs in periods %v of the first %d", at, periods)
+			continue
 		}
 		regular := len(at) == periods/tc.every
 		for i := 1; i < len(at); i++ {

@@ -419,9 +419,12 @@ func (m *Member) piggyback() []Update {
 	if len(m.queue) == 0 || m.cfg.MaxPiggyback <= 0 {
 		return nil
 	}
-	slices.SortStableFunc(m.queue, func(a, b *queued) int { return a.sent - b.sent })
+	// The queue stays in the order updates were queued; a sorted copy picks
+	// the fewest-sent first and, among equals, the one queued first.
+	order := slices.Clone(m.queue)
+	slices.SortStableFunc(order, func(a, b *queued) int { return a.sent - b.sent })
 	var out []Update
-	for _, q := range m.queue {
+	for _, q := range order {
 		if len(out) == m.cfg.MaxPiggyback {
 			break
 		}
