@@ -417,13 +417,23 @@ func (c *cluster[S]) converged() bool {
 	return true
 }
 
-// states lists every running replica's state, for failure messages.
+// states lists the running replicas grouped by the state they hold, on
+// one line, for failure messages.
 func (c *cluster[S]) states() string {
-	var b strings.Builder
+	var order []string
+	by := map[string][]string{}
 	for _, n := range c.live() {
-		fmt.Fprintf(&b, "\n  %s: %s", n, norm(any(c.state(n))))
+		st := norm(any(c.state(n)))
+		if by[st] == nil {
+			order = append(order, st)
+		}
+		by[st] = append(by[st], n)
 	}
-	return b.String()
+	var parts []string
+	for _, st := range order {
+		parts = append(parts, strings.Join(by[st], ", ")+" hold "+st)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // requireConverged runs until every replica holds the same state, or fails.
@@ -431,7 +441,7 @@ func (c *cluster[S]) requireConverged(limit time.Duration, why string) {
 	c.t.Helper()
 	ok := c.runUntil(c.converged, limit)
 	c.sim.Check(c.t, ok, "all replicas converge to the same state",
-		"%s, the replicas still differ after %s:%s", why, limit, c.states())
+		"%s, the replicas still differ after %s:\n%s", why, limit, c.states())
 }
 
 // attachPictures shows each replica's value over time and the network.

@@ -245,6 +245,15 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestTinyInterval: any positive Interval is used as given, even 1ns.
+func TestTinyInterval(t *testing.T) {
+	c, _ := scripted[G](t, crdt.Config{Interval: time.Nanosecond, Fanout: 4}, 4)
+	c.update("r", func(s G, id string) G { return s.Inc(id, 1) })
+	c.at(10 * time.Nanosecond)
+	c.sim.Check(t, c.sends >= 36, "a positive Interval is used as given, even 1ns",
+		"with Interval 1ns, Fanout 4 and 4 peers that need something, the replica sent %d Deltas in its first 10ns; want 4 per round", c.sends)
+}
+
 func TestPeersPickedAtRandom(t *testing.T) {
 	c, fs := scripted[G](t, crdt.Config{Interval: I, Fanout: 2}, 4)
 	picked := map[string]int{}

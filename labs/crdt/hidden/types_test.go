@@ -1,7 +1,9 @@
 package hidden
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -14,7 +16,7 @@ import (
 func same(t *testing.T, sim *labkit.Sim, got, want any, property, what string) {
 	t.Helper()
 	g, w := norm(got), norm(want)
-	sim.Check(t, g == w, property, "%s\n  got:  %s\n  want: %s", what, g, w)
+	sim.Check(t, g == w, property, "%s = %s; want %s", what, g, w)
 }
 
 func truth(t *testing.T, sim *labkit.Sim, got, want bool, property, what string) {
@@ -140,6 +142,17 @@ func TestORSetExact(t *testing.T) {
 		"%s: Contains x %t, y %t, z %t", norm(s), s.Contains("x"), s.Contains("y"), s.Contains("z"))
 	sim.Check(t, slices.Equal(s.Elements(), []string{"x", "y"}), "Elements lists each element once, sorted",
 		"%s.Elements() = %q; want [x y]", norm(s), s.Elements())
+	var many OR
+	var want []string
+	for _, i := range sim.Rand().Perm(20) {
+		e := fmt.Sprintf("e%02d", i)
+		many = many.Merge(many.Add("r1", e))
+	}
+	for i := range 20 {
+		want = append(want, fmt.Sprintf("e%02d", i))
+	}
+	sim.Check(t, slices.Equal(many.Elements(), want), "Elements lists each element once, sorted",
+		"20 elements added in random order: Elements() = %q", many.Elements())
 	hollow := OR{Entries: map[string]map[crdt.Dot]struct{}{"q": {}, "b": dots("r1/2"), "a": dots("r1/1")}, Context: dots("r1/1", "r1/2")}
 	sim.Check(t, slices.Equal(hollow.Elements(), []string{"a", "b"}) && !hollow.Contains("q"),
 		"an element without dots is not in the set",
@@ -331,7 +344,7 @@ func checkLaws[S crdt.Lattice[S]](t *testing.T, sim *labkit.Sim, a, b, c S) {
 	t.Helper()
 	n := func(s S) string { return norm(any(s)) }
 	ab := a.Merge(b)
-	show := fmt.Sprintf("\n  a = %s\n  b = %s\n  c = %s", n(a), n(b), n(c))
+	show := fmt.Sprintf("\nwith a = %s, b = %s, c = %s", n(a), n(b), n(c))
 	sim.Check(t, n(a.Merge(a)) == n(a), "Merge is idempotent: a.Merge(a) equals a",
 		"a.Merge(a) = %s%s", n(a.Merge(a)), show)
 	sim.Check(t, n(ab) == n(b.Merge(a)), "Merge is commutative: a.Merge(b) equals b.Merge(a)",
@@ -438,7 +451,7 @@ func TestValuesNeverChange(t *testing.T) {
 	const prop = "no method changes its receiver or its arguments"
 	unchanged := func(before, after any, call string) {
 		t.Helper()
-		sim.Check(t, reflect.DeepEqual(before, after), prop, "%s changed a value it was given:\n  before: %s\n  after:  %s",
+		sim.Check(t, reflect.DeepEqual(before, after), prop, "%s changed a value it was given: before %s, after %s",
 			call, norm(before), norm(after))
 	}
 	r := sim.Rand()
@@ -510,4 +523,31 @@ func TestZeroValues(t *testing.T) {
 	onlyEntries := OR{Entries: map[string]map[crdt.Dot]struct{}{}}
 	sim.Check(t, len(onlyEntries.Elements()) == 0 && len(OR{}.Elements()) == 0, "Elements of an empty set has length 0",
 		"Elements() = %q and %q", OR{}.Elements(), onlyEntries.Elements())
+}
+
+func TestDotText(t *testing.T) {
+	sim := labkit.NewSim(labkit.Seed(t))
+	const prop = "a Dot is written as replica/seq and read back exactly (so states survive on disk)"
+	for _, d := range []crdt.Dot{{Replica: "r1", Seq: 1}, {Replica: "r2", Seq: 10}, {Replica: "r3", Seq: 99},
+		{Replica: "n/7", Seq: 1 << 40}, {Replica: "", Seq: 5}, {Replica: "x", Seq: math.MaxUint64}} {
+		b, err := d.MarshalText()
+		var back crdt.Dot
+		if err == nil {
+			err = back.UnmarshalText(b)
+		}
+		sim.Check(t, err == nil && back == d, prop, "Dot%+v was written as %q and read back as %+v (error %v)", d, b, back, err)
+		sim.Check(t, d.String() == string(b), prop, "Dot%+v: String() = %q, MarshalText() = %q", d, d.String(), b)
+	}
+	for _, bad := range []string{"r1", "12", "r1/", "r1/x", "r1/-1", "r1/1.5"} {
+		var d crdt.Dot
+		err := d.UnmarshalText([]byte(bad))
+		sim.Check(t, err != nil, prop, "UnmarshalText(%q) accepted it as %+v", bad, d)
+	}
+	st := orset([]string{"x:r1/12", "y:r2/3"}, "r1/9")
+	b, err := json.Marshal(st)
+	var back OR
+	if err == nil {
+		err = json.Unmarshal(b, &back)
+	}
+	sim.Check(t, err == nil && norm(back) == norm(st), prop, "an ORSet written as JSON %s read back as %s (error %v)", b, norm(back), err)
 }

@@ -70,5 +70,5 @@ func TestTwoReplicasConverge(t *testing.T) {
 	}
 	ok := c.sim.RunUntil(func() bool { return c.labAllRead(5) }, 20*labInterval)
 	c.sim.Check(t, ok, "all replicas converge to the same state",
-		"20 rounds after r1 added 2 and r2 added 3, the replicas hold:%s", c.labStates())
+		"20 rounds after r1 added 2 and r2 added 3, the replicas hold %s", c.labStates())
 }

@@ -85,13 +85,13 @@ func (c *labCluster) labInc(name string, n uint64) {
 	c.reps[name].Update(func(s GCounter, id string) GCounter { return s.Inc(id, n) })
 }
 
-// labStates lists every replica's state.
+// labStates lists every replica's state on one line.
 func (c *labCluster) labStates() string {
-	var b strings.Builder
+	var parts []string
 	for _, n := range c.names {
-		fmt.Fprintf(&b, "\n  %s: %s", n, labCounts(c.reps[n].State()))
+		parts = append(parts, n+" "+labCounts(c.reps[n].State()))
 	}
-	return b.String()
+	return strings.Join(parts, ", ")
 }
 
 // labAllRead reports whether every replica reads want.
