@@ -101,11 +101,15 @@ func TestReadsDuringPartition(t *testing.T) {
 	r := c.sim.Rand()
 	c.workload(2*time.Second, func(name string) {
 		n := int64(r.IntN(9) - 4)
-		before := c.state(name).Value()
+		earlier := c.state(name)
+		was := norm(earlier)
+		before := earlier.Value()
 		addPN(c, name, n)
 		after := c.state(name).Value()
 		c.sim.Check(t, after == before+n, "a replica reads its own update as soon as Update returns",
 			"%s read %d, added %d, and then read %d", name, before, n, after)
+		c.sim.Check(t, norm(earlier) == was, "a state State() returned never changes afterwards",
+			"%s's State() was %s; after an Update the value returned earlier reads %s", name, was, norm(earlier))
 		for _, m := range c.names {
 			if (m <= "r2") == (name <= "r2") {
 				side[m] += n

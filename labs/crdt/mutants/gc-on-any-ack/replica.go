@@ -83,9 +83,7 @@ func New[S Lattice[S]](env Env, cfg Config) *Replica[S] {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 100 * time.Millisecond
 	}
-	if cfg.Fanout <= 0 {
-		cfg.Fanout = 1
-	}
+	cfg.Fanout = max(cfg.Fanout, 1)
 	r := &Replica[S]{env: env, cfg: cfg, buf: map[uint64]S{}, acked: map[string]uint64{}}
 	if b, ok := env.Disk().Get(diskKey); ok {
 		var s saved[S]
@@ -135,9 +133,7 @@ func (r *Replica[S]) Handle(from string, msg any) {
 		r.apply(m.State)
 		r.env.Send(from, Ack{Seq: m.Seq})
 	case Ack:
-		if m.Seq > r.acked[from] {
-			r.acked[from] = m.Seq
-		}
+		r.acked[from] = max(r.acked[from], m.Seq)
 		r.collect()
 	}
 }
@@ -159,9 +155,7 @@ func (r *Replica[S]) collect() {
 func (r *Replica[S]) gossip() {
 	peers := slices.Clone(r.env.Peers())
 	r.env.Rand().Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
-	if len(peers) > r.cfg.Fanout {
-		peers = peers[:r.cfg.Fanout]
-	}
+	peers = peers[:min(len(peers), r.cfg.Fanout)]
 	for _, p := range peers {
 		if from := r.acked[p]; from < r.seq {
 			r.env.Send(p, Delta[S]{State: r.since(from), Seq: r.seq})
@@ -176,8 +170,10 @@ func (r *Replica[S]) since(from uint64) S {
 		return r.state
 	}
 	var d S
-	for s := from; s < r.seq; s++ {
-		d = d.Merge(r.buf[s])
+	for s, delta := range r.buf {
+		if s >= from {
+			d = d.Merge(delta)
+		}
 	}
 	return d
 }

@@ -42,9 +42,7 @@ func (c GCounter) Merge(o GCounter) GCounter {
 		out[r] = n
 	}
 	for r, n := range o.Counts {
-		if n > out[r] {
-			out[r] = n
-		}
+		out[r] = max(out[r], n)
 	}
 	return GCounter{Counts: out}
 }
@@ -131,8 +129,8 @@ type ORSet struct {
 func (s ORSet) next(replica string) Dot {
 	var seq uint64
 	for d := range s.Context {
-		if d.Replica == replica && d.Seq > seq {
-			seq = d.Seq
+		if d.Replica == replica {
+			seq = max(seq, d.Seq)
 		}
 	}
 	return Dot{Replica: replica, Seq: seq + 1}
@@ -152,9 +150,6 @@ func (s ORSet) Add(replica, elem string) ORSet {
 // Remove returns the delta of removing elem: no entries, and elem's current
 // dots as the context. Removing an absent element returns the empty set.
 func (s ORSet) Remove(elem string) ORSet {
-	if len(s.Entries[elem]) == 0 {
-		return ORSet{}
-	}
 	ctx := make(map[Dot]struct{}, len(s.Entries[elem]))
 	for d := range s.Entries[elem] {
 		ctx[d] = struct{}{}
