@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -60,6 +61,13 @@ var (
 // lock before failing with SQLITE_BUSY.
 const busyTimeout = 10000
 
+// stmtCacheSize is how many prepared statements each connection keeps for
+// reuse (the driver's _stmt_cache_size), so a query run again on the same
+// connection skips parsing and planning. The store runs a few hundred
+// distinct statements; the hot paths (session lookup, progress, the
+// dashboards) fit many times over.
+const stmtCacheSize = 256
+
 // DB is the SQLite-backed store.
 type DB struct {
 	write *sql.DB // one connection, BEGIN IMMEDIATE
@@ -83,7 +91,7 @@ func Open(path string) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open store %q: need a plain file path", path)
 	}
-	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_synchronous=FULL", busyTimeout)
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_synchronous=FULL&_stmt_cache_size=%d", busyTimeout, stmtCacheSize)
 	w, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_txlock=immediate&"+common)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
@@ -143,10 +151,30 @@ func (db *DB) now() time.Time {
 	return f().UTC()
 }
 
-// dbTx is a transaction with the one "now" all its writes use.
+// dbTx is a transaction with the one "now" all its writes use. A read
+// transaction shared through ReadSnapshot is ended by the snapshot's done,
+// never by the methods that read in it: for them Commit and Rollback do
+// nothing.
 type dbTx struct {
 	*sql.Tx
-	now time.Time
+	now    time.Time
+	shared bool
+}
+
+// Commit commits the transaction (nothing for a shared snapshot).
+func (tx *dbTx) Commit() error {
+	if tx.shared {
+		return nil
+	}
+	return tx.Tx.Commit()
+}
+
+// Rollback rolls the transaction back (nothing for a shared snapshot).
+func (tx *dbTx) Rollback() error {
+	if tx.shared {
+		return nil
+	}
+	return tx.Tx.Rollback()
 }
 
 // beginWrite starts an immediate (write-locking) transaction.
@@ -159,13 +187,55 @@ func (db *DB) beginWrite(ctx context.Context) (*dbTx, error) {
 }
 
 // beginRead starts a deferred, query-only transaction: a consistent snapshot
-// that does not block the writer.
+// that does not block the writer. Inside a ReadSnapshot of db it returns the
+// snapshot's transaction instead.
 func (db *DB) beginRead(ctx context.Context) (*dbTx, error) {
+	if sn, ok := ctx.Value(snapshotKey{}).(*snapshot); ok && sn.db == db && !sn.ended.Load() {
+		return &dbTx{Tx: sn.tx, now: sn.now, shared: true}, nil
+	}
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin read: %w", err)
 	}
 	return &dbTx{Tx: tx, now: db.now()}, nil
+}
+
+// snapshotKey is the context key of a read snapshot.
+type snapshotKey struct{}
+
+// snapshot is one read transaction shared by the reads made with a context.
+type snapshot struct {
+	db    *DB
+	tx    *sql.Tx
+	now   time.Time
+	ended atomic.Bool
+}
+
+// ReadSnapshot returns a context in which every read of db runs in one read
+// transaction, and done, which ends it. The reads made with the context see
+// one consistent state of the database and pay for one transaction instead
+// of one each (a transaction costs more than a small query). It is meant for
+// a use case that only reads, such as gathering what one page shows: a write
+// made with the context still goes through the writer, but a read after it
+// in the same snapshot does not see it. Inside a snapshot of db already, it
+// returns ctx and a done that does nothing. After done, reads made with the
+// context run in their own transactions again. The error is that of
+// beginning the transaction.
+func (db *DB) ReadSnapshot(ctx context.Context) (context.Context, func(), error) {
+	if sn, ok := ctx.Value(snapshotKey{}).(*snapshot); ok && sn.db == db && !sn.ended.Load() {
+		return ctx, func() {}, nil
+	}
+	tx, err := db.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin read snapshot: %w", err)
+	}
+	sn := &snapshot{db: db, tx: tx, now: db.now()}
+	done := func() {
+		if sn.ended.CompareAndSwap(false, true) {
+			_ = tx.Rollback() // a read-only transaction: nothing to lose
+		}
+	}
+	return context.WithValue(ctx, snapshotKey{}, sn), done, nil
 }
 
 // ---- time encoding ----
