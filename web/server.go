@@ -328,7 +328,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 // page returns the shared page model for r.
 func (s *Server) page(r *http.Request, title, nav string) views.Page {
-	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: s.inboxCount(r)}
+	return s.pageWithInbox(r, title, nav, s.inboxCount(r))
+}
+
+// pageWithInbox is page with the unread count a course verb returned.
+func (s *Server) pageWithInbox(r *http.Request, title, nav string, unread int) views.Page {
+	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: unread}
 }
 
 // redirect sends a 303 See Other, the answer to a successful form POST.
