@@ -2,8 +2,8 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
