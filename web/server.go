@@ -143,6 +143,14 @@ func (s *Server) routes() chi.Router {
 	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
+	// Lesson and case study pages only read: their session lookup and the
+	// page's reads share one read snapshot (lessons.go).
+	r.Group(func(r chi.Router) {
+		r.Use(s.readOnly, s.authenticate, s.requireUser)
+		r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
+		r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
+	})
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/", s.h(s.serveHome))
@@ -161,11 +169,9 @@ func (s *Server) routes() chi.Router {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
 			r.Get("/lessons", s.h(s.serveOutline))
-			r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
 			r.Post("/lessons/{slug}/read", s.h(s.serveMarkRead))
 			r.Post("/lessons/{slug}/quiz", s.h(s.serveQuiz))
 			r.Get("/cases", s.h(s.serveCases))
-			r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
 			r.Get("/diagrams/{name}", s.h(s.serveDiagram))
 			r.Get("/search", s.h(s.serveSearch))
 
