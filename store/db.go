@@ -26,6 +26,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -151,27 +152,51 @@ func (db *DB) now() time.Time {
 	return f().UTC()
 }
 
-// dbTx is a transaction with the one "now" all its writes use. A read
-// transaction shared through ReadSnapshot is ended by the snapshot's done,
-// never by the methods that read in it: for them Commit and Rollback do
-// nothing.
+// dbTx is a transaction with the one "now" all its writes use. A read made
+// inside a ReadSnapshot gets a dbTx over the snapshot's connection instead
+// (Tx is nil): its queries go to that connection, and the snapshot's done,
+// never the method that read, ends it (Commit and Rollback do nothing).
 type dbTx struct {
 	*sql.Tx
-	now    time.Time
-	shared bool
+	snap *snapshot
+	now  time.Time
 }
 
-// Commit commits the transaction (nothing for a shared snapshot).
+// ExecContext runs a statement in the transaction.
+func (tx *dbTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if tx.snap != nil {
+		return tx.snap.conn.ExecContext(context.WithoutCancel(ctx), query, args...)
+	}
+	return tx.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (tx *dbTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if tx.snap != nil {
+		return tx.snap.conn.QueryContext(context.WithoutCancel(ctx), query, args...)
+	}
+	return tx.Tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query expected to return at most one row.
+func (tx *dbTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if tx.snap != nil {
+		return tx.snap.conn.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	}
+	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// Commit commits the transaction (nothing inside a snapshot).
 func (tx *dbTx) Commit() error {
-	if tx.shared {
+	if tx.snap != nil {
 		return nil
 	}
 	return tx.Tx.Commit()
 }
 
-// Rollback rolls the transaction back (nothing for a shared snapshot).
+// Rollback rolls the transaction back (nothing inside a snapshot).
 func (tx *dbTx) Rollback() error {
-	if tx.shared {
+	if tx.snap != nil {
 		return nil
 	}
 	return tx.Tx.Rollback()
@@ -190,8 +215,8 @@ func (db *DB) beginWrite(ctx context.Context) (*dbTx, error) {
 // that does not block the writer. Inside a ReadSnapshot of db it returns the
 // snapshot's transaction instead.
 func (db *DB) beginRead(ctx context.Context) (*dbTx, error) {
-	if sn, ok := ctx.Value(snapshotKey{}).(*snapshot); ok && sn.db == db && !sn.ended.Load() {
-		return &dbTx{Tx: sn.tx, now: sn.now, shared: true}, nil
+	if sn := db.snapshotIn(ctx); sn != nil {
+		return &dbTx{snap: sn, now: sn.now}, nil
 	}
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
@@ -203,39 +228,74 @@ func (db *DB) beginRead(ctx context.Context) (*dbTx, error) {
 // snapshotKey is the context key of a read snapshot.
 type snapshotKey struct{}
 
-// snapshot is one read transaction shared by the reads made with a context.
+// snapshot is one read transaction, on one connection of the read pool,
+// shared by the reads made with a context.
 type snapshot struct {
 	db    *DB
-	tx    *sql.Tx
+	conn  *sql.Conn
 	now   time.Time
 	ended atomic.Bool
+}
+
+// snapshotIn returns the live snapshot of db that ctx carries, or nil.
+func (db *DB) snapshotIn(ctx context.Context) *snapshot {
+	if sn, ok := ctx.Value(snapshotKey{}).(*snapshot); ok && sn.db == db && !sn.ended.Load() {
+		return sn
+	}
+	return nil
 }
 
 // ReadSnapshot returns a context in which every read of db runs in one read
 // transaction, and done, which ends it. The reads made with the context see
 // one consistent state of the database and pay for one transaction instead
-// of one each (a transaction costs more than a small query). It is meant for
-// a use case that only reads, such as gathering what one page shows: a write
-// made with the context still goes through the writer, but a read after it
-// in the same snapshot does not see it. Inside a snapshot of db already, it
-// returns ctx and a done that does nothing. After done, reads made with the
-// context run in their own transactions again. The error is that of
-// beginning the transaction.
+// of one each. It is meant for a use case that only reads, such as
+// gathering what one page shows: a write made with the context still goes
+// through the writer, but a read after it in the same snapshot does not see
+// it. Inside a snapshot of db already, it returns ctx and a done that does
+// nothing. After done, reads made with the context run in their own
+// transactions again. The error is that of taking a connection or beginning
+// the transaction.
+//
+// The transaction is a BEGIN on a connection held for the snapshot rather
+// than a *sql.Tx, and its queries do not follow ctx's cancellation: a
+// *sql.Tx starts a goroutine for every query to watch the context, which
+// costs several times what a small query does. A snapshot is short (one
+// page's reads), so a client that leaves waits for it to end.
 func (db *DB) ReadSnapshot(ctx context.Context) (context.Context, func(), error) {
-	if sn, ok := ctx.Value(snapshotKey{}).(*snapshot); ok && sn.db == db && !sn.ended.Load() {
+	if db.snapshotIn(ctx) != nil {
 		return ctx, func() {}, nil
 	}
-	tx, err := db.read.BeginTx(ctx, nil)
+	conn, err := db.read.Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("begin read snapshot: %w", err)
 	}
-	sn := &snapshot{db: db, tx: tx, now: db.now()}
+	bg := context.WithoutCancel(ctx)
+	if _, err := conn.ExecContext(bg, "BEGIN"); err != nil {
+		discardConn(conn)
+		return nil, nil, fmt.Errorf("begin read snapshot: %w", err)
+	}
+	sn := &snapshot{db: db, conn: conn, now: db.now()}
 	done := func() {
-		if sn.ended.CompareAndSwap(false, true) {
-			_ = tx.Rollback() // a read-only transaction: nothing to lose
+		if !sn.ended.CompareAndSwap(false, true) {
+			return
 		}
+		// A read-only transaction: nothing to lose. A connection whose
+		// ROLLBACK failed may still be in the transaction, so it is closed
+		// instead of going back to the pool.
+		if _, err := conn.ExecContext(bg, "ROLLBACK"); err != nil {
+			discardConn(conn)
+			return
+		}
+		_ = conn.Close()
 	}
 	return context.WithValue(ctx, snapshotKey{}, sn), done, nil
+}
+
+// discardConn closes conn's connection for good instead of returning it to
+// the pool.
+func discardConn(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
 }
 
 // ---- time encoding ----
