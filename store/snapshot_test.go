@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/faultline-dev/faultline"
 )
@@ -111,5 +112,29 @@ func TestReadSnapshotIsPerDB(t *testing.T) {
 	}
 	if _, ok := m["retries"]; !ok || len(m) != 1 {
 		t.Fatalf("the other store with a's snapshot context read %v, want its own write", m)
+	}
+}
+
+// done gives the snapshot's connection back to the pool (the read pool
+// holds 8): many snapshots one after another never run out of connections,
+// also when their context was canceled while they read.
+func TestReadSnapshotReturnsItsConnection(t *testing.T) {
+	db, _ := MustOpenDB(t)
+	u := MustCreateUser(t, db, "lea@example.com", faultline.RoleLearner)
+	for i := 0; i < 40; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, done, err := db.ReadSnapshot(ctx)
+		if err != nil {
+			cancel()
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+		if i%2 == 1 {
+			cancel() // the reads of a snapshot finish however its context ends
+		}
+		if _, err := db.LessonsRead(sctx, u.ID); err != nil {
+			t.Fatalf("read in snapshot %d: %v", i, err)
+		}
+		done()
+		cancel()
 	}
 }
