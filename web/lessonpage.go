@@ -56,6 +56,7 @@ type lessonBody struct {
 	html   string            // its HTML and AfterQuiz then, to notice a changed entry
 	after  string
 	parts  [3]*bodyPart // body, quiz questions (nil without a quiz), after
+	quiz   views.QuizView // the ungraded quiz form (quizForm(lesson, nil))
 }
 
 // lessonParts caches the body parts of each lesson, by slug. A lesson that
@@ -92,8 +93,9 @@ func (c *lessonParts) get(ctx context.Context, l *faultline.Lesson) (*lessonBody
 	b := &lessonBody{lesson: l, html: l.HTML, after: l.AfterQuiz}
 	b.parts[0] = newBodyPart([]byte(l.HTML))
 	if len(l.Quiz) > 0 {
+		b.quiz = quizForm(l, nil)
 		var q bytes.Buffer
-		if err := views.QuizQuestions(quizForm(l, nil)).Render(ctx, &q); err != nil {
+		if err := views.QuizQuestions(b.quiz).Render(ctx, &q); err != nil {
 			return nil, fmt.Errorf("render the quiz of %s: %w", l.Slug, err)
 		}
 		b.parts[1] = newBodyPart(q.Bytes())
@@ -101,6 +103,16 @@ func (c *lessonParts) get(ctx context.Context, l *faultline.Lesson) (*lessonBody
 	b.parts[2] = newBodyPart([]byte(l.AfterQuiz))
 	c.parts[l.Slug] = b
 	return b, nil
+}
+
+// ungradedQuiz returns the ungraded quiz form of l (made once per lesson;
+// its questions are shared and must not be changed).
+func (s *Server) ungradedQuiz(ctx context.Context, l *faultline.Lesson) (views.QuizView, error) {
+	lb, err := s.lessonParts.get(ctx, l)
+	if err != nil {
+		return views.QuizView{}, err
+	}
+	return lb.quiz, nil
 }
 
 var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -248,7 +248,10 @@ func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonP
 	}
 	m.Discussions = placeDiscussionViews(place, lp.Discussions) // discuss.go
 	if len(l.Quiz) > 0 {
-		q := quizForm(l, nil)
+		q, err := s.ungradedQuiz(r.Context(), l) // lessonpage.go
+		if err != nil {
+			return m, err
+		}
 		if sc, ok := p.scores[l.Slug]; ok {
 			q.Best = bestText(sc)
 		}
