@@ -55,7 +55,7 @@ type lessonBody struct {
 	lesson *faultline.Lesson // the catalog entry they were made from
 	html   string            // its HTML and AfterQuiz then, to notice a changed entry
 	after  string
-	parts  [3]*bodyPart // body, quiz questions (nil without a quiz), after
+	parts  [3]*bodyPart   // body, quiz questions (nil without a quiz), after
 	quiz   views.QuizView // the ungraded quiz form (quizForm(lesson, nil))
 }
 
