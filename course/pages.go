@@ -83,9 +83,14 @@ type CohortPage struct {
 	Conversation *ConversationStats
 }
 
-// CohortPage returns what the dashboard of a cohort viewer teaches shows;
-// ENOTFOUND otherwise.
+// CohortPage returns what the dashboard of a cohort viewer teaches shows,
+// read in one read snapshot; ENOTFOUND otherwise.
 func (s *Service) CohortPage(ctx context.Context, viewer *faultline.User, id int64) (*CohortPage, error) {
+	ctx, done, err := s.readSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	c, err := s.Cohort(ctx, viewer, id)
 	if err != nil {
 		return nil, err

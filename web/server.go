@@ -143,12 +143,14 @@ func (s *Server) routes() chi.Router {
 	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
-	// Lesson and case study pages only read: their session lookup and the
-	// page's reads share one read snapshot (lessons.go).
+	// Pages that only read, and are read most: their session lookup and
+	// the page's reads share one read snapshot (middleware.go): lessons,
+	// case studies and the cohort dashboard.
 	r.Group(func(r chi.Router) {
 		r.Use(s.readOnly, s.authenticate, s.requireUser)
 		r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
 		r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
+		r.With(s.requireTeacher).Get("/cohorts/{id}", s.h(s.serveCohort))
 	})
 
 	r.Group(func(r chi.Router) {
@@ -201,7 +203,6 @@ func (s *Server) routes() chi.Router {
 				r.Use(s.requireTeacher)
 				r.Get("/cohorts", s.h(s.serveCohorts))
 				r.Post("/cohorts", s.h(s.serveCreateCohort))
-				r.Get("/cohorts/{id}", s.h(s.serveCohort))
 				s.dashboardRoutes(r)
 				s.similarRoutes(r)
 				s.rosterRoutes(r)  // roster.go
