@@ -45,6 +45,14 @@ type Snapshots interface {
 	ReadSnapshot(ctx context.Context) (context.Context, func(), error)
 }
 
+// DashboardVersions tells when what a cohort's dashboard shows in its
+// progress matrix and member list last changed (store.DB.DashboardVersion).
+type DashboardVersions interface {
+	// DashboardVersion returns a number that moves on with every write that
+	// changes them; ENOTFOUND for an unknown cohort.
+	DashboardVersion(ctx context.Context, cohortID int64) (int64, error)
+}
+
 // Deps are everything a Service needs. Every field is required (New says
 // which is missing); the portal passes its one *store.DB for each storage
 // interface.
@@ -77,6 +85,8 @@ type Deps struct {
 	// Snapshots gives the verbs that gather a whole page one read
 	// transaction (LessonPage, CohortPage).
 	Snapshots Snapshots
+	// Dashboards lets CohortPage leave out what its caller holds already.
+	Dashboards DashboardVersions
 
 	// Sandboxes and Terminals run learners' sandboxes; when the container
 	// engine is down they answer EUNAVAILABLE, which pages show as such.
@@ -141,7 +151,7 @@ func New(d Deps) (*Service, error) {
 		{"Sandboxes", d.Sandboxes != nil}, {"Terminals", d.Terminals != nil}, {"Replayer", d.Replayer != nil},
 		{"Similarity", d.Similarity != nil}, {"Labs", d.Labs != nil}, {"Kick", d.Kick != nil}, {"Now", d.Now != nil},
 		{"Discussions", d.Discussions != nil}, {"Groups", d.Groups != nil}, {"Moderation", d.Moderation != nil},
-		{"Feedback", d.Feedback != nil}, {"Inbox", d.Inbox != nil}, {"Snapshots", d.Snapshots != nil}, {"Lessons", d.Lessons != nil}, {"Markdown", d.Markdown != nil},
+		{"Feedback", d.Feedback != nil}, {"Inbox", d.Inbox != nil}, {"Snapshots", d.Snapshots != nil}, {"Dashboards", d.Dashboards != nil}, {"Lessons", d.Lessons != nil}, {"Markdown", d.Markdown != nil},
 	}
 	for _, r := range required {
 		if !r.ok {

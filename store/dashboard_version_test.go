@@ -127,3 +127,73 @@ func TestDashboardVersionOfCohorts(t *testing.T) {
 	_, err := db.DashboardVersion(context.Background(), c.ID+100)
 	assertCode(t, err, faultline.ENOTFOUND)
 }
+
+// The conversation figures a dashboard shows (questions unanswered and
+// unresolved, staff's first replies, held and reported posts, open regrade
+// requests) move the version; reading a thread and voting do not.
+func TestDashboardVersionFollowsConversation(t *testing.T) {
+	ctx := context.Background()
+	db, clk := MustOpenDB(t)
+	ins := MustCreateUser(t, db, "ins@example.com", faultline.RoleInstructor)
+	ann := MustCreateUser(t, db, "ann@example.com", faultline.RoleLearner)
+	bob := MustCreateUser(t, db, "bob@example.com", faultline.RoleLearner)
+	spring := MustCreateCohort(t, db, ins.ID, "Spring", "inv-spring")
+	autumn := MustCreateCohort(t, db, ins.ID, "Autumn", "inv-autumn")
+	for _, u := range []int64{ann.ID, bob.ID} {
+		if err := db.AddMember(ctx, spring.ID, u, faultline.MemberLearner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := faultline.Place{Kind: faultline.PlaceLesson, Slug: "retries"}
+	th := &faultline.Thread{CohortID: spring.ID, Place: at, Kind: faultline.ThreadQuestion, Title: "Why jitter?", AuthorID: ann.ID}
+	var reply *faultline.Post
+	sub := MustCreateSubmission(t, db, ann.ID, "saga")
+	MustClaim(t, db, "w", time.Minute)
+	MustComplete(t, db, sub.ID, "w", 5, 10)
+	req := &faultline.RegradeRequest{SubmissionID: sub.ID, UserID: ann.ID, Lab: "saga", Test: "TestA", Reason: "flaky"}
+
+	steps := []struct {
+		name  string
+		write func() error
+		moves bool
+	}{
+		{"a question", func() error {
+			return db.CreateThread(ctx, th, &faultline.Post{AuthorID: ann.ID, Body: "?", HTML: "<p>?</p>"})
+		}, true},
+		{"a question in another cohort", func() error {
+			return db.CreateThread(ctx, &faultline.Thread{CohortID: autumn.ID, Place: at, Kind: faultline.ThreadQuestion, Title: "Elsewhere", AuthorID: ins.ID},
+				&faultline.Post{AuthorID: ins.ID, Body: "?", HTML: "<p>?</p>"})
+		}, false},
+		{"a staff reply", func() error {
+			reply = &faultline.Post{ThreadID: th.ID, AuthorID: ins.ID, Staff: true, Body: "Herds.", HTML: "<p>Herds.</p>"}
+			return db.AddPost(ctx, reply)
+		}, true},
+		{"the thread read", func() error { return db.MarkRead(ctx, bob.ID, th.ID, reply.ID) }, false},
+		{"a vote", func() error { _, err := db.Vote(ctx, th.ID, bob.ID, true); return err }, false},
+		{"the answer marked", func() error {
+			_, err := db.UpdateThread(ctx, th.ID, func(t *faultline.Thread) error { t.AnswerID = reply.ID; return nil })
+			return err
+		}, true},
+		{"a post reported", func() error {
+			return db.ReportPost(ctx, &faultline.PostReport{PostID: reply.ID, ReporterID: bob.ID, Reason: "rude"})
+		}, true},
+		{"the reports resolved", func() error { return db.ResolveReports(ctx, reply.ID, ins.ID) }, true},
+		{"a post hidden", func() error { _, err := db.SetPostState(ctx, reply.ID, faultline.PostHidden, ""); return err }, true},
+		{"a regrade request", func() error { return db.CreateRegradeRequest(ctx, req) }, true},
+		{"its answer", func() error {
+			req.State, req.Answer, req.AnsweredBy = faultline.RequestDeclined, "It is not flaky.", ins.ID
+			return db.AnswerRegradeRequest(ctx, req)
+		}, true},
+	}
+	for _, st := range steps {
+		before := MustDashboardVersion(t, db, spring.ID)
+		if err := st.write(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		after := MustDashboardVersion(t, db, spring.ID)
+		if moved := after != before; moved != st.moves {
+			t.Errorf("%s: version %d → %d, want moved=%v", st.name, before, after, st.moves)
+		}
+		clk.Advance(time.Second)
+	}
+}

@@ -87,7 +87,8 @@ type Server struct {
 
 	terms termSessions // live terminal sockets, closed at shutdown (terminal.go)
 
-	lessonParts lessonParts // lesson bodies rendered once (lessonpage.go)
+	lessonParts lessonParts    // lesson bodies rendered once (lessonpage.go)
+	dashboards  dashboardCache // cohort dashboards' heat maps and member lists (dashboard_cache.go)
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency

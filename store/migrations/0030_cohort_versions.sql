@@ -1,15 +1,16 @@
 -- 0030_cohort_versions: a version number per cohort that moves on with
--- every write that changes what its dashboard's progress matrix and member
--- list show, so the portal may keep them rendered until it moves
--- (DB.DashboardVersion). Triggers move it, in the transaction of the write, for
--- writes from any code path or process: members and their accounts, lessons
--- read, submissions and their results, the lab_progress summary, extensions,
--- score adjustments, and lab settings. A learner's rules for a lab come from
--- every cohort they learn in, so a change of one cohort's lab settings or of
--- a learner's memberships moves the version of each cohort the learners
--- concerned belong to. More moves than needed are harmless (the dashboard
--- is read again); a missing one would show stale data, which the store
--- tests check write by write.
+-- every write that changes what its dashboard's progress matrix, member
+-- list and conversation figures show, so the portal may keep them rendered
+-- until it moves (DB.DashboardVersion). Triggers move it, in the
+-- transaction of the write, for writes from any code path or process:
+-- members and their accounts, lessons read, submissions and their results,
+-- the lab_progress summary, extensions, score adjustments, lab settings,
+-- threads, posts, reports and regrade requests. A learner's rules for a lab
+-- come from every cohort they learn in, so a change of one cohort's lab
+-- settings or of a learner's memberships moves the version of each cohort
+-- the learners concerned belong to. More moves than needed are harmless
+-- (the dashboard is read again); a missing one would show stale data,
+-- which the store tests check write by write.
 
 CREATE TABLE cohort_versions (
 	cohort_id INTEGER PRIMARY KEY REFERENCES cohorts (id) ON DELETE CASCADE,
@@ -144,6 +145,60 @@ CREATE TRIGGER cohort_versions_adj_up AFTER UPDATE ON score_adjustments BEGIN
 	WHERE cohort_id IN (SELECT cohort_id FROM memberships WHERE user_id IN (OLD.user_id, NEW.user_id));
 END;
 CREATE TRIGGER cohort_versions_adj_out AFTER DELETE ON score_adjustments BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT cohort_id FROM memberships WHERE user_id = OLD.user_id);
+END;
+
+-- The conversation figures: questions unanswered and unresolved, staff's
+-- first replies, held and reported posts, open regrade requests. Reading a
+-- thread, voting, or a thread's version and last activity moving (which
+-- live pages follow) leave it.
+CREATE TRIGGER cohort_versions_threads_in AFTER INSERT ON threads BEGIN
+	UPDATE cohort_versions SET version = version + 1 WHERE cohort_id = NEW.cohort_id;
+END;
+CREATE TRIGGER cohort_versions_threads_up
+AFTER UPDATE OF cohort_id, kind, author_id, group_id, shared, answer_id, created_at, first_staff_reply_at ON threads BEGIN
+	UPDATE cohort_versions SET version = version + 1 WHERE cohort_id IN (OLD.cohort_id, NEW.cohort_id);
+END;
+CREATE TRIGGER cohort_versions_threads_out AFTER DELETE ON threads BEGIN
+	UPDATE cohort_versions SET version = version + 1 WHERE cohort_id = OLD.cohort_id;
+END;
+
+CREATE TRIGGER cohort_versions_posts_in AFTER INSERT ON posts BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT cohort_id FROM threads WHERE id = NEW.thread_id);
+END;
+CREATE TRIGGER cohort_versions_posts_up AFTER UPDATE ON posts BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT cohort_id FROM threads WHERE id IN (OLD.thread_id, NEW.thread_id));
+END;
+CREATE TRIGGER cohort_versions_posts_out AFTER DELETE ON posts BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT cohort_id FROM threads WHERE id = OLD.thread_id);
+END;
+
+CREATE TRIGGER cohort_versions_reports_in AFTER INSERT ON post_reports BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT t.cohort_id FROM posts p JOIN threads t ON t.id = p.thread_id WHERE p.id = NEW.post_id);
+END;
+CREATE TRIGGER cohort_versions_reports_up AFTER UPDATE ON post_reports BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT t.cohort_id FROM posts p JOIN threads t ON t.id = p.thread_id WHERE p.id IN (OLD.post_id, NEW.post_id));
+END;
+CREATE TRIGGER cohort_versions_reports_out AFTER DELETE ON post_reports BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT t.cohort_id FROM posts p JOIN threads t ON t.id = p.thread_id WHERE p.id = OLD.post_id);
+END;
+
+CREATE TRIGGER cohort_versions_requests_in AFTER INSERT ON regrade_requests BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT cohort_id FROM memberships WHERE user_id = NEW.user_id);
+END;
+CREATE TRIGGER cohort_versions_requests_up AFTER UPDATE ON regrade_requests BEGIN
+	UPDATE cohort_versions SET version = version + 1
+	WHERE cohort_id IN (SELECT cohort_id FROM memberships WHERE user_id IN (OLD.user_id, NEW.user_id));
+END;
+CREATE TRIGGER cohort_versions_requests_out AFTER DELETE ON regrade_requests BEGIN
 	UPDATE cohort_versions SET version = version + 1
 	WHERE cohort_id IN (SELECT cohort_id FROM memberships WHERE user_id = OLD.user_id);
 END;

@@ -516,6 +516,8 @@ type CohortPage struct {
 	Regrades  string         // the cohort's regrades (regrades.go)
 	// Conversation: questions, moderation, regrade requests (talk_models.go).
 	Conversation *ConversationPanel
+	// RosterHTML, when set instead of Roster, is RosterPanel rendered already.
+	RosterHTML string
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
+	"github.com/faultline-dev/faultline/web/views"
+)
+
+// The cohort dashboard's heat map and member list are most of its cost:
+// reading and deciding every learner's held score on every lab, and
+// rendering a row per learner. dashboardCache keeps them rendered per
+// cohort, with the cohort's dashboard version they were read at
+// (course.CohortPage.Version, which store triggers move on with every write
+// that changes them: a submission or grade, an extension, an adjustment,
+// lab settings, a member, a name, a lesson read, a question, a post, a
+// report, a regrade request). A request passes the
+// version it holds to course.CohortPage, which leaves the members and the
+// matrix out when the version has not moved; the rows are then written in
+// the order the request sorts by, and the member list (which depends on the
+// viewer: the actions they may take, the cohorts they may move a learner
+// to) comes from its own entry; the conversation figures (questions,
+// moderation, regrade requests) are kept too. The rest of the page (the
+// cohort's name and invite link, the layout) is made per request.
+
+// dashboardCohorts is how many cohorts' dashboards are kept (the least
+// recently shown goes first); dashboardRosters how many member lists per
+// cohort (one per viewer and their move targets).
+const (
+	dashboardCohorts = 32
+	dashboardRosters = 8
+)
+
+type dashboardCache struct {
+	mu      sync.Mutex
+	entries map[int64]*dashboardEntry
+	tick    uint64
+}
+
+// dashboardEntry is what one cohort's dashboard keeps at one version. Only
+// rosters changes after it is made (under the cache's lock).
+type dashboardEntry struct {
+	version      int64
+	members      []*faultline.Member
+	conversation *views.ConversationPanel
+	rows         []heatRowHTML // by name, as ProgressMatrix orders them
+	rosters      map[string]string
+	used         uint64
+}
+
+// heatRowHTML is one rendered row of the heat map with what it sorts by.
+type heatRowHTML struct {
+	keys heatKeys
+	html string
+}
+
+// held returns the version of cohort id's entry, or 0 when none is kept.
+func (c *dashboardCache) held(id int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[id]; e != nil {
+		return e.version
+	}
+	return 0
+}
+
+// get returns cohort id's entry at version, or nil.
+func (c *dashboardCache) get(id, version int64) *dashboardEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[id]
+	if e == nil || e.version != version {
+		return nil
+	}
+	c.tick++
+	e.used = c.tick
+	return e
+}
+
+// put keeps e as cohort id's entry, dropping the least recently shown
+// cohort's when there are too many.
+func (c *dashboardCache) put(id int64, e *dashboardEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[int64]*dashboardEntry{}
+	}
+	c.tick++
+	e.used = c.tick
+	c.entries[id] = e
+	for len(c.entries) > dashboardCohorts {
+		var oldest int64
+		for k, v := range c.entries {
+			if oldest == 0 || v.used < c.entries[oldest].used {
+				oldest = k
+			}
+		}
+		delete(c.entries, oldest)
+	}
+}
+
+// roster returns the member list rendered under key, or "".
+func (c *dashboardCache) roster(e *dashboardEntry, key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return e.rosters[key]
+}
+
+// putRoster keeps a rendered member list under key (a few per entry).
+func (c *dashboardCache) putRoster(e *dashboardEntry, key, html string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.rosters == nil || len(e.rosters) >= dashboardRosters {
+		e.rosters = map[string]string{}
+	}
+	e.rosters[key] = html
+}
+
+// dashboardEntryFor makes a cohort's entry from what course.CohortPage
+// read at p.Version, rendering the heat map's rows.
+func (s *Server) dashboardEntryFor(ctx context.Context, cohortID int64, p *course.CohortPage) (*dashboardEntry, error) {
+	e := &dashboardEntry{version: p.Version, members: p.Members, conversation: conversationPanel(cohortID, p.Conversation)} // moderation.go
+	matrix := p.Matrix
+	maxTotal := 0
+	for _, l := range s.d.Labs.All() {
+		maxTotal += l.MaxScore()
+	}
+	var b strings.Builder
+	for _, hr := range s.heatRows(cohortID, matrix) {
+		b.Reset()
+		if err := views.HeatRowView(hr.row, maxTotal).Render(ctx, &b); err != nil {
+			return nil, fmt.Errorf("render the heat map of cohort %d: %w", cohortID, err)
+		}
+		e.rows = append(e.rows, heatRowHTML{keys: hr.keys, html: b.String()})
+	}
+	return e, nil
+}
+
+// rowsHTML returns e's rows in the order ms asks for.
+func (e *dashboardEntry) rowsHTML(ms matrixSort) []string {
+	keys := make([]heatKeys, len(e.rows))
+	for i, r := range e.rows {
+		keys[i] = r.keys
+	}
+	out := make([]string, 0, len(e.rows))
+	for _, i := range heatOrder(ms, keys) {
+		out = append(out, e.rows[i].html)
+	}
+	return out
+}
+
+// rosterKey names what a member list depends on beyond the members: the
+// viewer (the actions they may take) and the cohorts they may move a
+// learner to.
+func rosterKey(viewer *faultline.User, targets []views.MoveTarget) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatInt(viewer.ID, 10))
+	b.WriteByte('/')
+	b.WriteString(string(viewer.Role))
+	for _, t := range targets {
+		b.WriteByte('/')
+		b.WriteString(t.ID)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(t.Name))
+	}
+	return b.String()
+}
+
+// rosterHTML renders a member list.
+func rosterHTML(ctx context.Context, v views.RosterView) (string, error) {
+	var b bytes.Buffer
+	if err := views.RosterPanel(v).Render(ctx, &b); err != nil {
+		return "", fmt.Errorf("render the member list: %w", err)
+	}
+	return b.String(), nil
+}
