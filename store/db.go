@@ -58,6 +58,23 @@ var (
 	_ faultline.ReplayLog         = (*DB)(nil)
 )
 
+// driverName is mattn/go-sqlite3 with each connection's temporary files
+// kept in memory (PRAGMA temp_store = MEMORY): statement journals above
+// all. A statement that fires a trigger inside a larger transaction (the
+// dashboard versions of migration 0030) keeps one, and on disk each is a
+// temporary file created, written and removed per statement, which made a
+// large write transaction many times slower.
+const driverName = "sqlite3_faultline"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		if _, err := c.Exec(`PRAGMA temp_store = MEMORY`, nil); err != nil {
+			return fmt.Errorf("keep temporary files in memory: %w", err)
+		}
+		return nil
+	}})
+}
+
 // busyTimeout is how long (ms) a connection waits for another process's write
 // lock before failing with SQLITE_BUSY.
 const busyTimeout = 10000
@@ -93,7 +110,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %q: need a plain file path", path)
 	}
 	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=on&_synchronous=FULL&_stmt_cache_size=%d", busyTimeout, stmtCacheSize)
-	w, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_txlock=immediate&"+common)
+	w, err := sql.Open(driverName, path+"?_journal_mode=WAL&_txlock=immediate&"+common)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
@@ -113,7 +130,7 @@ func Open(path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	r, err := sql.Open("sqlite3", path+"?_txlock=deferred&_query_only=on&"+common)
+	r, err := sql.Open(driverName, path+"?_txlock=deferred&_query_only=on&"+common)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %q for reading: %w", path, err)
