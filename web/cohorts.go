@@ -110,5 +110,6 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 		s.dashboards.putRoster(e, key, m.RosterHTML)
 	}
 	m.Conversation = e.conversation
-	return s.render(w, r, http.StatusOK, views.Cohort(m))
+	// The rows and the member list, and some 64 KB for the rest.
+	return s.renderSized(w, r, http.StatusOK, views.Cohort(m), e.size+len(m.RosterHTML)+64<<10)
 }

@@ -46,6 +46,7 @@ type dashboardCache struct {
 // dashboardEntry is what one cohort's dashboard keeps at one version. Only
 // rosters changes after it is made (under the cache's lock).
 type dashboardEntry struct {
+	size         int // bytes of the rows
 	version      int64
 	members      []*faultline.Member
 	conversation *views.ConversationPanel
@@ -138,6 +139,7 @@ func (s *Server) dashboardEntryFor(ctx context.Context, cohortID int64, p *cours
 			return nil, fmt.Errorf("render the heat map of cohort %d: %w", cohortID, err)
 		}
 		e.rows = append(e.rows, heatRowHTML{keys: hr.keys, html: b.String()})
+		e.size += b.Len()
 	}
 	return e, nil
 }

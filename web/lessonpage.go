@@ -115,7 +115,12 @@ func (s *Server) ungradedQuiz(ctx context.Context, l *faultline.Lesson) (views.Q
 	return lb.quiz, nil
 }
 
+// pageBufs are buffers pages are rendered into; one that grew past
+// maxPooledPage (a large cohort's dashboard is some hundreds of KB) is left
+// to the garbage collector.
 var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledPage = 4 << 20
 
 var flateWriters = sync.Pool{New: func() any {
 	w, _ := flate.NewWriter(io.Discard, flate.BestSpeed)
@@ -146,7 +151,7 @@ func (s *Server) serveLessonPage(w http.ResponseWriter, r *http.Request, m views
 	buf := pageBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
-		if buf.Cap() <= 1<<20 {
+		if buf.Cap() <= maxPooledPage {
 			pageBufs.Put(buf)
 		}
 	}()
@@ -218,7 +223,7 @@ func (s *Server) serveLessonPage(w http.ResponseWriter, r *http.Request, m views
 		out := pageBufs.Get().(*bytes.Buffer)
 		out.Reset()
 		defer func() {
-			if out.Cap() <= 1<<20 {
+			if out.Cap() <= maxPooledPage {
 				pageBufs.Put(out)
 			}
 		}()

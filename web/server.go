@@ -316,10 +316,18 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 // render renders c fully into a buffer and only then writes the status and
 // body, so a failed render is a clean error, never half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) error {
+	return s.renderSized(w, r, status, c, 0)
+}
+
+// renderSized is render for a page of about size bytes: its buffer is made
+// that large at once instead of growing (and copying) as the page is
+// written.
+func (s *Server) renderSized(w http.ResponseWriter, r *http.Request, status int, c templ.Component, size int) error {
 	buf := pageBufs.Get().(*bytes.Buffer) // lessonpage.go
 	buf.Reset()
+	buf.Grow(size)
 	defer func() {
-		if buf.Cap() <= 1<<20 {
+		if buf.Cap() <= maxPooledPage {
 			pageBufs.Put(buf)
 		}
 	}()
