@@ -177,6 +177,7 @@ func (s *Server) progressHead(r *http.Request, cohortID int64) (views.ProgressMa
 
 // heatRow is one learner's row of the heat map with what it sorts by.
 type heatRow struct {
+	user int64
 	row  views.HeatRow
 	keys heatKeys
 }
@@ -193,7 +194,7 @@ func (s *Server) heatRows(cohortID int64, rows []*faultline.MatrixRow) []heatRow
 	all := s.d.Labs.All()
 	out := make([]heatRow, 0, len(rows))
 	for _, row := range rows {
-		hr := heatRow{row: views.HeatRow{Name: row.Name, Email: row.Email, LessonsRead: row.LessonsRead}, keys: heatKeys{best: map[string]int{}}}
+		hr := heatRow{user: row.UserID, row: views.HeatRow{Name: row.Name, Email: row.Email, LessonsRead: row.LessonsRead}, keys: heatKeys{best: map[string]int{}}}
 		for _, l := range all {
 			cell := views.HeatCell{Max: l.MaxScore()}
 			c := row.Cells[l.Slug]

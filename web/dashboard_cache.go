@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,9 +56,12 @@ type dashboardEntry struct {
 	used         uint64
 }
 
-// heatRowHTML is one rendered row of the heat map with what it sorts by.
+// heatRowHTML is one rendered row of the heat map with what it sorts by,
+// whose it is and what it shows.
 type heatRowHTML struct {
 	keys heatKeys
+	user int64
+	row  views.HeatRow
 	html string
 }
 
@@ -124,24 +128,54 @@ func (c *dashboardCache) putRoster(e *dashboardEntry, key, html string) {
 }
 
 // dashboardEntryFor makes a cohort's entry from what course.CohortPage
-// read at p.Version, rendering the heat map's rows.
+// read at p.Version, rendering the heat map's rows; a learner's row that is
+// the same as in the entry it replaces (after a write that concerned
+// someone else) is taken from it instead of rendered again.
 func (s *Server) dashboardEntryFor(ctx context.Context, cohortID int64, p *course.CohortPage) (*dashboardEntry, error) {
 	e := &dashboardEntry{version: p.Version, members: p.Members, conversation: conversationPanel(cohortID, p.Conversation)} // moderation.go
-	matrix := p.Matrix
+	old := s.dashboards.previous(cohortID)
 	maxTotal := 0
 	for _, l := range s.d.Labs.All() {
 		maxTotal += l.MaxScore()
 	}
 	var b strings.Builder
-	for _, hr := range s.heatRows(cohortID, matrix) {
-		b.Reset()
-		if err := views.HeatRowView(hr.row, maxTotal).Render(ctx, &b); err != nil {
-			return nil, fmt.Errorf("render the heat map of cohort %d: %w", cohortID, err)
+	for _, hr := range s.heatRows(cohortID, p.Matrix) {
+		row := heatRowHTML{keys: hr.keys, user: hr.user, row: hr.row}
+		if o, ok := old[hr.user]; ok && sameHeatRow(o.row, hr.row) {
+			row.html = o.html
+		} else {
+			b.Reset()
+			if err := views.HeatRowView(hr.row, maxTotal).Render(ctx, &b); err != nil {
+				return nil, fmt.Errorf("render the heat map of cohort %d: %w", cohortID, err)
+			}
+			row.html = b.String()
 		}
-		e.rows = append(e.rows, heatRowHTML{keys: hr.keys, html: b.String()})
-		e.size += b.Len()
+		e.rows = append(e.rows, row)
+		e.size += len(row.html)
 	}
 	return e, nil
+}
+
+// sameHeatRow reports whether two rows of the heat map show the same.
+func sameHeatRow(a, b views.HeatRow) bool {
+	return a.Name == b.Name && a.Email == b.Email && a.LessonsRead == b.LessonsRead && a.Total == b.Total &&
+		slices.Equal(a.Cells, b.Cells)
+}
+
+// previous returns the rows of cohort id's entry by learner (whatever its
+// version), or nil.
+func (c *dashboardCache) previous(id int64) map[int64]heatRowHTML {
+	c.mu.Lock()
+	e := c.entries[id]
+	c.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	out := make(map[int64]heatRowHTML, len(e.rows))
+	for _, r := range e.rows {
+		out[r.user] = r
+	}
+	return out
 }
 
 // rowsHTML returns e's rows in the order ms asks for.
