@@ -46,7 +46,8 @@ type Snapshots interface {
 }
 
 // DashboardVersions tells when what a cohort's dashboard shows in its
-// progress matrix and member list last changed (store.DB.DashboardVersion).
+// progress matrix, member list and conversation figures last changed
+// (store.DB.DashboardVersion).
 type DashboardVersions interface {
 	// DashboardVersion returns a number that moves on with every write that
 	// changes them; ENOTFOUND for an unknown cohort.

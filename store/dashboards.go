@@ -90,8 +90,9 @@ func (db *DB) ProgressMatrix(ctx context.Context, cohortID int64) ([]*faultline.
 
 // DashboardVersion returns the version of what the cohort's dashboard shows in
 // its progress matrix (ProgressMatrix, with the attempts, extensions,
-// adjustments and lab settings the held scores are decided from) and its
-// member list: triggers move it on with every write that changes any of it
+// adjustments and lab settings the held scores are decided from), its
+// member list and its conversation figures (threads, posts, reports,
+// regrade requests): triggers move it on with every write that changes any of it
 // (migration 0030), in the transaction of the write, so a caller that read
 // the version and then the data (or both in one ReadSnapshot) may keep what
 // it made of them until the version moves. ENOTFOUND for an unknown cohort.
