@@ -84,6 +84,15 @@ const busyTimeout = 10000
 // connection skips parsing and planning. The store runs a few hundred
 // distinct statements; the hot paths (session lookup, progress, the
 // dashboards) fit many times over.
+//
+// A kept statement is parsed and planned again anyway when SQLite's
+// planner looked at the value of one of its parameters (an equality some
+// candidate index leaves to be checked row by row, a LIMIT ?, a LIKE ?):
+// the driver clears the bindings before each execution, and SQLite then
+// treats the plan as stale. The queries of the pages read most write such
+// parameters as +? (the value, unchanged, as an expression the planner does
+// not look into), which keeps their plans (the same indexes) and their
+// statements for reuse.
 const stmtCacheSize = 256
 
 // DB is the SQLite-backed store.
