@@ -110,6 +110,11 @@ func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 		s.dashboards.putRoster(e, key, m.RosterHTML)
 	}
 	m.Conversation = e.conversation
+	if acceptsGzip(r) { // lessonpage.go
+		if ok, err := s.writeCohortGzip(w, r, m, e, ms, key); ok || err != nil { // dashboard_cache.go
+			return err
+		}
+	}
 	// The rows and the member list, and some 64 KB for the rest.
 	return s.renderSized(w, r, http.StatusOK, views.Cohort(m), e.size+len(m.RosterHTML)+64<<10)
 }

@@ -2,8 +2,10 @@ package web
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,7 +55,11 @@ type dashboardEntry struct {
 	conversation *views.ConversationPanel
 	rows         []heatRowHTML // by name, as ProgressMatrix orders them
 	rosters      map[string]string
-	used         uint64
+	// deflated are the rows in one order ("rows " and the sort) and the
+	// member lists ("roster " and their key), deflated for gzip answers
+	// when one is first asked for.
+	deflated map[string]*bodyPart
+	used     uint64
 }
 
 // heatRowHTML is one rendered row of the heat map with what it sorts by,
@@ -125,6 +131,26 @@ func (c *dashboardCache) putRoster(e *dashboardEntry, key, html string) {
 		e.rosters = map[string]string{}
 	}
 	e.rosters[key] = html
+}
+
+// deflatedPart returns the part of e kept deflated under key, making it
+// from raw when it is not kept yet (a few per entry: each order asked for,
+// each member list).
+func (c *dashboardCache) deflatedPart(e *dashboardEntry, key string, raw func() []byte) *bodyPart {
+	c.mu.Lock()
+	p := e.deflated[key]
+	c.mu.Unlock()
+	if p != nil {
+		return p
+	}
+	p = newBodyPartAt(raw(), flate.BestSpeed) // lessonpage.go
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.deflated == nil || len(e.deflated) >= 4*dashboardRosters {
+		e.deflated = map[string]*bodyPart{}
+	}
+	e.deflated[key] = p
+	return p
 }
 
 // dashboardEntryFor makes a cohort's entry from what course.CohortPage
@@ -215,4 +241,58 @@ func rosterHTML(ctx context.Context, v views.RosterView) (string, error) {
 		return "", fmt.Errorf("render the member list: %w", err)
 	}
 	return b.String(), nil
+}
+
+// dashRowsMark and dashRosterMark stand in for the heat map's rows and the
+// member list while a gzip answer of the cohort page renders (as the
+// lesson page's markers do: a page where one is not found exactly once is
+// answered the ordinary way).
+const (
+	dashRowsMark   = "\x00faultline-dashboard-rows\x00"
+	dashRosterMark = "\x00faultline-dashboard-roster\x00"
+)
+
+// writeCohortGzip answers with the cohort page m as one gzip member: the
+// page rendered with markers in place of its rows and member list, deflated
+// per request (a few KB), around the rows in the order ms asks for and the
+// member list under rosterKey, kept deflated in e. It returns false, having
+// written nothing, when the page does not have that shape.
+func (s *Server) writeCohortGzip(w http.ResponseWriter, r *http.Request, m views.CohortPage, e *dashboardEntry, ms matrixSort, rosterKey string) (bool, error) {
+	rows, roster := m.Progress.RowsHTML, m.RosterHTML
+	if len(rows) == 0 || roster == "" {
+		return false, nil
+	}
+	m.Progress.RowsHTML, m.RosterHTML = []string{dashRowsMark}, dashRosterMark
+	buf := pageBufs.Get().(*bytes.Buffer) // lessonpage.go
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledPage {
+			pageBufs.Put(buf)
+		}
+	}()
+	if err := views.Cohort(m).Render(r.Context(), buf); err != nil {
+		return false, fmt.Errorf("render %s: %w", r.URL.Path, err)
+	}
+	page := buf.Bytes()
+	i, j := bytes.Index(page, []byte(dashRowsMark)), bytes.Index(page, []byte(dashRosterMark))
+	if i < 0 || j < i || bytes.Count(page, []byte(dashRowsMark)) != 1 || bytes.Count(page, []byte(dashRosterMark)) != 1 {
+		return false, nil
+	}
+	order := "rows " + ms.key
+	if ms.desc {
+		order += " desc"
+	}
+	parts := []*bodyPart{
+		s.dashboards.deflatedPart(e, order, func() []byte { return []byte(strings.Join(rows, "")) }),
+		s.dashboards.deflatedPart(e, "roster "+rosterKey, func() []byte { return []byte(roster) }),
+	}
+	pieces := [][]byte{page[:i], page[i+len(dashRowsMark) : j], page[j+len(dashRosterMark):]}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(gzipMember(pieces, parts)) // lessonpage.go; an error is the client gone
+	return true, nil
 }

@@ -51,7 +51,8 @@ func wholeCohortPage(t *testing.T, s *Server, viewer *faultline.User, cohortID i
 
 // The cohort page served from the dashboard cache is byte for byte the
 // page made whole, for every viewer (their actions and move targets
-// differ) and every order, the first time (filling the cache) and after.
+// differ) and every order, the first time (filling the cache) and after,
+// plain and gzipped (its rows and member list kept deflated).
 func TestDashboardFromCacheIsTheWholePage(t *testing.T) {
 	d := MustDash(t)
 	// The owner teaches another cohort too: a move target in the list.
@@ -69,8 +70,18 @@ func TestDashboardFromCacheIsTheWholePage(t *testing.T) {
 				if res.status != http.StatusOK {
 					t.Fatalf("%s %s: %d", viewer.Name, path, res.status)
 				}
-				if want := wholeCohortPage(t, d.e.srv, viewer, d.cohort.ID, q); res.body != want {
+				want := wholeCohortPage(t, d.e.srv, viewer, d.cohort.ID, q)
+				if res.body != want {
 					t.Fatalf("%s %s (round %d): the page (%d bytes) differs from the page made whole (%d bytes)", viewer.Name, path, round, len(res.body), len(want))
+				}
+				b.header.Set("Accept-Encoding", "gzip, deflate, br")
+				gz := b.get(path)
+				b.header.Del("Accept-Encoding")
+				if gz.status != http.StatusOK || gz.header.Get("Content-Encoding") != "gzip" {
+					t.Fatalf("%s %s gzipped: %d, Content-Encoding %q", viewer.Name, path, gz.status, gz.header.Get("Content-Encoding"))
+				}
+				if got := gunzip(t, []byte(gz.body)); got != want {
+					t.Fatalf("%s %s (round %d): the gunzipped page (%d bytes) differs from the page made whole (%d bytes)", viewer.Name, path, round, len(got), len(want))
 				}
 			}
 		}
@@ -95,8 +106,14 @@ func TestDashboardNeverShowsStaleData(t *testing.T) {
 		if res.status != http.StatusOK {
 			t.Fatalf("cohort page: %d", res.status)
 		}
-		if want := wholeCohortPage(t, e.srv, d.owner, d.cohort.ID, ""); res.body != want {
+		want := wholeCohortPage(t, e.srv, d.owner, d.cohort.ID, "")
+		if res.body != want {
 			t.Fatal("the page differs from the page made whole")
+		}
+		b.header.Set("Accept-Encoding", "gzip")
+		defer b.header.Del("Accept-Encoding")
+		if gz := b.get(path); gunzip(t, []byte(gz.body)) != want {
+			t.Fatal("the gzipped page differs from the page made whole")
 		}
 		return res
 	}
@@ -172,5 +189,29 @@ func TestDashboardNeverShowsStaleData(t *testing.T) {
 	}
 	if after := unanswered(view()); after == before || after != "1" {
 		t.Fatalf("unanswered questions %q before a new question, %q after", before, after)
+	}
+}
+
+// A page whose own text holds one of the markers the gzip answer is cut
+// at (here the viewer's name, shown in the layout) is answered whole, and
+// right.
+func TestDashboardGzipWithAMarkerInThePage(t *testing.T) {
+	d := MustDash(t)
+	if err := d.e.db.SetUserName(context.Background(), d.owner.ID, "Olga "+dashRowsMark+dashRosterMark); err != nil {
+		t.Fatal(err)
+	}
+	owner, err := d.e.db.FindUserByID(context.Background(), d.owner.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := d.e.MustLogin(owner)
+	b.header.Set("Accept-Encoding", "gzip")
+	res := b.get(cohortURL(d.cohort.ID))
+	got := res.body
+	if res.header.Get("Content-Encoding") == "gzip" {
+		got = gunzip(t, []byte(res.body))
+	}
+	if want := wholeCohortPage(t, d.e.srv, owner, d.cohort.ID, ""); res.status != http.StatusOK || got != want {
+		t.Fatalf("status %d; the page (%d bytes) differs from the page made whole (%d bytes)", res.status, len(got), len(want))
 	}
 }

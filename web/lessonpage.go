@@ -70,10 +70,15 @@ type lessonParts struct {
 var etagSeed = maphash.MakeSeed()
 
 func newBodyPart(src []byte) *bodyPart {
+	return newBodyPartAt(src, flate.BestCompression)
+}
+
+// newBodyPartAt is newBodyPart deflating at level (a flate level).
+func newBodyPartAt(src []byte, level int) *bodyPart {
 	p := &bodyPart{raw: src}
 	p.sum = maphash.Bytes(etagSeed, p.raw)
 	var b bytes.Buffer
-	fw, _ := flate.NewWriter(&b, flate.BestCompression) // a valid level never errs
+	fw, _ := flate.NewWriter(&b, level) // a valid level never errs
 	_, _ = fw.Write(p.raw)
 	_ = fw.Flush()
 	p.flate = b.Bytes()
