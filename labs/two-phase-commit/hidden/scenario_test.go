@@ -61,6 +61,8 @@ func TestBlocking(t *testing.T) {
 					name, st, w.applied[key{"order-1", name}]))
 			}
 		}
+		w.sim.RunFor(500 * time.Millisecond) // for the picture: the commit, after the wait
+		w.require(w.err)
 		w.picture(false) // the blocking case, as it should look
 	})
 }

@@ -110,6 +110,7 @@ func TestLabBlocking(t *testing.T) {
 		sim.Check(t, st == Committed && slices.Contains(svcs[name].calls, "Commit order-1"),
 			"a restarted coordinator sends its logged decision at once", "5ms after the restart, %s reports %s", name, st)
 	}
+	sim.RunFor(500 * time.Millisecond) // for the picture: the commit, after the wait
 	lanes := net.Timeline()[:1]
 	for _, name := range parts {
 		lanes = append(lanes, labkit.Lane{Name: name, Spans: labkit.SpansFromChanges(changes[name], sim.Elapsed())})
