@@ -23,14 +23,16 @@ var cfg = tpc.Config{VoteTimeout: voteTimeout, RetryAfter: retryAfter}
 // env adapts a labkit node environment to the lab's Env. Every message the
 // node sends passes through onSend first, which may crash the node (see
 // crashNow): then the message is not sent, and nothing the node does for the
-// rest of that call reaches the disk or the network.
+// rest of that call reaches the disk or the network. Writes to the disk are
+// counted in ds.
 type env struct {
 	e      *labkit.Env
+	ds     *disks
 	onSend func(to string, msg any)
 }
 
 func (a env) Name() string   { return a.e.Name() }
-func (a env) Disk() tpc.Disk { return disk{a.e} }
+func (a env) Disk() tpc.Disk { return disk{a.e, a.ds} }
 func (a env) After(d time.Duration, fn func()) tpc.Timer {
 	return a.e.After(d, "timer", fn)
 }
@@ -46,19 +48,72 @@ func (a env) Send(to string, msg any) {
 
 // disk is a node's disk as the node's current incarnation sees it: once the
 // node has crashed, the rest of the call it was in writes nothing.
-type disk struct{ e *labkit.Env }
+type disk struct {
+	e  *labkit.Env
+	ds *disks
+}
 
 func (d disk) Get(key string) ([]byte, bool) { return d.e.Disk().Get(key) }
 func (d disk) Keys(prefix string) []string   { return d.e.Disk().Keys(prefix) }
 func (d disk) Put(key string, value []byte) {
 	if d.e.Alive() {
-		d.e.Disk().Put(key, value)
+		d.e.Disk().Put(key, value) // a crash just before the write unwinds here
+		d.ds.wrote(d.e.Name())
 	}
 }
 func (d disk) Delete(key string) {
 	if d.e.Alive() {
 		d.e.Disk().Delete(key)
+		d.ds.wrote(d.e.Name())
 	}
+}
+
+// disks answers what a node restarted from its disk right now would report.
+// It rebuilds the node from a copy of the disk once per state of the disk
+// (it counts the writes), not once per question.
+type disks struct {
+	net     *labkit.Net
+	writes  map[string]int
+	rebuilt map[string]rebuilt
+}
+
+type rebuilt struct {
+	writes int
+	c      *tpc.Coordinator
+	p      *tpc.Participant
+	err    error
+}
+
+func newDisks(net *labkit.Net) *disks {
+	return &disks{net: net, writes: map[string]int{}, rebuilt: map[string]rebuilt{}}
+}
+
+func (ds *disks) wrote(node string) { ds.writes[node]++ }
+
+// coord returns what a coordinator restarted from its disk right now would
+// report for transaction id.
+func (ds *disks) coord(id string) tpc.State {
+	r, ok := ds.rebuilt[coord]
+	if !ok || r.writes != ds.writes[coord] {
+		r = rebuilt{writes: ds.writes[coord], c: tpc.NewCoordinator(deadEnv{coord, snapshot(ds.net.Disk(coord))}, cfg)}
+		ds.rebuilt[coord] = r
+	}
+	return r.c.Status(id)
+}
+
+// part returns what participant name restarted from its disk right now would
+// report for transaction id.
+func (ds *disks) part(name, id string) (tpc.State, error) {
+	r, ok := ds.rebuilt[name]
+	if !ok || r.writes != ds.writes[name] {
+		var called string
+		r = rebuilt{writes: ds.writes[name], p: tpc.NewParticipant(deadEnv{name, snapshot(ds.net.Disk(name))}, cfg, touchySvc{&called})}
+		if called != "" {
+			r.err = labkit.Violationf("NewParticipant calls no Service method", "%s, restarted from its disk, called Service.%s", name, called)
+		}
+		ds.rebuilt[name] = r
+	}
+	return r.p.Status(id), r.err
 }
 
 // deadEnv is the world of a node built on a copy of a disk only to read its
@@ -86,12 +141,6 @@ func snapshot(d *labkit.Disk) *labkit.Disk {
 	return snap
 }
 
-// coordFromDisk returns what a coordinator restarted from d right now would
-// report for transaction id.
-func coordFromDisk(d *labkit.Disk, id string) tpc.State {
-	return tpc.NewCoordinator(deadEnv{coord, snapshot(d)}, cfg).Status(id)
-}
-
 // touchySvc is the service of a participant built only to read its disk: it
 // records any call, which NewParticipant must not make.
 type touchySvc struct{ called *string }
@@ -100,28 +149,17 @@ func (s touchySvc) Prepare(tx string) bool { *s.called = "Prepare(" + tx + ")"; 
 func (s touchySvc) Commit(tx string)       { *s.called = "Commit(" + tx + ")" }
 func (s touchySvc) Abort(tx string)        { *s.called = "Abort(" + tx + ")" }
 
-// partFromDisk returns what participant name restarted from d right now
-// would report for transaction id.
-func partFromDisk(name string, d *labkit.Disk, id string) (tpc.State, error) {
-	var called string
-	st := tpc.NewParticipant(deadEnv{name, snapshot(d)}, cfg, touchySvc{&called}).Status(id)
-	if called != "" {
-		return st, labkit.Violationf("NewParticipant calls no Service method", "%s, restarted from its disk, called Service.%s", name, called)
-	}
-	return st, nil
-}
-
 // coordWriteAhead checks, at the moment the coordinator sends msg, that its
 // log already says what the message says.
-func coordWriteAhead(net *labkit.Net, to string, msg any) error {
+func coordWriteAhead(ds *disks, to string, msg any) error {
 	switch m := msg.(type) {
 	case tpc.Prepare:
-		if got := coordFromDisk(net.Disk(coord), m.Tx); got == tpc.Unknown {
+		if got := ds.coord(m.Tx); got == tpc.Unknown {
 			return labkit.Violationf("the coordinator logs a transaction before it sends Prepare",
 				"the coordinator sent %s to %s, but a coordinator restarted from its disk at that moment does not know %s", describe(msg), to, m.Tx)
 		}
 	case tpc.Decision:
-		got := coordFromDisk(net.Disk(coord), m.Tx)
+		got := ds.coord(m.Tx)
 		if m.Commit && got != tpc.Committed {
 			return labkit.Violationf("the coordinator logs a commit before it sends it",
 				"the coordinator sent %s to %s, but a coordinator restarted from its disk at that moment reports %s as %s",
@@ -139,10 +177,10 @@ func coordWriteAhead(net *labkit.Net, to string, msg any) error {
 
 // partWriteAhead checks, at the moment participant name sends msg, that its
 // disk already says what the message says.
-func partWriteAhead(net *labkit.Net, name, to string, msg any) error {
+func partWriteAhead(ds *disks, name, to string, msg any) error {
 	switch m := msg.(type) {
 	case tpc.Vote:
-		got, err := partFromDisk(name, net.Disk(name), m.Tx)
+		got, err := ds.part(name, m.Tx)
 		if err != nil {
 			return err
 		}
@@ -155,7 +193,7 @@ func partWriteAhead(net *labkit.Net, name, to string, msg any) error {
 				"%s sent %s to %s, but a participant restarted from its disk at that moment reports %s as %s, not aborted", name, describe(msg), to, m.Tx, got)
 		}
 	case tpc.Decision:
-		got, err := partFromDisk(name, net.Disk(name), m.Tx)
+		got, err := ds.part(name, m.Tx)
 		if err != nil {
 			return err
 		}

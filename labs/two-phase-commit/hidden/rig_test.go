@@ -21,6 +21,7 @@ type rig struct {
 	cfg   tpc.Config
 	inbox map[string][]any
 	fakes []string
+	ds    *disks
 	part  string  // the real participant's name
 	svc   *recSvc // its service
 	err   error
@@ -37,7 +38,7 @@ func newRig(t *testing.T, fakes ...string) *rig {
 	sim := labkit.NewSim(labkit.Seed(t))
 	net := labkit.NewNet(sim)
 	net.Format = describe
-	r := &rig{t: t, sim: sim, net: net, cfg: cfg, inbox: map[string][]any{}, fakes: fakes}
+	r := &rig{t: t, sim: sim, net: net, cfg: cfg, inbox: map[string][]any{}, fakes: fakes, ds: newDisks(net)}
 	for _, f := range fakes {
 		net.AddClient(f, func(from string, msg any) { r.inbox[f] = append(r.inbox[f], msg) })
 	}
@@ -50,8 +51,8 @@ func (r *rig) withConfig(c tpc.Config) *rig { r.cfg = c; return r }
 // checked against its log.
 func (r *rig) withCoordinator() *rig {
 	r.net.AddNode(coord, func(e *labkit.Env) labkit.Node {
-		return tpc.NewCoordinator(env{e: e, onSend: func(to string, msg any) {
-			if err := coordWriteAhead(r.net, to, msg); err != nil {
+		return tpc.NewCoordinator(env{e: e, ds: r.ds, onSend: func(to string, msg any) {
+			if err := coordWriteAhead(r.ds, to, msg); err != nil {
 				r.fail(err)
 			}
 			if _, ok := msg.(tpc.Decision); ok && r.crashAt > 0 {
@@ -77,8 +78,8 @@ func (r *rig) withParticipant(name string, refuse ...string) *rig {
 		r.svc.refuse[id] = true
 	}
 	r.net.AddNode(name, func(e *labkit.Env) labkit.Node {
-		return tpc.NewParticipant(env{e: e, onSend: func(to string, msg any) {
-			if err := partWriteAhead(r.net, name, to, msg); err != nil {
+		return tpc.NewParticipant(env{e: e, ds: r.ds, onSend: func(to string, msg any) {
+			if err := partWriteAhead(r.ds, name, to, msg); err != nil {
 				r.fail(err)
 			}
 		}}, r.cfg, r.svc)

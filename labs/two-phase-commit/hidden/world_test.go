@@ -46,6 +46,7 @@ type world struct {
 	t   *testing.T
 	sim *labkit.Sim
 	net *labkit.Net
+	ds  *disks
 	cfg tpc.Config
 	ids []string
 
@@ -60,18 +61,14 @@ type world struct {
 	applied   map[key]string
 	applyInc  map[key]int
 
-	final     map[string]tpc.State // the coordinator's decision
-	partFinal map[key]tpc.State
-	partLast  map[key]tpc.State
-	queries   int // Query messages sent between participants
+	watches []*watch // the begun transactions
+	queries int      // Query messages sent between participants
 
 	// crashOn, if set, says whether the coordinator crashes as it is about
 	// to send msg (only asked for decisions).
 	crashOn   func(to string, msg any) bool
 	down      time.Duration // how long such a crash keeps it down; 0 means until the test restarts it
 	changes   map[string][]labkit.Change
-	lastLane  map[string]string
-	coordLast map[string]string
 	partLanes bool // draw one lane per participant for the first transaction, not one per transaction
 	pictured  *int // shared by the seeds of one test (see picture)
 	err       error
@@ -81,21 +78,20 @@ func newWorld(t *testing.T, seed int64, c tpc.Config) *world {
 	sim := labkit.NewSim(seed)
 	net := labkit.NewNet(sim)
 	net.Format = describe
-	w := &world{t: t, sim: sim, net: net, cfg: c,
+	w := &world{t: t, sim: sim, net: net, ds: newDisks(net), cfg: c,
 		plans: map[string]plan{}, begun: map[string]bool{}, inc: map[string]int{},
 		prepCalls: map[key]int{}, prepInc: map[key]int{}, prepared: map[key]bool{}, voted: map[key]bool{},
 		applied: map[key]string{}, applyInc: map[key]int{},
-		final: map[string]tpc.State{}, partFinal: map[key]tpc.State{}, partLast: map[key]tpc.State{},
-		changes: map[string][]labkit.Change{}, lastLane: map[string]string{}, coordLast: map[string]string{}}
+		changes: map[string][]labkit.Change{}}
 	net.AddNode(coord, func(e *labkit.Env) labkit.Node {
 		w.inc[coord]++
-		return tpc.NewCoordinator(env{e: e, onSend: w.coordSent}, w.cfg)
+		return tpc.NewCoordinator(env{e: e, ds: w.ds, onSend: w.coordSent}, w.cfg)
 	})
 	for _, name := range participants {
 		svc := &service{w: w, name: name}
 		net.AddNode(name, func(e *labkit.Env) labkit.Node {
 			w.inc[name]++
-			return tpc.NewParticipant(env{e: e, onSend: func(to string, msg any) { w.partSent(name, to, msg) }}, w.cfg, svc)
+			return tpc.NewParticipant(env{e: e, ds: w.ds, onSend: func(to string, msg any) { w.partSent(name, to, msg) }}, w.cfg, svc)
 		})
 	}
 	sim.Invariant(w.observe)
@@ -118,7 +114,7 @@ func (w *world) require(err error) {
 }
 
 func (w *world) coordSent(to string, msg any) {
-	if err := coordWriteAhead(w.net, to, msg); err != nil {
+	if err := coordWriteAhead(w.ds, to, msg); err != nil {
 		w.fail(err)
 		return
 	}
@@ -132,7 +128,7 @@ func (w *world) coordSent(to string, msg any) {
 }
 
 func (w *world) partSent(name, to string, msg any) {
-	if err := partWriteAhead(w.net, name, to, msg); err != nil {
+	if err := partWriteAhead(w.ds, name, to, msg); err != nil {
 		w.fail(err)
 		return
 	}
@@ -180,7 +176,14 @@ func (w *world) begin(id string) {
 	p := w.plans[id]
 	w.sim.Logf("client: Begin(%s, participants %v, refused by %v)", id, p.parts, sortedKeys(p.refuse))
 	c.Begin(tpc.Tx{ID: id, Participants: slices.Clone(p.parts)})
-	w.begun[id] = true
+	if !w.begun[id] {
+		w.begun[id] = true
+		x := &watch{id: id, last: make([]tpc.State, len(p.parts)), done: make([]tpc.State, len(p.parts))}
+		for _, name := range p.parts {
+			x.parts = append(x.parts, slices.Index(participants, name))
+		}
+		w.watches = append(w.watches, x)
+	}
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -192,63 +195,71 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// watch is what observe remembers about one begun transaction.
+type watch struct {
+	id    string
+	parts []int       // indexes into participants
+	last  []tpc.State // per participant, what it last reported
+	done  []tpc.State // per participant, the outcome it reported (Unknown: none yet)
+	final tpc.State   // the coordinator's decision (Unknown: none yet)
+	coord string      // what the coordinator last reported
+	lane  string      // the transaction's lane in the picture
+}
+
 // observe runs after every event: decisions are final, participants never
 // forget, and the picture's lanes.
 func (w *world) observe() error {
 	c := w.c()
-	for _, id := range w.ids {
-		if !w.begun[id] {
-			continue
-		}
+	var ps [4]*tpc.Participant
+	for i, name := range participants {
+		ps[i] = w.p(name)
+	}
+	for _, x := range w.watches {
 		uncertain := false
-		for _, name := range w.plans[id].parts {
-			p := w.p(name)
+		for j, pi := range x.parts {
+			p := ps[pi]
 			if p == nil {
-				if w.partLast[key{id, name}] == tpc.Uncertain {
-					uncertain = true
-				}
+				uncertain = uncertain || x.last[j] == tpc.Uncertain
 				continue
 			}
-			k := key{id, name}
-			st := p.Status(id)
-			last := w.partLast[k]
-			w.partLast[k] = st
-			if w.partLanes && id == w.ids[0] && st != last {
+			st := p.Status(x.id)
+			last := x.last[j]
+			x.last[j] = st
+			name := participants[pi]
+			if st != last && w.partLanes && x.id == w.ids[0] {
 				w.changes[name] = append(w.changes[name], labkit.Change{At: w.sim.Elapsed(), State: st.String()})
 			}
-			if st == tpc.Uncertain {
-				uncertain = true
-			}
+			uncertain = uncertain || st == tpc.Uncertain
 			if last == tpc.Uncertain && st == tpc.Unknown {
 				return labkit.Violationf("a participant that voted yes never forgets its vote",
-					"%s was uncertain about %s and now reports it unknown (after a restart its record must be on disk)", name, id)
+					"%s was uncertain about %s and now reports it unknown (after a restart its record must be on disk)", name, x.id)
 			}
-			if f, ok := w.partFinal[k]; ok && st != f {
+			if f := x.done[j]; f != tpc.Unknown && st != f {
 				return labkit.Violationf("a participant's outcome never changes",
-					"%s reported %s as %s and now reports it %s", name, id, f, st)
+					"%s reported %s as %s and now reports it %s", name, x.id, f, st)
 			}
 			if st == tpc.Committed || st == tpc.Aborted {
-				w.partFinal[k] = st
+				x.done[j] = st
 			}
 		}
 		if c != nil {
-			st := c.Status(id)
-			if f, ok := w.final[id]; ok && st != f {
+			st := c.Status(x.id)
+			if x.final != tpc.Unknown && st != x.final {
 				return labkit.Violationf("a decision is final",
-					"the coordinator decided %s as %s and now reports it %s", id, f, st)
+					"the coordinator decided %s as %s and now reports it %s", x.id, x.final, st)
 			}
 			if st == tpc.Committed || st == tpc.Aborted {
-				w.final[id] = st
+				x.final = st
 			}
-			w.coordLast[id] = st.String()
+			x.coord = st.String()
 		}
-		lane := w.coordLast[id] // while the coordinator is down: what it last reported
+		lane := x.coord // while the coordinator is down: what it last reported
 		if uncertain {
 			lane = "uncertain"
 		}
-		if lane != w.lastLane[id] {
-			w.lastLane[id] = lane
-			w.changes[id] = append(w.changes[id], labkit.Change{At: w.sim.Elapsed(), State: lane})
+		if lane != x.lane {
+			x.lane = lane
+			w.changes[x.id] = append(w.changes[x.id], labkit.Change{At: w.sim.Elapsed(), State: lane})
 		}
 	}
 	return nil
@@ -320,7 +331,7 @@ func (s *service) apply(tx, what string) {
 		}
 	}
 	if what == "commit" {
-		if st := coordFromDisk(w.net.Disk(coord), tx); st != tpc.Committed {
+		if st := w.ds.coord(tx); st != tpc.Committed {
 			w.fail(labkit.Violationf("a participant commits only after the coordinator logged the commit",
 				"%s's service was told to commit %s, but a coordinator restarted from its disk reports it %s", s.name, tx, st))
 			return
