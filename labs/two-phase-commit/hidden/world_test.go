@@ -383,7 +383,7 @@ func (w *world) picture(failed bool) {
 	}
 	end := w.sim.Elapsed()
 	lanes := w.net.Timeline()
-	name, title := "2pc-timeline.svg", "nodes, and transactions (uncertain: some participant voted yes and waits for the outcome)"
+	name, title := "2pc-timeline.svg", "nodes; transactions (uncertain: a participant voted yes and waits)"
 	if w.partLanes && len(w.ids) > 0 {
 		name, title = "blocking.svg", w.ids[0]+": participants stay uncertain while the coordinator is down"
 		lanes = lanes[:1] // the coordinator
