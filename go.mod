@@ -138,4 +138,5 @@ ignore (
 	./labs/leader-election
 	./labs/gossip-membership
 	./labs/crdt
+	./labs/two-phase-commit
 )
