@@ -4,7 +4,7 @@ BIN      := bin/faultline
 ARGS     ?=
 TESTARGS ?=
 
-.PHONY: run test bench build ui generate check-generated vet labs-check content-check mutate clean k8s-up k8s-down test-k8s
+.PHONY: run test bench build ui generate check-generated vet labs-check content-check mutate clean k8s-up k8s-down test-k8s shots-catalog
 
 build: ui
 	$(GO) build -o $(BIN) ./cmd/faultline
@@ -41,6 +41,15 @@ test: ui check-generated vet
 	$(MAKE) --no-print-directory test-k8s
 	$(GO) run ./cmd/faultline content check
 	$(GO) run ./cmd/faultline labs check
+
+## shots-catalog: every page of TestMainPagesAtTwoSizes plus every lesson,
+## case study and lab page, at 1280x800 and 390x844, with its checks (no
+## sideways scrolling at 390, chart labels inside their pictures, axe-core at
+## 1280), the PNGs left in $$FAULTLINE_SHOTS (default /tmp/faultline-shots)
+## for looking at new content by eye.
+shots-catalog: ui
+	./scripts/ensure.sh docker chromium
+	FAULTLINE_SHOTS_CATALOG=1 $(GO) test -count=1 -timeout 20m -run '^TestMainPagesAtTwoSizes$$' ./web/
 
 ## bench: each reported as a ratio against a baseline measured in the same run:
 ##   lesson pages rendered vs the same bytes served as a static file;

@@ -56,8 +56,9 @@ func newPolicy() *bluemonday.Policy {
 	p := bluemonday.UGCPolicy()
 	// Highlighted code (chroma classes), language classes and diagram figures.
 	p.AllowAttrs("class").Matching(classNames).OnElements("span", "pre", "code", "figure", "div")
-	// renderDoc marks every <pre> focusable so keyboard users can scroll it.
-	p.AllowAttrs("tabindex").Matching(regexp.MustCompile(`^0$`)).OnElements("pre")
+	// renderDoc marks every <pre> and <table> focusable so keyboard users
+	// can scroll it.
+	p.AllowAttrs("tabindex").Matching(regexp.MustCompile(`^0$`)).OnElements("pre", "table")
 	// Heading anchors.
 	p.AllowAttrs("id").Matching(regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)).OnElements("h1", "h2", "h3", "h4", "h5", "h6")
 	// GFM task lists: read-only checkboxes.
@@ -91,13 +92,20 @@ func renderDoc(src []byte, doc ast.Node) (string, error) {
 	if err := markdown.Renderer().Render(&buf, src, doc); err != nil {
 		return "", fmt.Errorf("render markdown: %w", err)
 	}
-	// Code may scroll sideways: every <pre> is focusable so keyboard users
-	// can scroll it (the sanitizer keeps tabindex="0" on pre only).
-	return sanitizer.Sanitize(preTag.ReplaceAllString(buf.String(), `<pre tabindex="0"$1>`)), nil
+	// Code and tables may scroll sideways (the stylesheet lets a wide table
+	// scroll inside the text column): every <pre> and <table> is focusable
+	// so keyboard users can scroll it (the sanitizer keeps tabindex="0" on
+	// those two only).
+	out := preTag.ReplaceAllString(buf.String(), `<pre tabindex="0"$1>`)
+	out = tableTag.ReplaceAllString(out, `<table tabindex="0"$1>`)
+	return sanitizer.Sanitize(out), nil
 }
 
-// preTag is the start tag of a <pre> element.
-var preTag = regexp.MustCompile(`<pre(\s[^>]*)?>`)
+// preTag and tableTag are the start tags of a <pre> and a <table> element.
+var (
+	preTag   = regexp.MustCompile(`<pre(\s[^>]*)?>`)
+	tableTag = regexp.MustCompile(`<table(\s[^>]*)?>`)
+)
 
 // codeBlockRenderer renders fenced code blocks: `diagram` blocks as figures,
 // everything else through goldmark-highlighting.

@@ -260,3 +260,20 @@ func TestRenderCodeIsFocusable(t *testing.T) {
 		t.Errorf("tabindex repeated:\n%s", out)
 	}
 }
+
+// A wide table scrolls inside the text column (the stylesheet makes tables
+// blocks that scroll), so every table is focusable for keyboard users too,
+// once, whether Markdown or raw HTML made it; tabindex stays refused on
+// anything else.
+func TestRenderTablesAreFocusable(t *testing.T) {
+	out, err := content.Render([]byte("| a | b |\n|---|---|\n| 1 | 2 |\n\n<table class=\"x\"><tr><td>raw</td></tr></table>\n\n<div tabindex=\"0\">no</div>\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tables, focusable := strings.Count(out, "<table"), strings.Count(out, `<table tabindex="0"`); tables != 2 || focusable != 2 {
+		t.Errorf("%d of %d <table> focusable, want 2 of 2:\n%s", focusable, tables, out)
+	}
+	if strings.Count(out, "tabindex") != 2 {
+		t.Errorf("tabindex on something else or repeated:\n%s", out)
+	}
+}

@@ -116,6 +116,20 @@ func TestMainPagesAtTwoSizes(t *testing.T) {
 		{"thread", fmt.Sprintf("/discuss/%d/threads/%d", w.spring.ID, th.Thread.ID), true},
 		{"inbox", "/inbox", false},
 	}
+	// FAULTLINE_SHOTS_CATALOG=1 adds every lesson, case study and lab page
+	// of the catalog (with the same checks), for looking at new content by
+	// eye: make shots-catalog.
+	if os.Getenv("FAULTLINE_SHOTS_CATALOG") != "" {
+		for _, l := range lessons {
+			learnerPages = append(learnerPages, shotPage{"lesson-" + l.Slug, "/lessons/" + l.Slug, true})
+		}
+		for _, c := range e.srv.d.Content.Cases() {
+			learnerPages = append(learnerPages, shotPage{"case-" + c.Slug, "/cases/" + c.Slug, true})
+		}
+		for _, l := range e.srv.d.Labs.All() {
+			learnerPages = append(learnerPages, shotPage{"lab-" + l.Slug, labURL(l.Slug), true})
+		}
+	}
 	instructorPages := []shotPage{
 		{"cohorts", "/cohorts", false},
 		{"cohort", fmt.Sprintf("/cohorts/%d", w.spring.ID), true},
