@@ -36,8 +36,8 @@ func logCluster(t *testing.T, seed int64, link labkit.Link, nparts int) *cluster
 
 var calm = labkit.Link{Latency: labkit.Uniform(time.Millisecond, 3*time.Millisecond)}
 
-// settle stops the clients, repairs every fault and waits until every
-// partition has a leader of the controller's epoch with every replica in
+// settle stops the clients, repairs every fault, lets the messages still in
+// flight arrive, and waits until every partition has a leader of the controller's epoch with every replica in
 // its ISR, everything committed and every replica's log equal to the
 // leader's. It fails the test if that takes more than 5s.
 func (c *cluster) settle(producers []*producer, consumers []*consumer) {
@@ -54,6 +54,10 @@ func (c *cluster) settle(producers []*producer, consumers []*consumer) {
 	}
 	c.net.SetDefaultLink(labkit.Link{Latency: labkit.Fixed(2 * time.Millisecond)})
 	c.ctl.auto = true
+	// Late messages and second copies still in flight arrive within a
+	// second (ten times the 100ms timeout at most); a client's late Commit
+	// appends a record, so wait for them before looking.
+	c.run(1100 * time.Millisecond)
 	if !c.runUntil(c.settled, 5*time.Second) {
 		c.sim.Failf(c.t, "after every fault is repaired, each partition has a leader with every replica in sync and every replica holds the leader's log",
 			"5s after the faults stopped: %s", c.unsettled())
@@ -124,6 +128,7 @@ func (c *cluster) finalCheck() {
 			}
 			seen[k] = r.Offset
 		}
+		c.checkCommits(p, leader)
 		states := map[string][]string{}
 		for _, r := range c.ctl.part(p).replicas {
 			states[r] = logText(c.broker(r).Log(p))
@@ -131,6 +136,35 @@ func (c *cluster) finalCheck() {
 		if err := labkit.Converged(states); err != nil {
 			c.sim.Require(c.t, withContext(err, "the logs of p%d", p))
 		}
+	}
+}
+
+// checkCommits asks the leader of p for the committed offset of every group
+// that got a commit acknowledged: it must be at least the highest one.
+func (c *cluster) checkCommits(p int, leader string) {
+	c.t.Helper()
+	groups := make([]string, 0, len(c.hist.commits[p]))
+	for g := range c.hist.commits[p] {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	if len(groups) == 0 {
+		return
+	}
+	if c.checker == nil {
+		c.checker = c.addClient("checker")
+	}
+	for _, g := range groups {
+		want := c.hist.commits[p][g]
+		got := c.checker.ask(leader, rl.OffsetFetch{Partition: p, Group: g}, 10*time.Millisecond)
+		ok := len(got) == 1
+		if ok {
+			r, isReply := got[0].(rl.OffsetReply)
+			ok = isReply && r.Err == rl.OK && r.Offset >= want
+		}
+		c.sim.Check(c.t, ok, "an acknowledged commit is never lost",
+			"group %s's commit of offset %d on p%d was acknowledged; after every fault was repaired, OffsetFetch to the leader %s got %s",
+			g, want, p, leader, describeAll(got))
 	}
 }
 

@@ -292,6 +292,8 @@ type cluster struct {
 	leads map[leadKey]*leadState
 	// per broker, what it sent and wrote, in order (scripted tests only)
 	actions map[string][]string
+	// the client finalCheck asks with
+	checker *inbox
 }
 
 // did notes an action of a broker, when the test records them.
@@ -748,7 +750,6 @@ type consumer struct {
 	pos      int64
 	running  bool
 	waiting  bool // for an OffsetFetch answer
-	askedAt  int64
 	reads    int
 	commits  int
 	restarts int
@@ -778,10 +779,6 @@ func (co *consumer) poll() {
 			co.restarts++
 		}
 		co.waiting = true
-		co.askedAt = co.c.hist.commits[co.part][co.group]
-		if _, ok := co.c.hist.commits[co.part][co.group]; !ok {
-			co.askedAt = -1
-		}
 		co.c.net.Send(co.name, leader, rl.OffsetFetch{Partition: co.part, Group: co.group})
 	case r.IntN(4) == 0:
 		h := co.c.hist
@@ -846,12 +843,10 @@ func (co *consumer) handle(from string, msg any) {
 		if m.Partition != co.part || m.Err != rl.OK || !co.waiting {
 			return
 		}
-		if m.Offset < co.askedAt {
-			co.c.fail(labkit.Violationf("an acknowledged commit is never lost",
-				"group %s's commit of offset %d on p%d was acknowledged before %s asked, but %s answered committed offset %d",
-				co.group, co.askedAt, co.part, co.name, from, m.Offset))
-			return
-		}
+		// A leader elected a moment ago may still have a high-water mark
+		// below its predecessor's, and so count fewer commit records: the
+		// answer may lag here. Once everything is repaired, finalCheck
+		// asks again and then nothing acknowledged may be missing.
 		if m.Offset >= 0 && !h.asked[co.part][co.group][m.Offset] {
 			co.c.fail(labkit.Violationf("a committed offset is one some consumer of the group committed",
 				"%s answered committed offset %d for group %s on p%d, which no consumer of the group sent", from, m.Offset, co.group, co.part))

@@ -90,10 +90,10 @@ func TestFailoverKeepsAckedRecords(t *testing.T) {
 	c.sim.RunFor(300 * time.Millisecond)
 	p.on = false
 	c.sim.RunFor(200 * time.Millisecond)
-	want := labLogText(c.broker(leader).Log(0))
+	want := c.broker(leader).Log(0)
 	for _, b := range c.brokers {
-		got := labLogText(c.broker(b).Log(0))
-		c.sim.Check(t, got == want, "followers end up with the leader's log",
-			"%s's log is %s; the leader %s has %s", b, got, leader, want)
+		diff := labDiff(c.broker(b).Log(0), want)
+		c.sim.Check(t, diff == "", "followers end up with the leader's log",
+			"%s's log differs from the leader %s's: %s", b, leader, diff)
 	}
 }

@@ -183,11 +183,30 @@ func labCheckAcked(c *labCluster, p *labProducer, broker string) {
 	log := c.broker(broker).Log(0)
 	for seq, off := range p.acked {
 		want := fmt.Sprintf("%s-%d", p.name, seq)
-		if off >= int64(len(log)) || log[off].Value != want || log[off].Producer != p.name || log[off].Seq != seq {
+		if off >= int64(len(log)) {
 			c.sim.Failf(c.t, "every acknowledged record is readable at its offset from every later leader",
-				"%s#%d was acknowledged at offset %d, but %s's log is %s", p.name, seq, off, broker, labLogText(log))
+				"%s#%d was acknowledged at offset %d, but %s has only %d records", p.name, seq, off, broker, len(log))
+		}
+		if r := log[off]; r.Value != want || r.Producer != p.name || r.Seq != seq {
+			c.sim.Failf(c.t, "every acknowledged record is readable at its offset from every later leader",
+				"%s#%d was acknowledged at offset %d, but %s holds %s there", p.name, seq, off, broker, labLogText(log[off:off+1]))
 		}
 	}
+}
+
+// labDiff describes where two logs first differ, or returns "".
+func labDiff(got, want []Record) string {
+	for i := 0; i < len(got) || i < len(want); i++ {
+		switch {
+		case i >= len(got):
+			return fmt.Sprintf("it has %d records, the leader %d", len(got), len(want))
+		case i >= len(want):
+			return fmt.Sprintf("it has %d records, the leader only %d", len(got), len(want))
+		case got[i] != want[i]:
+			return fmt.Sprintf("at offset %d it holds %s, the leader %s", i, labLogText(got[i:i+1]), labLogText(want[i:i+1]))
+		}
+	}
+	return ""
 }
 
 func labLogText(log []Record) string {
