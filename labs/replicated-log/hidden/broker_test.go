@@ -358,6 +358,9 @@ func TestTruncatedRecordIsAppendedAgain(t *testing.T) {
 	s.expectRecords(s.broker("b1").Log(0), "a follower truncates its log to TruncateTo on a matching diverging reply",
 		"b1's log", data(0, 1, "a", 1), data(1, 2, "y", 1))
 	s.announce(3, "b1", "b1")
+	s.expect(s.ask(produce("a", 1), 5*time.Millisecond),
+		"a produce whose producer and sequence number are already in the log appends nothing and is answered with that record's offset",
+		"a#1, which b1 fetched from f2 as a follower, produced again to b1, now leader alone in its ISR", ack("a", 1, 0))
 	s.expect(s.ask(produce("x", 1), 5*time.Millisecond),
 		"a produce is a duplicate only if its record is in the log now (a truncated record is gone)",
 		"x#1, truncated from b1's log, produced again to b1, now leader alone in its ISR", ack("x", 1, 2))
