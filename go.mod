@@ -137,5 +137,7 @@ ignore (
 	./labs/column-family
 	./labs/leader-election
 	./labs/gossip-membership
+	./labs/crdt
+	./labs/two-phase-commit
 	./labs/replicated-log
 )

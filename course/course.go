@@ -11,6 +11,7 @@
 package course
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -33,6 +34,24 @@ type Labs interface {
 	Lab(slug string) (*faultline.Lab, error)
 	// All lists every lab in catalog order.
 	All() []*faultline.Lab
+}
+
+// Snapshots lets a verb that only reads make all its reads in one read
+// transaction: they see one consistent state and cost one transaction
+// instead of one each (store.DB.ReadSnapshot).
+type Snapshots interface {
+	// ReadSnapshot returns a context whose reads share one read
+	// transaction, and done, which ends it.
+	ReadSnapshot(ctx context.Context) (context.Context, func(), error)
+}
+
+// DashboardVersions tells when what a cohort's dashboard shows in its
+// progress matrix, member list and conversation figures last changed
+// (store.DB.DashboardVersion).
+type DashboardVersions interface {
+	// DashboardVersion returns a number that moves on with every write that
+	// changes them; ENOTFOUND for an unknown cohort.
+	DashboardVersion(ctx context.Context, cohortID int64) (int64, error)
 }
 
 // Deps are everything a Service needs. Every field is required (New says
@@ -64,6 +83,11 @@ type Deps struct {
 	Moderation  faultline.ModerationService
 	Feedback    faultline.FeedbackService
 	Inbox       faultline.InboxService
+	// Snapshots gives the verbs that gather a whole page one read
+	// transaction (LessonPage, CohortPage).
+	Snapshots Snapshots
+	// Dashboards lets CohortPage leave out what its caller holds already.
+	Dashboards DashboardVersions
 
 	// Sandboxes and Terminals run learners' sandboxes; when the container
 	// engine is down they answer EUNAVAILABLE, which pages show as such.
@@ -128,7 +152,7 @@ func New(d Deps) (*Service, error) {
 		{"Sandboxes", d.Sandboxes != nil}, {"Terminals", d.Terminals != nil}, {"Replayer", d.Replayer != nil},
 		{"Similarity", d.Similarity != nil}, {"Labs", d.Labs != nil}, {"Kick", d.Kick != nil}, {"Now", d.Now != nil},
 		{"Discussions", d.Discussions != nil}, {"Groups", d.Groups != nil}, {"Moderation", d.Moderation != nil},
-		{"Feedback", d.Feedback != nil}, {"Inbox", d.Inbox != nil}, {"Lessons", d.Lessons != nil}, {"Markdown", d.Markdown != nil},
+		{"Feedback", d.Feedback != nil}, {"Inbox", d.Inbox != nil}, {"Snapshots", d.Snapshots != nil}, {"Dashboards", d.Dashboards != nil}, {"Lessons", d.Lessons != nil}, {"Markdown", d.Markdown != nil},
 	}
 	for _, r := range required {
 		if !r.ok {
@@ -171,6 +195,25 @@ func (s *Service) labTitle(slug string) string {
 		return l.Title
 	}
 	return slug
+}
+
+// readSnapshot returns ctx with one read transaction for the reads of a
+// verb that only reads, and done, which ends it.
+func (s *Service) readSnapshot(ctx context.Context) (context.Context, func(), error) {
+	sctx, done, err := s.d.Snapshots.ReadSnapshot(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	return sctx, done, nil
+}
+
+// ReadOnly returns a context in which the verbs called with it read from
+// one read snapshot, and done, which ends it: for a request that only reads
+// (a lesson page), so that finding its session and gathering its page cost
+// one read transaction. Only verbs that read may be called with it: a read
+// after a write in the same snapshot would not see the write.
+func (s *Service) ReadOnly(ctx context.Context) (context.Context, func(), error) {
+	return s.readSnapshot(ctx)
 }
 
 // kick wakes the grading workers.

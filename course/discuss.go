@@ -680,6 +680,30 @@ type DiscussionCohort struct {
 // DiscussionCohorts lists the cohorts whose discussions viewer takes part
 // in: those they learn in or teach (every cohort for an admin), newest first.
 func (s *Service) DiscussionCohorts(ctx context.Context, viewer *faultline.User) ([]DiscussionCohort, error) {
+	ds, err := s.discussants(ctx, viewer)
+	if err != nil {
+		return nil, err
+	}
+	out := []DiscussionCohort{}
+	for _, d := range ds {
+		ts, err := s.d.Discussions.ListThreads(ctx, faultline.ThreadFilter{CohortID: d.cohort.ID, Reader: viewer.ID})
+		if err != nil {
+			return nil, fmt.Errorf("threads of cohort %d: %w", d.cohort.ID, err)
+		}
+		dc := DiscussionCohort{Cohort: d.cohort, Staff: d.staff}
+		for _, t := range ts {
+			if d.canSee(t) && t.Unread > 0 {
+				dc.Unread++
+			}
+		}
+		out = append(out, dc)
+	}
+	return out, nil
+}
+
+// discussants returns viewer's standing in each cohort whose discussions
+// they take part in, newest cohort first (see DiscussionCohorts).
+func (s *Service) discussants(ctx context.Context, viewer *faultline.User) ([]*discussant, error) {
 	if err := signedIn(viewer); err != nil {
 		return nil, err
 	}
@@ -693,7 +717,7 @@ func (s *Service) DiscussionCohorts(ctx context.Context, viewer *faultline.User)
 	if err != nil {
 		return nil, fmt.Errorf("cohorts of user %d: %w", viewer.ID, err)
 	}
-	out := []DiscussionCohort{}
+	var out []*discussant
 	for _, c := range cs {
 		d, err := s.discussant(ctx, viewer, c.ID)
 		if faultline.ErrorCode(err) == faultline.ENOTFOUND {
@@ -701,17 +725,7 @@ func (s *Service) DiscussionCohorts(ctx context.Context, viewer *faultline.User)
 		} else if err != nil {
 			return nil, err
 		}
-		ts, err := s.d.Discussions.ListThreads(ctx, faultline.ThreadFilter{CohortID: c.ID, Reader: viewer.ID})
-		if err != nil {
-			return nil, fmt.Errorf("threads of cohort %d: %w", c.ID, err)
-		}
-		dc := DiscussionCohort{Cohort: d.cohort, Staff: d.staff}
-		for _, t := range ts {
-			if d.canSee(t) && t.Unread > 0 {
-				dc.Unread++
-			}
-		}
-		out = append(out, dc)
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -747,16 +761,12 @@ func (s *Service) AtPlace(ctx context.Context, viewer *faultline.User, place fau
 	if err := s.checkPlace(place); err != nil {
 		return nil, err
 	}
-	cohorts, err := s.DiscussionCohorts(ctx, viewer)
+	ds, err := s.discussants(ctx, viewer)
 	if err != nil {
 		return nil, err
 	}
 	var out []PlaceDiscussion
-	for _, dc := range cohorts {
-		d, err := s.discussant(ctx, viewer, dc.Cohort.ID)
-		if err != nil {
-			return nil, err
-		}
+	for _, d := range ds {
 		ts, err := s.d.Discussions.ListThreads(ctx, faultline.ThreadFilter{CohortID: d.cohort.ID, Place: &place, Reader: viewer.ID, Limit: 50})
 		if err != nil {
 			return nil, fmt.Errorf("threads at %s in cohort %d: %w", place, d.cohort.ID, err)

@@ -32,6 +32,46 @@ func (s *Service) Progress(ctx context.Context, viewer *faultline.User) (*Progre
 	return &Progress{Read: read, Quiz: scores}, nil
 }
 
+// LessonPage is what the page of a lesson or case study shows its viewer
+// beyond the lesson itself.
+type LessonPage struct {
+	Progress    *Progress
+	Discussions []PlaceDiscussion // the cohorts' threads at the lesson (AtPlace)
+	Unread      int               // the viewer's unread notifications
+}
+
+// LessonPage gathers what l's page shows viewer, reading it all in one read
+// snapshot: their progress, the discussions at the lesson and their unread
+// notifications. EUNAUTHORIZED for a visitor; EINVALID as AtPlace.
+func (s *Service) LessonPage(ctx context.Context, viewer *faultline.User, l *faultline.Lesson) (*LessonPage, error) {
+	if err := signedIn(viewer); err != nil {
+		return nil, err
+	}
+	ctx, done, err := s.readSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p := &LessonPage{}
+	if p.Progress, err = s.Progress(ctx, viewer); err != nil {
+		return nil, err
+	}
+	place := faultline.Place{Kind: faultline.PlaceLesson, Slug: l.Slug}
+	if l.Kind == "case" {
+		place.Kind = faultline.PlaceCase
+	}
+	if p.Discussions, err = s.AtPlace(ctx, viewer, place); err != nil {
+		return nil, err
+	}
+	// As on every page, a count that cannot be read shows as none (and is
+	// logged) rather than failing the page.
+	if p.Unread, err = s.UnreadNotifications(ctx, viewer); err != nil {
+		s.log.ErrorContext(ctx, "unread notifications", "user", viewer.ID, "err", err)
+		p.Unread = 0
+	}
+	return p, nil
+}
+
 // MarkRead records that viewer read a lesson or case study (idempotent).
 func (s *Service) MarkRead(ctx context.Context, viewer *faultline.User, l *faultline.Lesson) error {
 	if err := signedIn(viewer); err != nil {

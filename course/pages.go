@@ -74,33 +74,53 @@ func (s *Service) SubmissionPage(ctx context.Context, viewer *faultline.User, id
 
 // CohortPage is everything a cohort's dashboard shows.
 type CohortPage struct {
-	Cohort  *faultline.Cohort
+	Cohort *faultline.Cohort
+	// Version is the cohort's dashboard version when Members, Matrix and
+	// Conversation were read: they are the same as long as it is.
+	Version int64
+	// Members, Matrix and Conversation are nil when the caller holds them
+	// already (the have of CohortPage is Version).
 	Members []*faultline.Member
 	Matrix  []*faultline.MatrixRow
-	// Taught are the cohorts viewer teaches, the targets of a move.
-	Taught []*faultline.Cohort
 	// Conversation: questions, moderation and regrade requests (feedback.go).
 	Conversation *ConversationStats
+	// Taught are the cohorts viewer teaches, the targets of a move.
+	Taught []*faultline.Cohort
 }
 
-// CohortPage returns what the dashboard of a cohort viewer teaches shows;
-// ENOTFOUND otherwise.
-func (s *Service) CohortPage(ctx context.Context, viewer *faultline.User, id int64) (*CohortPage, error) {
+// CohortPage returns what the dashboard of a cohort viewer teaches shows,
+// read in one read snapshot; ENOTFOUND otherwise. have is the Version of
+// the members, matrix and conversation figures the caller kept from an
+// earlier call (0: none): when nothing they show changed since, they are
+// left out.
+func (s *Service) CohortPage(ctx context.Context, viewer *faultline.User, id, have int64) (*CohortPage, error) {
+	ctx, done, err := s.readSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	c, err := s.Cohort(ctx, viewer, id)
 	if err != nil {
 		return nil, err
 	}
 	p := &CohortPage{Cohort: c}
-	if p.Members, err = s.Members(ctx, viewer, id); err != nil {
-		return nil, err
+	// The version first: the members and matrix read after it are at least
+	// as new (and, in the snapshot, exactly as new).
+	if p.Version, err = s.d.Dashboards.DashboardVersion(ctx, id); err != nil {
+		return nil, internal(err, "dashboard version of cohort %d", id)
 	}
-	if p.Matrix, err = s.Matrix(ctx, viewer, id); err != nil {
-		return nil, err
+	if have == 0 || have != p.Version {
+		if p.Members, err = s.Members(ctx, viewer, id); err != nil {
+			return nil, err
+		}
+		if p.Matrix, err = s.Matrix(ctx, viewer, id); err != nil {
+			return nil, err
+		}
+		if p.Conversation, err = s.ConversationStats(ctx, viewer, id); err != nil {
+			return nil, err
+		}
 	}
 	if p.Taught, err = s.TaughtCohorts(ctx, viewer); err != nil {
-		return nil, err
-	}
-	if p.Conversation, err = s.ConversationStats(ctx, viewer, id); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -26,6 +26,7 @@ import (
 //go:embed all:quorum-kv all:leader-election
 //go:embed all:bulkhead all:column-family
 //go:embed all:event-sourcing all:saga all:gossip-membership
+//go:embed all:crdt all:two-phase-commit
 //go:embed all:replicated-log
 var FS embed.FS
 

@@ -207,7 +207,8 @@ func (db *DB) MoveMember(ctx context.Context, userID, from, to int64) error {
 // not a member.
 func memberRole(ctx context.Context, tx *dbTx, cohortID, userID int64) (faultline.MemberRole, error) {
 	var role string
-	err := tx.QueryRowContext(ctx, `SELECT role FROM memberships WHERE cohort_id = ? AND user_id = ?`, cohortID, userID).Scan(&role)
+	// +?: see db.go.
+	err := tx.QueryRowContext(ctx, `SELECT role FROM memberships WHERE cohort_id = +? AND user_id = +?`, cohortID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", faultline.Errorf(faultline.ENOTFOUND, "Not a member of this cohort.")
 	} else if err != nil {
@@ -326,7 +327,7 @@ func (db *DB) ListMembers(ctx context.Context, cohortID int64) ([]*faultline.Mem
 		SELECT m.cohort_id, m.role, m.joined_at,
 		       u.id, u.email, u.name, u.role, u.password_hash, u.created_at
 		FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.cohort_id = ?
+		WHERE m.cohort_id = +? -- see db.go
 		ORDER BY CASE m.role WHEN 'instructor' THEN 0 WHEN 'co_instructor' THEN 1 ELSE 2 END, u.name, u.id`, cohortID)
 	if err != nil {
 		return nil, fmt.Errorf("list members of cohort %d: %w", cohortID, err)

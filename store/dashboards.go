@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -85,6 +86,30 @@ func (db *DB) ProgressMatrix(ctx context.Context, cohortID int64) ([]*faultline.
 		return nil, fmt.Errorf("progress matrix of cohort %d: cells: %w", cohortID, err)
 	}
 	return out, nil
+}
+
+// DashboardVersion returns the version of what the cohort's dashboard shows in
+// its progress matrix (ProgressMatrix, with the attempts, extensions,
+// adjustments and lab settings the held scores are decided from), its
+// member list and its conversation figures (threads, posts, reports,
+// regrade requests): triggers move it on with every write that changes any of it
+// (migration 0030), in the transaction of the write, so a caller that read
+// the version and then the data (or both in one ReadSnapshot) may keep what
+// it made of them until the version moves. ENOTFOUND for an unknown cohort.
+func (db *DB) DashboardVersion(ctx context.Context, cohortID int64) (int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var v int64
+	err = tx.QueryRowContext(ctx, `SELECT version FROM cohort_versions WHERE cohort_id = ?`, cohortID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, faultline.Errorf(faultline.ENOTFOUND, "Cohort not found.")
+	} else if err != nil {
+		return 0, fmt.Errorf("dashboard version of cohort %d: %w", cohortID, err)
+	}
+	return v, nil
 }
 
 // progressSQL recomputes lab_progress rows from submissions and their shown

@@ -167,26 +167,26 @@ func (db *DB) ListThreads(ctx context.Context, f faultline.ThreadFilter) ([]*fau
 		(SELECT count(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'visible' AND p.opening = 0
 			AND p.author_id IS NOT t.author_id),
 		(SELECT COALESCE(max(p.id), 0) FROM posts p WHERE p.thread_id = t.id AND p.state = 'visible'),
-		(SELECT count(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'visible' AND p.author_id IS NOT ?
-			AND p.id > COALESCE((SELECT r.post_id FROM thread_reads r WHERE r.user_id = ? AND r.thread_id = t.id), 0)),
+		(SELECT count(*) FROM posts p WHERE p.thread_id = t.id AND p.state = 'visible' AND p.author_id IS NOT +?
+			AND p.id > COALESCE((SELECT r.post_id FROM thread_reads r WHERE r.user_id = +? AND r.thread_id = t.id), 0)),
 		(SELECT count(*) FROM thread_votes v WHERE v.thread_id = t.id)
-		FROM threads t WHERE t.cohort_id = ?`
+		FROM threads t WHERE t.cohort_id = +?` // +?: see db.go
 	args := []any{f.Reader, f.Reader, f.CohortID}
 	if f.Place != nil {
-		q += ` AND t.place_kind = ? AND t.place_slug = ?`
+		q += ` AND t.place_kind = +? AND t.place_slug = +?`
 		args = append(args, string(f.Place.Kind), f.Place.Slug)
 	}
 	if f.Groups {
 		q += ` AND t.group_id IS NOT NULL`
 		if f.GroupID != 0 {
-			q += ` AND t.group_id = ?`
+			q += ` AND t.group_id = +?`
 			args = append(args, f.GroupID)
 		}
 	} else {
 		q += ` AND (t.group_id IS NULL OR t.shared = 1)`
 	}
 	if f.AuthorID != 0 {
-		q += ` AND t.author_id = ?`
+		q += ` AND t.author_id = +?`
 		args = append(args, f.AuthorID)
 	}
 	if len(f.IDs) > 0 {
@@ -200,7 +200,7 @@ func (db *DB) ListThreads(ctx context.Context, f faultline.ThreadFilter) ([]*fau
 	if limit <= 0 {
 		limit = 500
 	}
-	q += ` ORDER BY t.pinned DESC, t.last_activity_at DESC, t.id DESC LIMIT ?`
+	q += ` ORDER BY t.pinned DESC, t.last_activity_at DESC, t.id DESC LIMIT +?`
 	args = append(args, limit)
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -692,7 +692,7 @@ func (db *DB) FirstStaffReplies(ctx context.Context, cohortID int64) ([]faultlin
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT id, created_at, first_staff_reply_at FROM threads
-		WHERE cohort_id = ? AND kind = 'question' AND group_id IS NULL ORDER BY id`, cohortID)
+		WHERE cohort_id = +? AND kind = 'question' AND group_id IS NULL ORDER BY id`, cohortID) // +?: see db.go
 	if err != nil {
 		return nil, fmt.Errorf("staff replies in cohort %d: %w", cohortID, err)
 	}

@@ -125,7 +125,7 @@ func (db *DB) QuizScores(ctx context.Context, userID int64) (map[string]faultlin
 	// answers it (a window query here cost a sort per request).
 	rows, err := tx.QueryContext(ctx, `
 		SELECT slug, total, MAX((score << 32) + id), COUNT(*)
-		FROM quiz_attempts WHERE user_id = ?
+		FROM quiz_attempts WHERE user_id = +? -- see db.go
 		GROUP BY slug`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("quiz scores of user %d: %w", userID, err)

@@ -57,7 +57,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*faultline.Session, *
 		SELECT s.id, s.user_id, s.created_at, s.expires_at,
 		       u.id, u.email, u.name, u.role, u.password_hash, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = ? AND s.expires_at > ?`, id, encodeTime(tx.now)).Scan(
+		WHERE s.id = +? AND s.expires_at > +?`, id, encodeTime(tx.now)).Scan( // +?: see db.go
 		&s.ID, &s.UserID, timeText{&s.CreatedAt}, timeText{&s.ExpiresAt},
 		&u.ID, &u.Email, &u.Name, &role, &u.PasswordHash, timeText{&u.CreatedAt})
 	if errors.Is(err, sql.ErrNoRows) {

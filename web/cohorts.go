@@ -65,31 +65,56 @@ func (s *Server) serveCreateCohort(w http.ResponseWriter, r *http.Request) error
 
 // serveCohort is the cohort dashboard: invite link, members and the progress
 // matrix of learners × labs. Anyone but its instructors and admins gets 404.
+// The heat map's rows and the member list come from dashboardCache while
+// the cohort's dashboard version has not moved (dashboard_cache.go).
 func (s *Server) serveCohort(w http.ResponseWriter, r *http.Request) error {
 	id, ok := course.ParseID(chi.URLParam(r, "id"))
 	if !ok {
 		return faultline.Errorf(faultline.ENOTFOUND, "There is no such cohort.")
 	}
-	p, err := s.c.CohortPage(r.Context(), UserFromContext(r.Context()), id)
+	viewer := UserFromContext(r.Context())
+	p, err := s.c.CohortPage(r.Context(), viewer, id, s.dashboards.held(id))
 	if err != nil {
 		return err
 	}
-	c, members := p.Cohort, p.Members
+	c := p.Cohort
+	e := s.dashboards.get(id, p.Version)
+	if e == nil {
+		if p.Matrix == nil {
+			// Left out for a version whose entry went since: ask again.
+			if p, err = s.c.CohortPage(r.Context(), viewer, id, 0); err != nil {
+				return err
+			}
+		}
+		if e, err = s.dashboardEntryFor(r.Context(), id, p); err != nil { // dashboard_cache.go
+			return err
+		}
+		s.dashboards.put(id, e)
+	}
 	m := views.CohortPage{
 		Page:      s.page(r, c.Name, "cohorts"),
 		Name:      c.Name,
 		InviteURL: strings.TrimRight(s.d.BaseURL, "/") + "/join/" + url.PathEscape(c.InviteCode),
 		Live:      liveURL(c.ID), Regrades: regradesURL(c.ID), // live.go, regrades.go
 	}
-	for _, mem := range members {
-		m.Members = append(m.Members, views.MemberRow{
-			Name: mem.User.Name, Email: mem.User.Email, Role: string(mem.Role), Joined: fmtDate(mem.JoinedAt),
-		})
+	head, ms := s.progressHead(r, c.ID) // dashboard.go
+	head.RowsHTML = e.rowsHTML(ms)
+	m.Progress = head
+	m.Invite = s.inviteView(c)                         // roster.go
+	key := rosterKey(viewer, moveTargets(c, p.Taught)) // roster.go
+	if m.RosterHTML = s.dashboards.roster(e, key); m.RosterHTML == "" {
+		roster := s.rosterView(viewer, c, e.members, p.Taught)
+		if m.RosterHTML, err = rosterHTML(r.Context(), roster); err != nil {
+			return err
+		}
+		s.dashboards.putRoster(e, key, m.RosterHTML)
 	}
-	m.Progress = s.progressView(r, c.ID, p.Matrix)
-	m.Invite = s.inviteView(c)                                                  // roster.go
-	m.Roster = s.rosterView(UserFromContext(r.Context()), c, members, p.Taught) // roster.go
-
-	m.Conversation = conversationPanel(c.ID, p.Conversation) // moderation.go
-	return s.render(w, r, http.StatusOK, views.Cohort(m))
+	m.Conversation = e.conversation
+	if acceptsGzip(r) { // lessonpage.go
+		if ok, err := s.writeCohortGzip(w, r, m, e, ms, key); ok || err != nil { // dashboard_cache.go
+			return err
+		}
+	}
+	// The rows and the member list, and some 64 KB for the rest.
+	return s.renderSized(w, r, http.StatusOK, views.Cohort(m), e.size+len(m.RosterHTML)+64<<10)
 }

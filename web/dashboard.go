@@ -141,6 +141,21 @@ func labCodes(all []*faultline.Lab) map[string]string {
 // progressView builds the cohort page's heat map from ProgressMatrix, sorted
 // as the request's ?sort=&dir= asks.
 func (s *Server) progressView(r *http.Request, cohortID int64, rows []*faultline.MatrixRow) views.ProgressMatrix {
+	m, ms := s.progressHead(r, cohortID)
+	heat := s.heatRows(cohortID, rows)
+	keys := make([]heatKeys, len(heat))
+	for i, h := range heat {
+		keys[i] = h.keys
+	}
+	for _, i := range heatOrder(ms, keys) {
+		m.Rows = append(m.Rows, heat[i].row)
+	}
+	return m
+}
+
+// progressHead is the heat map without its rows: the columns with their
+// sort links as the request's ?sort=&dir= asks, and that order.
+func (s *Server) progressHead(r *http.Request, cohortID int64) (views.ProgressMatrix, matrixSort) {
 	all := s.d.Labs.All()
 	ms := parseMatrixSort(r.URL.Query(), all)
 	m := views.ProgressMatrix{
@@ -157,10 +172,29 @@ func (s *Server) progressView(r *http.Request, cohortID int64, rows []*faultline
 		m.Labs = append(m.Labs, sl)
 		m.MaxTotal += l.MaxScore()
 	}
-	sortVal := make([]int, 0, len(rows)) // the sort key of each row, parallel to m.Rows
+	return m, ms
+}
+
+// heatRow is one learner's row of the heat map with what it sorts by.
+type heatRow struct {
+	user int64
+	row  views.HeatRow
+	keys heatKeys
+}
+
+// heatKeys are what a row of the heat map sorts by.
+type heatKeys struct {
+	total int
+	best  map[string]int // best score by lab slug, for the labs they hold one on
+}
+
+// heatRows builds the heat map's rows from ProgressMatrix, in its order (by
+// name).
+func (s *Server) heatRows(cohortID int64, rows []*faultline.MatrixRow) []heatRow {
+	all := s.d.Labs.All()
+	out := make([]heatRow, 0, len(rows))
 	for _, row := range rows {
-		hr := views.HeatRow{Name: row.Name, Email: row.Email, LessonsRead: row.LessonsRead}
-		key := -1
+		hr := heatRow{user: row.UserID, row: views.HeatRow{Name: row.Name, Email: row.Email, LessonsRead: row.LessonsRead}, keys: heatKeys{best: map[string]int{}}}
 		for _, l := range all {
 			cell := views.HeatCell{Max: l.MaxScore()}
 			c := row.Cells[l.Slug]
@@ -175,40 +209,49 @@ func (s *Server) progressView(r *http.Request, cohortID int64, rows []*faultline
 				cell.Has, cell.Best, cell.Attempts = true, c.BestScore, c.Attempts
 				cell.Heat = heatClass(cell.Best, cell.Max)
 				cell.URL = learnerLabURL(cohortID, row.UserID, l.Slug)
-				hr.Total += c.BestScore
-				if ms.key == "lab:"+l.Slug {
-					key = c.BestScore
-				}
+				hr.row.Total += c.BestScore
+				hr.keys.best[l.Slug] = c.BestScore
 			}
-			hr.Cells = append(hr.Cells, cell)
+			hr.row.Cells = append(hr.row.Cells, cell)
 		}
-		if ms.key == "total" {
-			key = hr.Total
-		}
-		m.Rows = append(m.Rows, hr)
-		sortVal = append(sortVal, key)
+		hr.keys.total = hr.row.Total
+		out = append(out, hr)
 	}
-	// Rows come by name; a stable sort keeps that order among equal keys.
-	idx := make([]int, len(m.Rows))
+	return out
+}
+
+// heatOrder returns the order of rows (indexes) the sort ms asks for. Rows
+// come by name; a stable sort keeps that order among equal keys, and a
+// learner without a score on the sorting lab sorts as -1.
+func heatOrder(ms matrixSort, rows []heatKeys) []int {
+	key := func(r heatKeys) int {
+		if ms.key == "total" {
+			return r.total
+		}
+		if v, ok := r.best[strings.TrimPrefix(ms.key, "lab:")]; ok && strings.HasPrefix(ms.key, "lab:") {
+			return v
+		}
+		return -1
+	}
+	idx := make([]int, len(rows))
 	for i := range idx {
 		idx[i] = i
 	}
 	if ms.key != "name" {
+		keys := make([]int, len(rows))
+		for i, r := range rows {
+			keys[i] = key(r)
+		}
 		sort.SliceStable(idx, func(a, b int) bool {
 			if ms.desc {
-				return sortVal[idx[a]] > sortVal[idx[b]]
+				return keys[idx[a]] > keys[idx[b]]
 			}
-			return sortVal[idx[a]] < sortVal[idx[b]]
+			return keys[idx[a]] < keys[idx[b]]
 		})
 	} else if ms.desc {
 		slices.Reverse(idx)
 	}
-	sorted := make([]views.HeatRow, len(idx))
-	for i, j := range idx {
-		sorted[i] = m.Rows[j]
-	}
-	m.Rows = sorted
-	return m
+	return idx
 }
 
 // serveLearnerLab lists one learner's submissions for one lab, newest first.

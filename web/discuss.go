@@ -932,6 +932,12 @@ func (s *Server) placeDiscussions(r *http.Request, place faultline.Place) ([]vie
 	if err != nil {
 		return nil, err
 	}
+	return placeDiscussionViews(place, ds), nil
+}
+
+// placeDiscussionViews are the discussion panels of a page about place
+// from what course.AtPlace returned.
+func placeDiscussionViews(place faultline.Place, ds []course.PlaceDiscussion) []views.PlaceDiscussionView {
 	out := make([]views.PlaceDiscussionView, 0, len(ds))
 	for _, d := range ds {
 		cid := d.Cohort.ID
@@ -968,7 +974,7 @@ func (s *Server) placeDiscussions(r *http.Request, place faultline.Place) ([]vie
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	return out
 }
 
 // searchThreads is how many threads of each cohort a site search lists.

@@ -120,7 +120,7 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 		Records: db, Instructor: db, Scores: db, Regrades: db, Canceler: db, Live: db,
 		Tokens: db, Replays: db, RestorePts: db,
 		Recovery:    &recovery.Service{Users: db, Resets: db, BaseURL: "http://portal.test", BcryptCost: bcrypt.MinCost, Now: e.clock.Now},
-		Discussions: db, Groups: db, Moderation: db, Feedback: db, Inbox: db, Lessons: cc, Markdown: content.Render,
+		Discussions: db, Groups: db, Moderation: db, Feedback: db, Inbox: db, Snapshots: db, Dashboards: db, Lessons: cc, Markdown: content.Render,
 		Sandboxes: e.sb, Terminals: noTerminals{}, Replayer: noReplayer{}, Similarity: grader.NewSimilarity(),
 		Labs:       lc,
 		Kick:       func() { e.kicks.Add(1) },

@@ -40,21 +40,29 @@ func gunzip(t *testing.T, b []byte) string {
 	return string(out)
 }
 
-// Every lesson and case study, spliced from its cached body parts, is byte
-// for byte the page rendered whole, plain and gzipped.
+// Every lesson and case study, spliced from its cached body parts (the
+// text, the quiz's questions, the text after the quiz), is byte for byte
+// the page rendered whole, plain and gzipped, with or without a best quiz
+// score and practice labs.
 func TestLessonPageSplicedIsTheWholePage(t *testing.T) {
 	e := MustEnv(t)
 	all := append(e.srv.d.Content.Lessons(), e.srv.d.Content.Cases()...)
 	if len(all) < 2 {
 		t.Fatalf("only %d lessons", len(all))
 	}
-	quizzes := 0
-	for _, l := range all {
+	quizzes, labs := 0, 0
+	for i, l := range all {
 		m := views.LessonPage{Page: views.Page{Title: l.Title, Nav: "lessons"}, Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + l.Slug + "/read"}
 		if len(l.Quiz) > 0 {
 			quizzes++
 			q := quizForm(l, nil)
+			if i%2 == 0 {
+				q.Best = "2/3 (best of 2 attempts)"
+			}
 			m.Quiz = &q
+		}
+		if m.Labs = e.srv.practiseLabs(l); len(m.Labs) > 0 {
+			labs++
 		}
 		var whole bytes.Buffer
 		if err := views.Lesson(m).Render(t.Context(), &whole); err != nil {
@@ -82,8 +90,8 @@ func TestLessonPageSplicedIsTheWholePage(t *testing.T) {
 			t.Fatalf("%s: gzip;q=0 answered with %q", l.Slug, refused.Header().Get("Content-Encoding"))
 		}
 	}
-	if quizzes == 0 {
-		t.Fatal("no lesson with a quiz: the AfterQuiz part went untested")
+	if quizzes == 0 || labs == 0 {
+		t.Fatalf("%d lessons with a quiz, %d with labs: the quiz and AfterQuiz parts went untested", quizzes, labs)
 	}
 }
 
@@ -147,5 +155,21 @@ func TestLessonPageFollowsChangedLesson(t *testing.T) {
 	}
 	if back := page(orig); back.Body.String() != before.Body.String() {
 		t.Fatal("the original lesson, served again, differs from its first answer")
+	}
+
+	// A changed quiz question, the text unchanged.
+	if len(orig.Quiz) == 0 {
+		t.Fatalf("%s has no quiz", orig.Slug)
+	}
+	quizPage := func(l *faultline.Lesson) *httptest.ResponseRecorder {
+		q := quizForm(l, nil)
+		return servePage(t, e.srv, views.LessonPage{Page: views.Page{Title: l.Title}, Lesson: l, Kind: "Lesson", ReadURL: "/r", Quiz: &q}, nil)
+	}
+	withQuiz := quizPage(orig)
+	requizzed := *orig
+	requizzed.Quiz = append([]faultline.QuizQuestion(nil), orig.Quiz...)
+	requizzed.Quiz[0].Question = "A question asked anew?"
+	if got := quizPage(&requizzed); !strings.Contains(got.Body.String(), "A question asked anew?") || got.Header().Get("ETag") == withQuiz.Header().Get("ETag") {
+		t.Fatal("the changed quiz was served from the old parts")
 	}
 }

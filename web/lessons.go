@@ -222,11 +222,12 @@ func (s *Server) serveLesson(kind string) func(http.ResponseWriter, *http.Reques
 // lessonPage builds the page of a lesson or case study with the user's
 // progress and an ungraded quiz form.
 func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonPage, error) {
-	p, err := s.progress(r)
+	lp, err := s.c.LessonPage(r.Context(), UserFromContext(r.Context()), l)
 	if err != nil {
 		return views.LessonPage{}, err
 	}
-	m := views.LessonPage{Page: s.page(r, l.Title, "lessons"), Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + url.PathEscape(l.Slug) + "/read"}
+	p := progress{read: lp.Progress.Read, scores: lp.Progress.Quiz}
+	m := views.LessonPage{Page: s.pageWithInbox(r, l.Title, "lessons", lp.Unread), Lesson: l, Kind: "Lesson", ReadURL: "/lessons/" + url.PathEscape(l.Slug) + "/read"}
 	if l.Kind == "case" {
 		m.Kind, m.Nav = "Case study", "cases"
 	}
@@ -245,11 +246,12 @@ func (s *Server) lessonPage(r *http.Request, l *faultline.Lesson) (views.LessonP
 	if l.Kind == "case" {
 		place.Kind = faultline.PlaceCase
 	}
-	if m.Discussions, err = s.placeDiscussions(r, place); err != nil { // discuss.go
-		return m, err
-	}
+	m.Discussions = placeDiscussionViews(place, lp.Discussions) // discuss.go
 	if len(l.Quiz) > 0 {
-		q := quizForm(l, nil)
+		q, err := s.ungradedQuiz(r.Context(), l) // lessonpage.go
+		if err != nil {
+			return m, err
+		}
 		if sc, ok := p.scores[l.Slug]; ok {
 			q.Best = bestText(sc)
 		}

@@ -3,10 +3,14 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/course"
 )
 
 func TestLessonPages(t *testing.T) {
@@ -140,5 +144,50 @@ func TestHome(t *testing.T) {
 	}
 	if res.testid("my-cohorts").Find("a").Length() != 0 {
 		t.Error("a learner gets a link to the cohort dashboard")
+	}
+}
+
+// A learner's lesson page shows, from its one read of the database, the
+// threads of their cohort at the lesson that they may see (not a
+// classmate's private question, not another cohort's) and their unread
+// notifications in the header; both follow new posts.
+func TestLessonPageShowsItsDiscussionsAndInbox(t *testing.T) {
+	w := mustTalkWorld(t)
+	const path = "/lessons/circuit-breakers"
+	at := faultline.Place{Kind: faultline.PlaceLesson, Slug: "circuit-breakers"}
+	w.mustThread(w.bob, w.spring, course.NewThread{Place: at, Kind: faultline.ThreadQuestion, Title: "Why half-open?"})
+	w.mustThread(w.cara, w.spring, course.NewThread{Place: at, Kind: faultline.ThreadQuestion, Title: "Cara's private one", Private: true})
+	w.mustThread(w.eve, w.autumn, course.NewThread{Place: at, Kind: faultline.ThreadQuestion, Title: "Autumn's question"})
+	b := w.e.MustLogin(w.ann)
+
+	titles := func(r *response) []string {
+		var out []string
+		r.doc().Find(`[data-testid="place-discussions"] [data-testid="thread-row"] a`).Each(func(_ int, s *goquery.Selection) {
+			out = append(out, strings.TrimSpace(s.Text()))
+		})
+		return out
+	}
+	unread := func(r *response) string { return strings.TrimSpace(r.testid("inbox-count").First().Text()) }
+
+	r := b.get(path)
+	if r.status != http.StatusOK {
+		t.Fatalf("lesson: %d", r.status)
+	}
+	if got := strings.Join(titles(r), " | "); !strings.Contains(got, "Why half-open?") || strings.Contains(got, "Cara") || strings.Contains(got, "Autumn") {
+		t.Fatalf("threads on the lesson page: %q, want Bob's question only", got)
+	}
+	before := unread(r)
+	// An announcement notifies every learner of the cohort.
+	w.mustThread(w.inst, w.spring, course.NewThread{Place: at, Kind: faultline.ThreadAnnouncement, Title: "Quiz on Friday", Body: "Read the breaker lesson."})
+	r = b.get(path)
+	if got := strings.Join(titles(r), " | "); !strings.Contains(got, "Quiz on Friday") || !strings.Contains(got, "Why half-open?") {
+		t.Fatalf("threads after the announcement: %q", got)
+	}
+	n, err := w.e.course.UnreadNotifications(t.Context(), w.ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := unread(r); after == before || after != strconv.Itoa(n) {
+		t.Fatalf("inbox count on the lesson page: %q before the announcement, %q after, want %d", before, after, n)
 	}
 }

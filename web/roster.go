@@ -83,15 +83,23 @@ func (s *Server) rosterView(viewer *faultline.User, c *faultline.Cohort, members
 		}
 		v.Members = append(v.Members, row)
 	}
-	for _, o := range taught {
-		if o.ID != c.ID {
-			v.Targets = append(v.Targets, views.MoveTarget{ID: strconv.FormatInt(o.ID, 10), Name: o.Name})
-		}
-	}
+	v.Targets = moveTargets(c, taught)
 	for _, l := range s.d.Labs.All() {
 		v.Labs = append(v.Labs, views.SettingsLink{Title: l.Title, URL: labSettingsURL(c.ID, l.Slug)})
 	}
 	return v
+}
+
+// moveTargets are the cohorts a learner of c may be moved to: the others
+// the viewer teaches.
+func moveTargets(c *faultline.Cohort, taught []*faultline.Cohort) []views.MoveTarget {
+	var out []views.MoveTarget
+	for _, o := range taught {
+		if o.ID != c.ID {
+			out = append(out, views.MoveTarget{ID: strconv.FormatInt(o.ID, 10), Name: o.Name})
+		}
+	}
+	return out
 }
 
 // serveInvite sets the invite link's expiry (action=expiry) or replaces its

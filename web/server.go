@@ -87,7 +87,8 @@ type Server struct {
 
 	terms termSessions // live terminal sockets, closed at shutdown (terminal.go)
 
-	lessonParts lessonParts // lesson bodies rendered once (lessonpage.go)
+	lessonParts lessonParts    // lesson bodies rendered once (lessonpage.go)
+	dashboards  dashboardCache // cohort dashboards' heat maps and member lists (dashboard_cache.go)
 }
 
 // New returns a Server for d. It returns EINVALID if a required dependency
@@ -143,6 +144,16 @@ func (s *Server) routes() chi.Router {
 	s.healthRoutes(r)
 	r.Route("/api/v1", s.apiRoutes) // bearer tokens only, never the session cookie
 
+	// Pages that only read, and are read most: their session lookup and
+	// the page's reads share one read snapshot (middleware.go): lessons,
+	// case studies and the cohort dashboard.
+	r.Group(func(r chi.Router) {
+		r.Use(s.readOnly, s.authenticate, s.requireUser)
+		r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
+		r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
+		r.With(s.requireTeacher).Get("/cohorts/{id}", s.h(s.serveCohort))
+	})
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/", s.h(s.serveHome))
@@ -161,11 +172,9 @@ func (s *Server) routes() chi.Router {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
 			r.Get("/lessons", s.h(s.serveOutline))
-			r.Get("/lessons/{slug}", s.h(s.serveLesson("lesson")))
 			r.Post("/lessons/{slug}/read", s.h(s.serveMarkRead))
 			r.Post("/lessons/{slug}/quiz", s.h(s.serveQuiz))
 			r.Get("/cases", s.h(s.serveCases))
-			r.Get("/cases/{slug}", s.h(s.serveLesson("case")))
 			r.Get("/diagrams/{name}", s.h(s.serveDiagram))
 			r.Get("/search", s.h(s.serveSearch))
 
@@ -195,7 +204,6 @@ func (s *Server) routes() chi.Router {
 				r.Use(s.requireTeacher)
 				r.Get("/cohorts", s.h(s.serveCohorts))
 				r.Post("/cohorts", s.h(s.serveCreateCohort))
-				r.Get("/cohorts/{id}", s.h(s.serveCohort))
 				s.dashboardRoutes(r)
 				s.similarRoutes(r)
 				s.rosterRoutes(r)  // roster.go
@@ -308,10 +316,18 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 // render renders c fully into a buffer and only then writes the status and
 // body, so a failed render is a clean error, never half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) error {
+	return s.renderSized(w, r, status, c, 0)
+}
+
+// renderSized is render for a page of about size bytes: its buffer is made
+// that large at once instead of growing (and copying) as the page is
+// written.
+func (s *Server) renderSized(w http.ResponseWriter, r *http.Request, status int, c templ.Component, size int) error {
 	buf := pageBufs.Get().(*bytes.Buffer) // lessonpage.go
 	buf.Reset()
+	buf.Grow(size)
 	defer func() {
-		if buf.Cap() <= 1<<20 {
+		if buf.Cap() <= maxPooledPage {
 			pageBufs.Put(buf)
 		}
 	}()
@@ -328,7 +344,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 // page returns the shared page model for r.
 func (s *Server) page(r *http.Request, title, nav string) views.Page {
-	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: s.inboxCount(r)}
+	return s.pageWithInbox(r, title, nav, s.inboxCount(r))
+}
+
+// pageWithInbox is page with the unread count a course verb returned.
+func (s *Server) pageWithInbox(r *http.Request, title, nav string, unread int) views.Page {
+	return views.Page{Title: title, User: UserFromContext(r.Context()), Assets: s.assets.urls, Nav: nav, Inbox: unread}
 }
 
 // redirect sends a 303 See Other, the answer to a successful form POST.

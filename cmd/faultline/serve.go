@@ -140,7 +140,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Submissions: m.DB, Records: m.DB, Instructor: m.DB, Scores: m.DB, Regrades: m.DB,
 		Canceler: m.DB, Live: m.DB, Tokens: m.DB, Replays: m.DB, RestorePts: m.DB,
 		Recovery:    m.inst.recovery, // institution.go adds email to it when there is some
-		Discussions: m.DB, Groups: m.DB, Moderation: m.DB, Feedback: m.DB, Inbox: m.DB,
+		Discussions: m.DB, Groups: m.DB, Moderation: m.DB, Feedback: m.DB, Inbox: m.DB, Snapshots: m.DB, Dashboards: m.DB,
 		Lessons: m.Content, Markdown: content.Render, Mailer: m.notificationMailer(),
 		Sandboxes:  manager,
 		Terminals:  manager,

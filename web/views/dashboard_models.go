@@ -43,6 +43,9 @@ type ProgressMatrix struct {
 	Labs         []SortLink
 	Rows         []HeatRow
 	GradebookURL string
+	// RowsHTML, when set instead of Rows, are the rows rendered already
+	// (HeatRowView), in the order to show.
+	RowsHTML []string
 }
 
 // Bar is one bar of a chart and one row of its table.

@@ -205,6 +205,10 @@ type QuizView struct {
 	Score     int
 	Total     int
 	Best      string // "4/5 (best of 3 attempts)"; "" if never taken
+	// Spliced, when set, stands (unescaped) where the questions and the
+	// button go: the lesson page puts there the questions rendered once
+	// per lesson (QuizQuestions of the ungraded form).
+	Spliced string
 }
 
 // QuizQuestionView is one question of a quiz form.
@@ -512,6 +516,8 @@ type CohortPage struct {
 	Regrades  string         // the cohort's regrades (regrades.go)
 	// Conversation: questions, moderation, regrade requests (talk_models.go).
 	Conversation *ConversationPanel
+	// RosterHTML, when set instead of Roster, is RosterPanel rendered already.
+	RosterHTML string
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
