@@ -139,4 +139,5 @@ ignore (
 	./labs/gossip-membership
 	./labs/crdt
 	./labs/two-phase-commit
+	./labs/replicated-log
 )
