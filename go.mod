@@ -137,4 +137,5 @@ ignore (
 	./labs/column-family
 	./labs/leader-election
 	./labs/gossip-membership
+	./labs/raft
 )
