@@ -232,6 +232,13 @@ type Lab struct {
 	// to the author's reason why no test can tell it from the solution
 	// (equivalent.yaml in the lab folder).
 	Equivalent map[string]string
+	// Unreachable maps the id of a generated mutant that survives although
+	// it does change behaviour, because no deterministic test can bring
+	// about the case that shows it (a data race in a window with no
+	// scheduling point), to the author's reason (equivalent.yaml's
+	// unreachable list). Unlike an equivalent mutant it still counts
+	// against the mutation score; the mark only explains it.
+	Unreachable map[string]string
 
 	Starter  []File            // what a learner starts from, go.mod included
 	Visible  []File            // tests/: copied into the learner's package

@@ -137,5 +137,6 @@ ignore (
 	./labs/column-family
 	./labs/leader-election
 	./labs/gossip-membership
+	./labs/two-phase-commit
 	./labs/raft
 )

@@ -13,7 +13,7 @@ import (
 // Verdicts of a graded mutant.
 const (
 	Killed     = "killed"     // some test fails: the tests see the change
-	Survived   = "survived"   // full marks: a missing test, or an equivalent mutant not yet marked
+	Survived   = "survived"   // full marks: a missing test, an equivalent mutant not yet marked, or one marked unreachable
 	Equivalent = "equivalent" // full marks, and equivalent.yaml says why no test can see it
 	Stillborn  = "stillborn"  // does not compile; not graded (or graded build_failed)
 )
@@ -23,7 +23,7 @@ type MutantResult struct {
 	Mutant
 	Verdict  string
 	KilledBy []string // tests that did not pass, when killed
-	Reason   string   // equivalent.yaml's reason, or why it did not compile
+	Reason   string   // equivalent.yaml's reason (equivalent or unreachable), or why it did not compile
 	Took     time.Duration
 }
 
@@ -33,8 +33,8 @@ type MutationReport struct {
 	Results []MutantResult // in the order of the mutants given
 	// Counts by verdict.
 	Killed, Survived, Equivalent, Stillborn int
-	// MarkedButKilled lists equivalent.yaml ids whose mutant a test kills:
-	// the mark is wrong and must go.
+	// MarkedButKilled lists equivalent.yaml ids (equivalent or unreachable)
+	// whose mutant a test kills: the mark is wrong and must go.
 	MarkedButKilled []string
 	// Stale lists equivalent.yaml ids no generated mutant has any more.
 	Stale []string
@@ -135,7 +135,7 @@ feed:
 		switch r.Verdict {
 		case Killed:
 			rep.Killed++
-			if lab.Equivalent[r.ID] != "" {
+			if lab.Equivalent[r.ID] != "" || lab.Unreachable[r.ID] != "" {
 				rep.MarkedButKilled = append(rep.MarkedButKilled, r.ID)
 			}
 		case Survived:
@@ -146,9 +146,11 @@ feed:
 			rep.Stillborn++
 		}
 	}
-	for id := range lab.Equivalent {
-		if !ids[id] {
-			rep.Stale = append(rep.Stale, id)
+	for _, marks := range []map[string]string{lab.Equivalent, lab.Unreachable} {
+		for id := range marks {
+			if !ids[id] {
+				rep.Stale = append(rep.Stale, id)
+			}
 		}
 	}
 	sort.Strings(rep.Stale)
@@ -167,6 +169,8 @@ func judgeMutant(lab *faultline.Lab, m Mutant, res *faultline.Result, took time.
 		r.Verdict = Survived
 		if why := lab.Equivalent[m.ID]; why != "" {
 			r.Verdict, r.Reason = Equivalent, why
+		} else if why := lab.Unreachable[m.ID]; why != "" {
+			r.Reason = why // still a survivor; the mark explains it
 		}
 	default:
 		r.Verdict = Killed

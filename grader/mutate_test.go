@@ -218,6 +218,14 @@ func TestMutateDocker(t *testing.T) {
 		}
 	}
 	lab.Equivalent = map[string]string{equiv: "hits is never read", "counter.go:Gone:drop:00000000": "stale"}
+	// An unreachable mark explains a survivor but leaves it one; a mark on a
+	// mutant a test kills is wrong.
+	for _, m := range pick {
+		switch m.Desc {
+		case "drop `c.hits++`", "`c.n < c.limit` → `c.n <= c.limit`":
+			mapSet(&lab.Unreachable, m.ID, "no test reads hits")
+		}
+	}
 	var progress int
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -245,4 +253,19 @@ func TestMutateDocker(t *testing.T) {
 	if !slices.Equal(rep.Stale, []string{"counter.go:Gone:drop:00000000"}) {
 		t.Errorf("Stale = %q", rep.Stale)
 	}
+	for _, r := range rep.Results {
+		if r.Desc == "drop `c.hits++`" && r.Reason != "no test reads hits" {
+			t.Errorf("survivor marked unreachable: reason %q", r.Reason)
+		}
+		if r.Desc == "`c.n < c.limit` → `c.n <= c.limit`" && !slices.Equal(rep.MarkedButKilled, []string{r.ID}) {
+			t.Errorf("MarkedButKilled = %q, want the killed mutant %s marked unreachable", rep.MarkedButKilled, r.ID)
+		}
+	}
+}
+
+func mapSet(m *map[string]string, k, v string) {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[k] = v
 }

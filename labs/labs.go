@@ -26,7 +26,7 @@ import (
 //go:embed all:quorum-kv all:leader-election
 //go:embed all:bulkhead all:column-family
 //go:embed all:event-sourcing all:saga all:gossip-membership
-//go:embed all:raft
+//go:embed all:two-phase-commit all:raft
 var FS embed.FS
 
 // labkitFS holds labkit's sources (its *_test.go files are dropped by Labkit).

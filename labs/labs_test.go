@@ -216,6 +216,8 @@ func TestLoadRejectsBadLabs(t *testing.T) {
 		{"rule defined twice", put("demo/README.md", "# Demo\n\n- **R1** one.\n- **R2** two.\n- **R2** again.\n"), "labs/demo/README.md:5: rule R2 is already defined on line 4"},
 		{"rule skipped", put("demo/README.md", "# Demo\n\n- **R1** one.\n- **R3** three.\n"), "labs/demo/README.md:4: rule R3 comes where R2 is due"},
 		{"equivalent without reason", put("demo/equivalent.yaml", "equivalent:\n  - {id: demo.go:Upper:drop:0011aabb}\n"), "labs/demo/equivalent.yaml: equivalent[0].reason: required"},
+		{"unreachable without reason", put("demo/equivalent.yaml", "unreachable:\n  - {id: demo.go:Upper:drop:0011aabb, reason: \" \"}\n"), "labs/demo/equivalent.yaml: unreachable[0].reason: required: say why no deterministic test can reach"},
+		{"marked both ways", put("demo/equivalent.yaml", "equivalent:\n  - {id: a, reason: b}\nunreachable:\n  - {id: a, reason: c}\n"), "labs/demo/equivalent.yaml: unreachable[0].id: a is also listed under equivalent"},
 		{"equivalent unknown field", put("demo/equivalent.yaml", "equivalent:\n  - {id: x, why: y}\n"), `labs/demo/equivalent.yaml:2: equivalent[0]: unknown field "why"; the fields of equivalent[0] are id, mutant, reason`},
 		{"listed test absent", yamlEdit("  - {name: TestHidden, points: 3}", "  - {name: TestHidden, points: 3}\n  - {name: TestGhost, points: 1}"),
 			"labs/demo/lab.yaml: tests[2]: no Test func named TestGhost in tests/ or hidden/"},
@@ -423,7 +425,8 @@ func TestLoadRules(t *testing.T) {
 	y := strings.Replace(demoYAML, "{name: TestVisible, points: 1}", "{name: TestVisible, points: 1, rules: [R1, R3]}", 1)
 	y = strings.Replace(y, "{name: TestHidden, points: 3}", "{name: TestHidden, points: 3, rules: [R1]}", 1)
 	fs["demo/lab.yaml"] = &fstest.MapFile{Data: []byte(y)}
-	fs["demo/equivalent.yaml"] = &fstest.MapFile{Data: []byte("equivalent:\n  - id: demo.go:Upper:drop:0011aabb\n    mutant: drop the return\n    reason: \"  cannot happen  \"\n")}
+	fs["demo/equivalent.yaml"] = &fstest.MapFile{Data: []byte("equivalent:\n  - id: demo.go:Upper:drop:0011aabb\n    mutant: drop the return\n    reason: \"  cannot happen  \"\n" +
+		"unreachable:\n  - id: demo.go:Upper:swap:22ccdd33\n    reason: a race with no scheduling point\n")}
 	l, err := MustLoad(t, fs).Lab("demo")
 	if err != nil {
 		t.Fatal(err)
@@ -441,6 +444,9 @@ func TestLoadRules(t *testing.T) {
 	}
 	if got := l.Equivalent; !reflect.DeepEqual(got, map[string]string{"demo.go:Upper:drop:0011aabb": "cannot happen"}) {
 		t.Errorf("Equivalent = %q", got)
+	}
+	if got := l.Unreachable; !reflect.DeepEqual(got, map[string]string{"demo.go:Upper:swap:22ccdd33": "a race with no scheduling point"}) {
+		t.Errorf("Unreachable = %q", got)
 	}
 	table := RuleTable(l)
 	if len(table) != 3 || !strings.HasPrefix(table[0], "R1   Upper returns") || !strings.HasSuffix(table[0], "TestHidden, TestVisible") ||

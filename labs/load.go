@@ -72,6 +72,9 @@ type testFile struct {
 // test can tell from the solution, each with the author's reason.
 type equivalentFile struct {
 	Equivalent []equivalentEntry `yaml:"equivalent"`
+	// Unreachable lists survivors that do change behaviour but that no
+	// deterministic test can reach; they still count as survivors.
+	Unreachable []equivalentEntry `yaml:"unreachable"`
 }
 
 type equivalentEntry struct {
@@ -230,7 +233,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 	lab.Tests = l.checkTests(y.Tests, visibleGo, hiddenGo)
 	lab.Parts = l.checkParts(doc, y.Parts, y.Tests, lab.Tests)
 	l.mapRules(lab, y.Tests)
-	if lab.Equivalent, err = l.equivalents(); err != nil {
+	if lab.Equivalent, lab.Unreachable, err = l.equivalents(); err != nil {
 		return nil, err
 	}
 

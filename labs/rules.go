@@ -295,40 +295,51 @@ func (l *loader) mapRules(lab *faultline.Lab, listed []testFile) {
 	}
 }
 
-// equivalents reads equivalent.yaml, if the lab has one.
-func (l *loader) equivalents() (map[string]string, error) {
+// equivalents reads equivalent.yaml, if the lab has one: its equivalent
+// and its unreachable marks, each id to its reason.
+func (l *loader) equivalents() (equivalent, unreachable map[string]string, err error) {
 	const file = "equivalent.yaml"
 	raw, err := fs.ReadFile(l.fsys, path.Join(l.dir, file))
 	if err != nil {
 		if _, serr := fs.Stat(l.fsys, path.Join(l.dir, file)); serr != nil {
-			return nil, nil // optional
+			return nil, nil, nil // optional
 		}
-		return nil, fmt.Errorf("read labs/%s/%s: %w", l.dir, file, err)
+		return nil, nil, fmt.Errorf("read labs/%s/%s: %w", l.dir, file, err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var y equivalentFile
 	if l.decodeYAML(file, raw, &y, file) == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	out := make(map[string]string, len(y.Equivalent))
-	for i, e := range y.Equivalent {
-		switch {
-		case strings.TrimSpace(e.ID) == "":
-			l.problemf(file, "equivalent[%d].id: required (the id faultline labs mutate prints)", i)
-		case strings.TrimSpace(e.Reason) == "":
-			l.problemf(file, "equivalent[%d].reason: required: say why no test can tell this mutant from the solution", i)
-		case out[e.ID] != "":
-			l.problemf(file, "equivalent[%d].id: %s is listed twice", i, e.ID)
-		default:
-			out[e.ID] = strings.TrimSpace(e.Reason)
+	seen := map[string]string{} // id -> the list it is in
+	read := func(list string, entries []equivalentEntry, why string) map[string]string {
+		out := make(map[string]string, len(entries))
+		for i, e := range entries {
+			id := strings.TrimSpace(e.ID)
+			switch {
+			case id == "":
+				l.problemf(file, "%s[%d].id: required (the id faultline labs mutate prints)", list, i)
+			case strings.TrimSpace(e.Reason) == "":
+				l.problemf(file, "%s[%d].reason: required: %s", list, i, why)
+			case seen[id] == list:
+				l.problemf(file, "%s[%d].id: %s is listed twice", list, i, id)
+			case seen[id] != "":
+				l.problemf(file, "%s[%d].id: %s is also listed under %s; a mutant is one or the other", list, i, id, seen[id])
+			default:
+				seen[id] = list
+				out[id] = strings.TrimSpace(e.Reason)
+			}
 		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
 	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
+	equivalent = read("equivalent", y.Equivalent, "say why no test can tell this mutant from the solution")
+	unreachable = read("unreachable", y.Unreachable, "say why no deterministic test can reach the case that shows this mutant")
+	return equivalent, unreachable, nil
 }
 
 // RuleTable returns the lab's rule → test table as text lines, one per

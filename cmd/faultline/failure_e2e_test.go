@@ -78,13 +78,20 @@ func TestFailingGradeExplainsItself(t *testing.T) {
 	}
 	seeds := seedRe.FindStringSubmatch(rowText)
 
-	// The timeline the test attached is shown as an image that loads.
-	pics := get(b, "pictures", chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="picture"]')].map(f =>
-		f.querySelector('figcaption').textContent + ' ' + (f.querySelector('img').complete && f.querySelector('img').naturalWidth > 0))`))
+	// The timeline the test attached is shown as an image that loads. The
+	// page may still be fetching it, so wait (up to a minute) for it to load.
+	var pics []string
 	found := false
-	for _, p := range pics {
-		if strings.Contains(p, failing) && strings.Contains(p, "timeline.svg") && strings.HasSuffix(p, " true") {
-			found = true
+	for deadline := time.Now().Add(time.Minute); !found && time.Now().Before(deadline); {
+		pics = get(b, "pictures", chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid="picture"]')].map(f =>
+			f.querySelector('figcaption').textContent + ' ' + (f.querySelector('img').complete && f.querySelector('img').naturalWidth > 0))`))
+		for _, p := range pics {
+			if strings.Contains(p, failing) && strings.Contains(p, "timeline.svg") && strings.HasSuffix(p, " true") {
+				found = true
+			}
+		}
+		if !found {
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	if !found {

@@ -91,14 +91,20 @@ func TestLabsMutateOnHost(t *testing.T) {
 		t.Fatalf("--list: exit %d\n%s", code, out)
 	}
 	// v <= lo returns lo for v == lo: the same value, so no test can see it.
-	var equiv string
+	// v >= hi is the same at v == hi too, but stays unmarked; marking it
+	// unreachable explains it without taking it out of the score.
+	var equiv, unreach string
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, "`v < lo` → `v <= lo`") {
 			equiv = strings.Fields(line)[0]
 		}
+		if strings.Contains(line, "`v > hi` → `v >= hi`") {
+			unreach = strings.Fields(line)[0]
+		}
 	}
 	dir = MustContentDir(t, tinyLab(map[string]string{
-		"tiny/equivalent.yaml": "equivalent:\n  - id: " + equiv + "\n    reason: at v == lo both return lo\n",
+		"tiny/equivalent.yaml": "equivalent:\n  - id: " + equiv + "\n    reason: at v == lo both return lo\n" +
+			"unreachable:\n  - id: " + unreach + "\n    reason: explained, still counted\n",
 	}))
 	code, out, errOut := runCLI(t, "labs", "mutate", "--labs-dir", dir, "--host", "--parallel", "2", "--min", "100", "tiny")
 	if code == 0 {
@@ -109,7 +115,9 @@ func TestLabsMutateOnHost(t *testing.T) {
 		"tiny: mutation score ",
 		"1 marked equivalent",
 		"survived  tiny.go:",
-		"`v > hi` → `v >= hi`", // at v == hi both return hi: a survivor, unmarked
+		"`v > hi` → `v >= hi`", // at v == hi both return hi: a survivor, marked unreachable
+		"marked unreachable: explained, still counted",
+		"1 of the ",
 		"hand-written mutants: 0 of 2 caught",
 		"FAIL: hand-written mutant broken does not compile",
 		"FAIL: hand-written mutant uncaught is not caught",

@@ -107,6 +107,8 @@ func runLabsMutate(ctx context.Context, cfg Config, args []string, stdout, stder
 					state = "  [does not compile: " + m.Broken + "]"
 				} else if why := lab.Equivalent[m.ID]; why != "" {
 					state = "  [equivalent: " + why + "]"
+				} else if why := lab.Unreachable[m.ID]; why != "" {
+					state = "  [unreachable: " + why + "]"
 				}
 				fmt.Fprintf(stdout, "%s  %s:%d  %s%s\n", m.ID, m.File, m.Line, m.Desc, state)
 			}
@@ -130,7 +132,7 @@ func runLabsMutate(ctx context.Context, cfg Config, args []string, stdout, stder
 			s.problems = append(s.problems, fmt.Sprintf("score %.1f%% is below %.0f%%", rep.Score(), *minScore))
 		}
 		for _, id := range rep.MarkedButKilled {
-			s.problems = append(s.problems, "equivalent.yaml marks "+id+" equivalent, but a test kills it: remove the mark")
+			s.problems = append(s.problems, "equivalent.yaml marks "+id+", but a test kills it: remove the mark")
 		}
 		if *only == "" {
 			for _, id := range rep.Stale {
@@ -190,10 +192,22 @@ func runLabsMutate(ctx context.Context, cfg Config, args []string, stdout, stder
 func printMutation(w io.Writer, lab *faultline.Lab, rep *grader.MutationReport) {
 	fmt.Fprintf(w, "%s: mutation score %.1f%%: %d of %d killed; %d marked equivalent; %d do not compile; in %s\n",
 		lab.Slug, rep.Score(), rep.Killed, rep.Killed+rep.Survived, rep.Equivalent, rep.Stillborn, rep.Took.Round(time.Second))
+	explained := 0
+	for _, r := range rep.Results {
+		if r.Verdict == grader.Survived && r.Reason != "" {
+			explained++
+		}
+	}
+	if explained > 0 {
+		fmt.Fprintf(w, "  %d of the %d survivors are marked unreachable (they still count against the score)\n", explained, rep.Survived)
+	}
 	for _, r := range rep.Results {
 		if r.Verdict != grader.Survived {
 			continue
 		}
 		fmt.Fprintf(w, "  survived  %s:%d  %s\n            id %s\n", r.File, r.Line, r.Desc, r.ID)
+		if r.Reason != "" {
+			fmt.Fprintf(w, "            marked unreachable: %s\n", r.Reason)
+		}
 	}
 }

@@ -583,6 +583,31 @@ func TestIndirectProbeHelpers(t *testing.T) {
 			"n1 knew%s and probed %s with Ping{%d}, which got no Ack; it sent %d PingReqs (want %d, to members it holds alive other than the target) %v",
 			describeUpdates(list), target, ping.Seq, len(reqs), want, bad)
 	}
+	// a probe acknowledged within AckTimeout is not followed by PingReqs
+	c := newCluster(t, labkit.Seed(t), testConfig, labkit.Link{Latency: labkit.Fixed(time.Millisecond)})
+	c.add(nil, "n1")
+	acking := map[string]*fake{}
+	var list []g.Update
+	for _, n := range []string{"f1", "f2", "f3", "f4"} {
+		acking[n] = c.ackingFake(n, time.Millisecond)
+		list = append(list, upd(n, g.Alive, 1))
+	}
+	acking["f1"].send("n1", g.Sync{Members: list, Reply: true})
+	c.run(5*P + P/2)
+	pings, reqs := 0, 0
+	for _, f := range acking {
+		for _, m := range f.inbox {
+			switch m.msg.(type) {
+			case g.Ping:
+				pings++
+			case g.PingReq:
+				reqs++
+			}
+		}
+	}
+	c.sim.Check(t, pings >= 5 && reqs == 0, "a probe acknowledged within AckTimeout is not followed by PingReqs",
+		"n1 probed %d times and every Ping was acknowledged within 3ms (AckTimeout %s), yet it sent %d PingReqs",
+		pings, testConfig.AckTimeout, reqs)
 }
 
 // TestIndirectHelpersAtRandom: the members asked for indirect probes are
