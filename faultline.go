@@ -180,8 +180,31 @@ var DefaultGradeLimits = Limits{Time: 30 * time.Second, MemoryMB: 512, CPUs: 1, 
 type LabTest struct {
 	Name   string // top-level Go test function name, e.g. TestOpensAfterThreshold
 	Points int
-	Hidden bool // from hidden/: never shown before grading, never in a sandbox
+	Hidden bool   // from hidden/: never shown before grading, never in a sandbox
+	Part   string // the id of the part it grades (lab.yaml tests[].part); "" in a lab without parts
 }
+
+// LabPart is one part of a lab graded on its own over the learner's one
+// package (lab.yaml parts:), like the A, B, C of a course's multi-part lab:
+// the learner keeps one workspace and submits it whole, and a result gives
+// a score per part beside the total.
+type LabPart struct {
+	ID      string // short and stable, e.g. "A"
+	Title   string // e.g. "Leader election"
+	Summary string // optional, one line
+}
+
+// PartScore is a result's score in one part of a lab.
+type PartScore struct {
+	LabPart
+	Score    int // points of the part's tests that passed
+	MaxScore int // points of the part's tests
+	Tests    int // how many tests the part has
+	Passed   int // how many of them passed
+}
+
+// Full reports whether every test of the part passed.
+func (p PartScore) Full() bool { return p.Score >= p.MaxScore && p.Passed == p.Tests }
 
 // Lab is one lab of the catalog with all its files loaded.
 type Lab struct {
@@ -197,7 +220,11 @@ type Lab struct {
 	Network    string // learner sandbox's network (lab.yaml sandbox.network): "" none, or LabNetworkPrivate
 	Module     string // Go module path of the learner's package (lab.yaml; go.mod is synthesized)
 	Tests      []LabTest
-	README     string // Markdown
+	// Parts are the lab's parts in lab.yaml order, each graded by the tests
+	// that name it; nil for a lab without parts (most labs), whose tests
+	// then name none.
+	Parts  []LabPart
+	README string // Markdown
 	// Rules are the rules the README states, marked **R1** … **Rn**, in
 	// order, each with the tests lab.yaml says check it (tests[].rules).
 	Rules []LabRule
@@ -251,6 +278,47 @@ func (l *Lab) MaxScore() int {
 		n += t.Points
 	}
 	return n
+}
+
+// PartScores returns the score of each part of the lab, in the lab's order,
+// for the results of a grading run (a Result's Tests): the points of the
+// part's tests that passed, out of the points lab.yaml gives them. A test
+// the result lacks (a run that stopped early) scores nothing; a result's
+// test the lab no longer has counts in no part. It returns nil for a lab
+// without parts. Scores are raw, before any late penalty.
+func (l *Lab) PartScores(results []TestResult) []PartScore {
+	if len(l.Parts) == 0 {
+		return nil
+	}
+	out := make([]PartScore, len(l.Parts))
+	index := make(map[string]int, len(l.Parts))
+	for i, p := range l.Parts {
+		out[i].LabPart = p
+		index[p.ID] = i
+	}
+	partOf := make(map[string]int, len(l.Tests))
+	for _, t := range l.Tests {
+		i, ok := index[t.Part]
+		if !ok {
+			continue
+		}
+		partOf[t.Name] = i
+		out[i].MaxScore += t.Points
+		out[i].Tests++
+	}
+	seen := make(map[string]bool, len(results))
+	for _, r := range results {
+		i, ok := partOf[r.Name]
+		if !ok || seen[r.Name] {
+			continue
+		}
+		seen[r.Name] = true
+		out[i].Score += r.Score
+		if r.Status == TestPass {
+			out[i].Passed++
+		}
+	}
+	return out
 }
 
 // SandboxState is the lifecycle state of a learner sandbox.

@@ -140,4 +140,5 @@ ignore (
 	./labs/crdt
 	./labs/two-phase-commit
 	./labs/replicated-log
+	./labs/raft
 )

@@ -37,6 +37,8 @@ type CheckRow struct {
 	Details []string
 	// PerGrade is the mean wall time of one grade of this variant.
 	PerGrade time.Duration
+	// Parts are the first run's scores per part, for a lab with parts.
+	Parts []faultline.PartScore
 }
 
 // CheckReport is the result of Check.
@@ -198,7 +200,8 @@ func overlaid(solution, mutant []faultline.File) map[string]bool {
 func judge(lab *faultline.Lab, v checkVariant, rs []*faultline.Result) CheckRow {
 	first := rs[0]
 	max := lab.MaxScore()
-	row := CheckRow{Variant: v.name, MaxScore: max, Score: first.Score, Status: first.Status, Runs: len(rs), Stable: true}
+	row := CheckRow{Variant: v.name, MaxScore: max, Score: first.Score, Status: first.Status, Runs: len(rs), Stable: true,
+		Parts: lab.PartScores(first.Tests)}
 	var total time.Duration
 	for _, r := range rs {
 		total += r.Duration

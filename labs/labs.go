@@ -27,7 +27,7 @@ import (
 //go:embed all:bulkhead all:column-family
 //go:embed all:event-sourcing all:saga all:gossip-membership
 //go:embed all:crdt all:two-phase-commit
-//go:embed all:replicated-log
+//go:embed all:replicated-log all:raft
 var FS embed.FS
 
 // labkitFS holds labkit's sources (its *_test.go files are dropped by Labkit).

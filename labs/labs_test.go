@@ -191,6 +191,13 @@ func TestLoadRejectsBadLabs(t *testing.T) {
 	put := func(name, content string) func(fstest.MapFS) {
 		return func(fs fstest.MapFS) { fs[name] = &fstest.MapFile{Data: []byte(content)} }
 	}
+	// partsEdit starts from the demo lab with parts A and B.
+	partsEdit := func(old, new string) func(fstest.MapFS) {
+		return func(fs fstest.MapFS) {
+			fs["demo/lab.yaml"] = &fstest.MapFile{Data: []byte(demoPartsYAML)}
+			yamlEdit(old, new)(fs)
+		}
+	}
 	cases := []struct {
 		name string
 		edit func(fstest.MapFS)
@@ -199,7 +206,7 @@ func TestLoadRejectsBadLabs(t *testing.T) {
 		{"missing title", yamlEdit("title: Demo lab\n", ""), "labs/demo/lab.yaml: title: required"},
 		{"unknown key", yamlEdit("minutes: 15", "minutes: 15\ncolour: red"), `labs/demo/lab.yaml:7: unknown field "colour"; the fields of lab.yaml are slug, title,`},
 		{"unknown limits key", yamlEdit("pids: 100", "pids: 100, disk: 5"), `labs/demo/lab.yaml:9: limits: unknown field "disk"; the fields of limits are time, memory_mb, cpus, pids`},
-		{"misplaced timeout", yamlEdit("minutes: 15", "minutes: 15\ntimeout: 30s"), `lab.yaml:7: unknown field "timeout"; the fields of lab.yaml are slug, title, pattern, summary, difficulty, minutes, module, lessons, limits, image, sandbox, tests (the time limit is limits.time`},
+		{"misplaced timeout", yamlEdit("minutes: 15", "minutes: 15\ntimeout: 30s"), `lab.yaml:7: unknown field "timeout"; the fields of lab.yaml are slug, title, pattern, summary, difficulty, minutes, module, lessons, limits, image, sandbox, parts, tests (the time limit is limits.time`},
 		{"points not a number", yamlEdit("{name: TestHidden, points: 3}", "{name: TestHidden, points: lots}"), `labs/demo/lab.yaml:12: tests[1].points: "lots" is not a whole number`},
 		{"lessons not a list", yamlEdit("lessons: [partial-failure]", "lessons: partial-failure"), `labs/demo/lab.yaml:8: lessons: expected a list`},
 		{"tests not a list", yamlEdit("tests:\n  - {name: TestVisible, points: 1}\n  - {name: TestHidden, points: 3}", "tests: {name: TestVisible}"), `labs/demo/lab.yaml:10: tests: expected a list`},
@@ -233,6 +240,21 @@ func TestLoadRejectsBadLabs(t *testing.T) {
 		{"missing README", func(fs fstest.MapFS) { delete(fs, "demo/README.md") }, "labs/demo/README.md: missing"},
 		{"stray entry", put("demo/notes.txt", "hi"), "labs/demo/notes.txt: unexpected entry"},
 		{"unparsable Go", put("demo/starter/broken.go", "package demo\nfunc {"), "starter/broken.go: does not parse"},
+		{"part without parts", yamlEdit("{name: TestHidden, points: 3}", "{name: TestHidden, points: 3, part: A}"),
+			`labs/demo/lab.yaml:12: tests[1].part: "A" names a part, but lab.yaml declares no parts`},
+		{"test without its part", partsEdit("{name: TestHidden, points: 3, part: B}", "{name: TestHidden, points: 3}"),
+			"labs/demo/lab.yaml:15: tests[1].part: required for TestHidden: the lab has parts (A, B), so every test names the one it grades"},
+		{"test of an unknown part", partsEdit("{name: TestHidden, points: 3, part: B}", "{name: TestHidden, points: 3, part: C}"),
+			`labs/demo/lab.yaml:15: tests[1].part: "C" is not a part of the lab (parts: A, B)`},
+		{"part without tests", partsEdit("{name: TestHidden, points: 3, part: B}", "{name: TestHidden, points: 3, part: A}"),
+			"labs/demo/lab.yaml:12: parts[1]: part B has no tests; name it on the tests that grade it (tests[].part: B) or drop the part"},
+		{"part without id", partsEdit("{id: B, title: Lower}", "{title: Lower}"), "labs/demo/lab.yaml:12: parts[1].id: required"},
+		{"part id twice", partsEdit("{id: B, title: Lower}", "{id: A, title: Lower}"), "labs/demo/lab.yaml:12: parts[1].id: A is already the id of parts[0]"},
+		{"part id with spaces", partsEdit("{id: B, title: Lower}", "{id: part two, title: Lower}"), `parts[1].id: "part two" must be 1 to 16 letters, digits or dashes`},
+		{"part without title", partsEdit("{id: B, title: Lower}", "{id: B}"), "labs/demo/lab.yaml:12: parts[1].title: required (part B)"},
+		{"part summary of two lines", partsEdit("{id: B, title: Lower}", "{id: B, title: Lower, summary: \"one\\ntwo\"}"), "parts[1].summary: one line, please (part B)"},
+		{"part unknown field", partsEdit("{id: B, title: Lower}", "{id: B, title: Lower, points: 3}"), `labs/demo/lab.yaml:12: parts[1]: unknown field "points"; the fields of parts[1] are id, title, summary`},
+		{"parts not a list", partsEdit("parts:\n  - {id: A, title: Upper, summary: Upper-case a word.}\n  - {id: B, title: Lower}\n", "parts: {id: A}\n"), "labs/demo/lab.yaml:10: parts: expected a list"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -246,6 +268,65 @@ func TestLoadRejectsBadLabs(t *testing.T) {
 				t.Fatalf("Load error message:\n%s\nwant it to contain %q", msg, c.want)
 			}
 		})
+	}
+}
+
+// demoPartsYAML is demoYAML with two parts, one test each.
+var demoPartsYAML = strings.Replace(strings.Replace(strings.Replace(demoYAML,
+	"tests:\n", "parts:\n  - {id: A, title: Upper, summary: Upper-case a word.}\n  - {id: B, title: Lower}\ntests:\n", 1),
+	"{name: TestVisible, points: 1}", "{name: TestVisible, points: 1, part: A, rules: [R1]}", 1),
+	"{name: TestHidden, points: 3}", "{name: TestHidden, points: 3, part: B}", 1)
+
+// A lab with parts: each test carries its part, parts keep their order and
+// fields, a result's scores are summed per part, and the rule table is one
+// table per part.
+func TestLoadParts(t *testing.T) {
+	fs := demoLab("demo")
+	fs["demo/lab.yaml"] = &fstest.MapFile{Data: []byte(demoPartsYAML)}
+	l, err := MustLoad(t, fs).Lab("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantParts := []faultline.LabPart{{ID: "A", Title: "Upper", Summary: "Upper-case a word."}, {ID: "B", Title: "Lower"}}
+	if !reflect.DeepEqual(l.Parts, wantParts) {
+		t.Errorf("Parts = %+v, want %+v", l.Parts, wantParts)
+	}
+	wantTests := []faultline.LabTest{{Name: "TestVisible", Points: 1, Part: "A"}, {Name: "TestHidden", Points: 3, Hidden: true, Part: "B"}}
+	if !reflect.DeepEqual(l.Tests, wantTests) {
+		t.Errorf("Tests = %+v, want %+v", l.Tests, wantTests)
+	}
+	got := l.PartScores([]faultline.TestResult{
+		{Name: "TestHidden", Status: faultline.TestFail, MaxScore: 3},
+		{Name: "TestVisible", Status: faultline.TestPass, Score: 1, MaxScore: 1},
+		{Name: "TestGone", Status: faultline.TestPass, Score: 5, MaxScore: 5},
+	})
+	want := []faultline.PartScore{
+		{LabPart: wantParts[0], Score: 1, MaxScore: 1, Tests: 1, Passed: 1},
+		{LabPart: wantParts[1], Score: 0, MaxScore: 3, Tests: 1, Passed: 0},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PartScores = %+v, want %+v", got, want)
+	}
+	if !got[0].Full() || got[1].Full() {
+		t.Errorf("Full() = %v, %v; want true, false", got[0].Full(), got[1].Full())
+	}
+	table := strings.Join(RuleTable(l), "\n")
+	wantTable := "part A: Upper (1 points)\n" +
+		"  R1   Upper upper-cases.                                         TestVisible\n" +
+		"part B: Lower (3 points)\n" +
+		"  (its tests check no rule)\n" +
+		"rules no test checks:\n" +
+		"  R2   It keeps the length.                                       (no test)"
+	if table != wantTable {
+		t.Errorf("RuleTable =\n%s\nwant\n%s", table, wantTable)
+	}
+	// Without parts nothing changes: no part on the tests, no part scores.
+	plain, err := MustLoad(t, demoLab("demo")).Lab("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Parts != nil || plain.Tests[0].Part != "" || plain.PartScores([]faultline.TestResult{{Name: "TestVisible", Status: faultline.TestPass, Score: 1}}) != nil {
+		t.Errorf("a lab without parts: Parts %v, tests %+v", plain.Parts, plain.Tests)
 	}
 }
 

@@ -34,7 +34,16 @@ type labFile struct {
 	Limits     limitsFile  `yaml:"limits"`
 	Image      string      `yaml:"image"`
 	Sandbox    sandboxFile `yaml:"sandbox"`
+	Parts      []partFile  `yaml:"parts"`
 	Tests      []testFile  `yaml:"tests"`
+}
+
+// partFile is one of lab.yaml's optional parts: a share of the lab graded
+// on its own (the tests that name it in tests[].part).
+type partFile struct {
+	ID      string `yaml:"id"`
+	Title   string `yaml:"title"`
+	Summary string `yaml:"summary"`
 }
 
 // sandboxFile is lab.yaml's optional sandbox block: how the learner's
@@ -55,6 +64,7 @@ type limitsFile struct {
 type testFile struct {
 	Name   string   `yaml:"name"`
 	Points int      `yaml:"points"`
+	Part   string   `yaml:"part"`  // the id of the part it grades, in a lab with parts
 	Rules  []string `yaml:"rules"` // README rule ids (R1…) the test checks
 }
 
@@ -148,7 +158,8 @@ func (l *loader) load() (*faultline.Lab, error) {
 		return nil, fmt.Errorf("read labs/%s/lab.yaml: %w", l.dir, err)
 	}
 	var y labFile
-	if !l.decodeYAML("lab.yaml", raw, &y, "lab.yaml") {
+	doc := l.decodeYAML("lab.yaml", raw, &y, "lab.yaml")
+	if doc == nil {
 		return nil, nil
 	}
 	lab := &faultline.Lab{
@@ -220,6 +231,7 @@ func (l *loader) load() (*faultline.Lab, error) {
 		l.problemf("hidden", "no hidden tests")
 	}
 	lab.Tests = l.checkTests(y.Tests, visibleGo, hiddenGo)
+	lab.Parts = l.checkParts(doc, y.Parts, y.Tests, lab.Tests)
 	l.mapRules(lab, y.Tests)
 	if lab.Equivalent, lab.Unreachable, err = l.equivalents(); err != nil {
 		return nil, err

@@ -20,27 +20,28 @@ import (
 // type describes every allowed field. Problems name the file, the line and
 // the field as it is written in YAML (limits.time, tests[2].points), never
 // the Go types behind them; what names the document in messages about its
-// top-level fields. It reports whether v was decoded.
-func (l *loader) decodeYAML(file string, raw []byte, v any, what string) bool {
+// top-level fields. It returns the document's node (for the lines of later
+// messages), or nil when v was not decoded.
+func (l *loader) decodeYAML(file string, raw []byte, v any, what string) *yaml.Node {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		l.problemf(yamlPlace(file, err.Error()), "not valid YAML: %s", yamlMessage(err.Error()))
-		return false
+		return nil
 	}
 	if len(root.Content) == 0 {
 		l.problemf(file, "empty")
-		return false
+		return nil
 	}
 	n := len(l.problems)
 	l.shape(file, root.Content[0], reflect.TypeOf(v).Elem(), "", what)
 	if len(l.problems) > n {
-		return false
+		return nil
 	}
 	if err := root.Content[0].Decode(v); err != nil {
 		l.problemf(yamlPlace(file, err.Error()), "%s", yamlMessage(err.Error()))
-		return false
+		return nil
 	}
-	return true
+	return root.Content[0]
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+): `)
@@ -309,7 +310,7 @@ func (l *loader) equivalents() (equivalent, unreachable map[string]string, err e
 		return nil, nil, nil
 	}
 	var y equivalentFile
-	if !l.decodeYAML(file, raw, &y, file) {
+	if l.decodeYAML(file, raw, &y, file) == nil {
 		return nil, nil, nil
 	}
 	seen := map[string]string{} // id -> the list it is in
@@ -342,8 +343,13 @@ func (l *loader) equivalents() (equivalent, unreachable map[string]string, err e
 }
 
 // RuleTable returns the lab's rule → test table as text lines, one per
-// rule, for `faultline labs check`.
+// rule, for `faultline labs check`. A lab with parts gets one table per
+// part (a heading line, then the rules its tests check, indented), then
+// the rules no test checks.
 func RuleTable(lab *faultline.Lab) []string {
+	if len(lab.Parts) > 0 {
+		return partsRuleTable(lab)
+	}
 	var out []string
 	for _, r := range lab.Rules {
 		tests := "(no test)"

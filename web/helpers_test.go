@@ -93,6 +93,9 @@ type envDeps struct {
 
 type envOption func(*envDeps)
 
+// withLabs serves the labs of c instead of the built-in catalog.
+func withLabs(c *labs.Catalog) envOption { return func(d *envDeps) { d.Labs = c } }
+
 func withSetupToken(tok string) envOption { return func(d *envDeps) { d.SetupToken = tok } }
 
 // withoutSandboxes makes the sandboxes unreachable, as with the engine down.
@@ -137,7 +140,11 @@ func MustEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatalf("new course service: %v", err)
 	}
 	e.course = svc
-	srv, err := New(Deps{Course: svc, Content: d.Content, Labs: lc, Logger: logger, Now: e.clock.Now, BaseURL: "http://portal.test", SecureCookies: d.SecureCookies,
+	wl, ok := d.Labs.(*labs.Catalog)
+	if !ok {
+		t.Fatalf("the labs of the env are a %T; the web needs a *labs.Catalog", d.Labs)
+	}
+	srv, err := New(Deps{Course: svc, Content: d.Content, Labs: wl, Logger: logger, Now: e.clock.Now, BaseURL: "http://portal.test", SecureCookies: d.SecureCookies,
 		Recovery: d.Deps.Recovery})
 	if err != nil {
 		t.Fatalf("new server: %v", err)

@@ -129,6 +129,7 @@ func (s *Server) renderLab(w http.ResponseWriter, r *http.Request, l *faultline.
 			m.Lab.VisibleTests = append(m.Lab.VisibleTests, views.TestInfo{Name: t.Name, Points: t.Points})
 		}
 	}
+	m.Lab.Parts = partInfos(l)
 	if v.sandbox != nil {
 		m.Sandbox = *v.sandbox
 	} else {
@@ -445,6 +446,35 @@ func (c *cappedBuffer) String() string {
 		return c.buf.String() + fmt.Sprintf("\n… %d more bytes not shown\n", c.dropped)
 	}
 	return c.buf.String()
+}
+
+// partInfos lists the parts of a lab with parts for its page, each with
+// its visible tests and the count and points of its hidden ones; nil for
+// a lab without parts.
+func partInfos(l *faultline.Lab) []views.PartInfo {
+	if len(l.Parts) == 0 {
+		return nil
+	}
+	out := make([]views.PartInfo, len(l.Parts))
+	index := map[string]int{}
+	for i, p := range l.Parts {
+		out[i] = views.PartInfo{ID: p.ID, Title: p.Title, Summary: p.Summary}
+		index[p.ID] = i
+	}
+	for _, t := range l.Tests {
+		i, ok := index[t.Part]
+		if !ok {
+			continue
+		}
+		out[i].Points += t.Points
+		if t.Hidden {
+			out[i].HiddenTests++
+			out[i].HiddenPoints += t.Points
+		} else {
+			out[i].VisibleTests = append(out[i].VisibleTests, views.TestInfo{Name: t.Name, Points: t.Points})
+		}
+	}
+	return out
 }
 
 func testRows(ts []faultline.TestResult) []views.TestRow {

@@ -91,6 +91,16 @@ func resultView(sh *course.Shown) views.ResultView {
 		}
 	}
 	v.Flags = res.Flags
+	v.Parts = partScores(sh)
+	if len(v.Parts) > 0 {
+		partOf := map[string]string{}
+		for _, t := range sh.Lab.Tests {
+			partOf[t.Name] = t.Part
+		}
+		for i := range v.Tests {
+			v.Tests[i].Part = partOf[v.Tests[i].Name]
+		}
+	}
 	if note := sh.Scored.Note(); note != "" && sh.Scored.Score != sh.Scored.Raw {
 		v.LateNote = fmt.Sprintf("%s Score before the penalty: %s.", note, scoreString(sh.Scored.Raw, res.MaxScore))
 	} else if note != "" {
@@ -107,6 +117,24 @@ func resultView(sh *course.Shown) views.ResultView {
 		v.Duration = res.Duration.Round(100 * time.Millisecond).String()
 	}
 	return v
+}
+
+// partScores is the score of a finished submission in each part of its
+// lab, when the lab has parts: over the stored result's every test, hidden
+// ones too (the part scores are the grade, as the total is; a policy that
+// hides hidden tests still hides which of them failed), and before any
+// late penalty. nil for a lab without parts, a lab that left
+// the catalog, or a result without tests (one that did not build).
+func partScores(sh *course.Shown) []views.PartScoreView {
+	res := sh.Submission.Result
+	if sh.Lab == nil || res == nil || len(res.Tests) == 0 {
+		return nil
+	}
+	var out []views.PartScoreView
+	for _, p := range sh.Lab.PartScores(res.Tests) {
+		out = append(out, views.PartScoreView{ID: p.ID, Title: p.Title, Score: p.Score, MaxScore: p.MaxScore, Full: p.Full()})
+	}
+	return out
 }
 
 // withNext adds to v, after full marks on the viewer's own submission,

@@ -66,7 +66,11 @@ func runLabsCheck(ctx context.Context, cfg Config, args []string, stdout, stderr
 	var failed []string
 	for _, lab := range todo {
 		labStart := time.Now()
-		fmt.Fprintf(stdout, "\n== %s: %d rules, %d tests, %d variants\n", lab.Slug, len(lab.Rules), len(lab.Tests), 2+len(lab.Mutants))
+		parts := ""
+		if len(lab.Parts) > 0 {
+			parts = fmt.Sprintf(", %d parts", len(lab.Parts))
+		}
+		fmt.Fprintf(stdout, "\n== %s: %d rules, %d tests%s, %d variants\n", lab.Slug, len(lab.Rules), len(lab.Tests), parts, 2+len(lab.Mutants))
 		for _, line := range labs.RuleTable(lab) {
 			fmt.Fprintf(stdout, "  %s\n", line)
 		}
@@ -154,6 +158,13 @@ func printCheckRow(w io.Writer, row grader.CheckRow) {
 		}
 	}
 	fmt.Fprintf(w, "  %-32s %3d/%-3d %-12s %-9s %5.1fs/grade  %s%s\n", row.Variant, row.Score, row.MaxScore, row.Status, same, row.PerGrade.Seconds(), verdict, caught)
+	if len(row.Parts) > 0 {
+		var ps []string
+		for _, p := range row.Parts {
+			ps = append(ps, fmt.Sprintf("%s %d/%d", p.ID, p.Score, p.MaxScore))
+		}
+		fmt.Fprintf(w, "      parts: %s\n", strings.Join(ps, ", "))
+	}
 	for _, d := range row.Details {
 		fmt.Fprintf(w, "      %s\n", d)
 	}

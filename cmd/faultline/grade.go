@@ -82,9 +82,9 @@ func runGrade(ctx context.Context, cfg Config, args []string, stdout, stderr io.
 		return fmt.Errorf("could not grade: %s", describe(err))
 	}
 	if *asJSON {
-		return writeJSONResult(stdout, res)
+		return writeJSONResult(stdout, lab, res)
 	}
-	writeTextResult(stdout, res)
+	writeTextResult(stdout, lab, res)
 	return nil
 }
 
@@ -199,7 +199,15 @@ type jsonResult struct {
 	Message  string     `json:"message,omitempty"`
 	Output   string     `json:"output,omitempty"`
 	Flags    []string   `json:"flags,omitempty"`
+	Parts    []jsonPart `json:"parts,omitempty"` // a lab with parts: the score of each
 	Tests    []jsonTest `json:"tests"`
+}
+
+type jsonPart struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Score    int    `json:"score"`
+	MaxScore int    `json:"max_score"`
 }
 
 type jsonTest struct {
@@ -210,22 +218,33 @@ type jsonTest struct {
 	Message  string `json:"message,omitempty"`
 	Output   string `json:"output,omitempty"`
 	Hidden   bool   `json:"hidden,omitempty"`
+	Part     string `json:"part,omitempty"`
 }
 
-func writeJSONResult(w io.Writer, r *faultline.Result) error {
+func writeJSONResult(w io.Writer, lab *faultline.Lab, r *faultline.Result) error {
 	out := jsonResult{Lab: r.Lab, Status: string(r.Status), Score: r.Score, MaxScore: r.MaxScore,
 		Message: r.Message, Output: r.Output, Flags: r.Flags, Tests: []jsonTest{}}
+	partOf := map[string]string{}
+	for _, t := range lab.Tests {
+		partOf[t.Name] = t.Part
+	}
+	for _, p := range lab.PartScores(r.Tests) {
+		out.Parts = append(out.Parts, jsonPart{ID: p.ID, Title: p.Title, Score: p.Score, MaxScore: p.MaxScore})
+	}
 	for _, t := range r.Tests {
 		out.Tests = append(out.Tests, jsonTest{Name: t.Name, Status: string(t.Status), Score: t.Score,
-			MaxScore: t.MaxScore, Message: t.Message, Output: t.Output, Hidden: t.Hidden})
+			MaxScore: t.MaxScore, Message: t.Message, Output: t.Output, Hidden: t.Hidden, Part: partOf[t.Name]})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func writeTextResult(w io.Writer, r *faultline.Result) {
+func writeTextResult(w io.Writer, lab *faultline.Lab, r *faultline.Result) {
 	fmt.Fprintf(w, "%s: %s, %d/%d points\n", r.Lab, r.Status, r.Score, r.MaxScore)
+	for _, p := range lab.PartScores(r.Tests) {
+		fmt.Fprintf(w, "  part %s, %s: %d/%d points\n", p.ID, p.Title, p.Score, p.MaxScore)
+	}
 	if r.Message != "" {
 		fmt.Fprintf(w, "%s\n", r.Message)
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -152,5 +155,62 @@ func TestLabsCheckOnHost(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^  solution +3/3 +graded .* ok$`).MatchString(out) {
 		t.Errorf("the solution is not graded full marks on the host:\n%s", out)
+	}
+}
+
+// tinyPartsLab is the tiny lab in two parts: A graded by the visible test,
+// B by the hidden one.
+func tinyPartsLab() map[string]string {
+	files := tinyLab(nil)
+	y := files["tiny/lab.yaml"]
+	y = strings.Replace(y, "tests:\n", "parts:\n  - {id: A, title: Below the range}\n  - {id: B, title: Above the range, summary: Clamp from above.}\ntests:\n", 1)
+	y = strings.Replace(y, "points: 1, rules", "points: 1, part: A, rules", 1)
+	y = strings.Replace(y, "points: 2, rules", "points: 2, part: B, rules", 1)
+	files["tiny/lab.yaml"] = y
+	return files
+}
+
+// TestLabsCheckPartsOnHost: for a lab with parts, labs check prints the
+// rule table per part and each variant's score per part, so an author sees
+// which part caught a mutant; faultline grade reports the parts too.
+func TestLabsCheckPartsOnHost(t *testing.T) {
+	dir := MustContentDir(t, tinyPartsLab())
+	_, out, _ := runCLI(t, "labs", "check", "--labs-dir", dir, "--lab", "tiny", "--runs", "1", "--host")
+	for _, re := range []string{
+		`(?m)^== tiny: 3 rules, 2 tests, 2 parts, 4 variants$`,
+		`(?m)^  part A: Below the range \(1 points\)\n    R1 +Clamp returns lo below the range\. +TestVisible\n  part B: Above the range \(2 points\)\n    R1 .* TestHidden\n    R2 +It returns hi above it\. +TestHidden\n  rules no test checks:\n    R3 +It returns v inside\. +\(no test\)$`,
+		`(?m)^  solution +3/3 .*\n      parts: A 1/1, B 2/2$`,
+		`(?m)^  starter +1/3 .*\n      parts: A 1/1, B 0/2$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+}
+
+// TestGradeReportsParts grades the tiny lab with parts in a grading
+// container: the JSON result has each part's score, and each test its part.
+func TestGradeReportsParts(t *testing.T) {
+	dir := MustContentDir(t, tinyPartsLab())
+	code, out, errOut := runCLI(t, "grade", "--labs-dir", dir, "--lab", "tiny", filepath.Join(dir, "tiny", "starter"), "--json")
+	if code != 0 {
+		t.Fatalf("grade exit %d, stderr:\n%s", code, errOut)
+	}
+	var r jsonResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("grade --json printed invalid JSON: %v\n%s", err, out)
+	}
+	want := []jsonPart{{ID: "A", Title: "Below the range", Score: 1, MaxScore: 1}, {ID: "B", Title: "Above the range", Score: 0, MaxScore: 2}}
+	if !reflect.DeepEqual(r.Parts, want) {
+		t.Errorf("parts = %+v, want %+v", r.Parts, want)
+	}
+	for _, tr := range r.Tests {
+		if (tr.Name == "TestVisible" && tr.Part != "A") || (tr.Name == "TestHidden" && tr.Part != "B") {
+			t.Errorf("test %s has part %q", tr.Name, tr.Part)
+		}
+	}
+	code, out, _ = runCLI(t, "grade", "--labs-dir", dir, "--lab", "tiny", filepath.Join(dir, "tiny", "starter"))
+	if code != 0 || !strings.Contains(out, "tiny: graded, 1/3 points\n  part A, Below the range: 1/1 points\n  part B, Above the range: 0/2 points\n") {
+		t.Errorf("text result (exit %d):\n%s", code, out)
 	}
 }

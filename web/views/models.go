@@ -271,6 +271,26 @@ type LabInfo struct {
 	HiddenTests  int // how many hidden tests
 	HiddenPoints int
 	URL          string
+	// Parts are the lab's parts, each with its own tests; nil for a lab
+	// without parts, whose tests are VisibleTests and HiddenTests alone.
+	Parts []PartInfo
+}
+
+// PartInfo is one part of a lab with parts as the lab page lists it: its
+// visible tests, and how many hidden ones it has and their points.
+type PartInfo struct {
+	ID, Title, Summary string
+	Points             int // of every test of the part
+	VisibleTests       []TestInfo
+	HiddenTests        int
+	HiddenPoints       int
+}
+
+// PartScoreView is a result's score in one part of its lab.
+type PartScoreView struct {
+	ID, Title       string
+	Score, MaxScore int
+	Full            bool // every test of the part passed
 }
 
 // TestInfo is a visible test and its points.
@@ -311,6 +331,7 @@ type Editor struct {
 // failing run, and the trace explorer of that run.
 type TestRow struct {
 	Name     string
+	Part     string // the id of its part, in a lab with parts
 	Hidden   bool
 	Status   string
 	Score    int
@@ -381,6 +402,10 @@ type ResultView struct {
 	Tests      []TestRow // each with its pictures, Replay button and trace
 	Flags      []string  // shown to instructors only
 	Duration   string
+	// Parts is the score in each part of a lab with parts, over every
+	// test (hidden ones included) and before any late penalty; nil for a
+	// lab without parts.
+	Parts []PartScoreView
 	// HiddenSummary replaces the hidden tests when the learner's cohort hides
 	// them; LateNote explains a late penalty applied to Score (labsettings.go).
 	HiddenSummary string
