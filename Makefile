@@ -46,17 +46,19 @@ test: ui check-generated vet
 	$(GO) run ./cmd/faultline labs check --runs 3
 
 ## shots-catalog: every page of TestMainPagesAtTwoSizes plus every lesson,
-## case study and lab page, at 1280x800 and 390x844, with its checks (no
+## case study and lab page, and each lab's result page for its first
+## hand-written mutant graded on the host, at 1280x800 and 390x844, with its checks (no
 ## sideways scrolling at 390, chart labels inside their pictures, axe-core at
 ## 1280), the PNGs left in $$FAULTLINE_SHOTS (default /tmp/faultline-shots)
 ## for looking at new content by eye.
 shots-catalog: ui
 	./scripts/ensure.sh docker chromium
-	FAULTLINE_SHOTS_CATALOG=1 $(GO) test -count=1 -timeout 20m -run '^TestMainPagesAtTwoSizes$$' ./web/
+	FAULTLINE_SHOTS_CATALOG=1 $(GO) test -count=1 -timeout 45m -run '^TestMainPagesAtTwoSizes$$' ./web/
 
 ## bench: each reported as a ratio against a baseline measured in the same run:
 ##   lesson pages rendered vs the same bytes served as a static file;
-##   the cohort dashboard (200 learners x 13 labs x 20 submissions) vs a lesson page;
+##   the cohort dashboard (200 learners x every lab x 20 submissions) vs a lesson page,
+##   both written as net/http writes to a connection (through 4 KB of bufio);
 ##   grading latency p50/p95 (submission to stored result) vs bare `go test` on the host;
 ##   grading throughput with 2 workers and a 200-submission burst vs 2 parallel host runs;
 ##   sandbox start p50/p95 (warm pool and cold) vs a bare create+start of the same image,

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +130,14 @@ func TestMainPagesAtTwoSizes(t *testing.T) {
 		}
 		for _, l := range e.srv.d.Labs.All() {
 			learnerPages = append(learnerPages, shotPage{"lab-" + l.Slug, labURL(l.Slug), true})
+		}
+		// And a result page per lab, from a real grade on the host of
+		// its first hand-written mutant, so each lab's failures and their
+		// pictures are seen as a learner sees them.
+		for _, l := range e.srv.d.Labs.All() {
+			if sub, ok := mustMutantResult(t, e, w.ann, l); ok {
+				learnerPages = append(learnerPages, shotPage{"result-" + l.Slug, submissionURL(sub), true})
+			}
 		}
 	}
 	instructorPages := []shotPage{
@@ -280,4 +290,51 @@ func TestMainPagesAtTwoSizes(t *testing.T) {
 			visit(p, size[0], size[1])
 		}
 	}
+}
+
+// mustMutantResult grades lab's hand-written mutants on the host as the
+// grader would, in name order, until one fails with pictures (at most
+// three; else the first), stores it, files and result, as u's graded
+// submission and returns its id; false when the lab has no mutant.
+func mustMutantResult(t *testing.T, e *env, u *faultline.User, lab *faultline.Lab) (int64, bool) {
+	t.Helper()
+	names := slices.Sorted(maps.Keys(lab.Mutants))
+	if len(names) == 0 {
+		return 0, false
+	}
+	var (
+		res  *faultline.Result
+		name string
+	)
+	for _, n := range names[:min(3, len(names))] {
+		r, err := gradeOnHost(lab, lab.Mutants[n], lab.Tests, ".", lab.Module) // trace_test.go
+		if err != nil {
+			t.Fatalf("grade %s's mutant %s on the host: %v", lab.Slug, n, err)
+		}
+		if r.Score == r.MaxScore {
+			t.Fatalf("%s's mutant %s scored full marks on the host", lab.Slug, n)
+		}
+		pictures := 0
+		for _, tr := range r.Tests {
+			pictures += len(tr.Attachments)
+		}
+		t.Logf("%s: mutant %s scored %d/%d, with %d pictures", lab.Slug, n, r.Score, r.MaxScore, pictures)
+		if res == nil || pictures > 0 {
+			res, name = r, n
+		}
+		if pictures > 0 {
+			break
+		}
+	}
+	var learner []faultline.File
+	for _, f := range lab.Mutants[name] {
+		if !strings.HasSuffix(f.Path, "_test.go") && f.Path != "go.mod" {
+			learner = append(learner, f)
+		}
+	}
+	s := &faultline.Submission{UserID: u.ID, Lab: lab.Slug, Files: learner}
+	if err := e.db.CreateSubmission(context.Background(), s); err != nil {
+		t.Fatalf("create submission: %v", err)
+	}
+	return e.MustComplete(res), true
 }

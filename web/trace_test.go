@@ -51,12 +51,6 @@ func mustQuorumResult(t *testing.T) *faultline.Result {
 			quorumRun.err = err.Error()
 			return
 		}
-		var src []faultline.File
-		for _, f := range lab.Starter {
-			if !strings.HasSuffix(f.Path, "_test.go") && f.Path != "go.mod" {
-				src = append(src, f)
-			}
-		}
 		mut, err := os.ReadFile(filepath.Join("..", "labs", "quorum-kv", "mutants", quorumMutant, "kv.go"))
 		if err != nil {
 			quorumRun.err = err.Error()
@@ -67,49 +61,66 @@ func mustQuorumResult(t *testing.T) *faultline.Result {
 			quorumRun.err = err.Error()
 			return
 		}
-		src = []faultline.File{{Path: "kv.go", Content: mut}, {Path: "clock.go", Content: sol}}
-		tree, err := labs.GradingTree(lab, src)
-		if err != nil {
-			quorumRun.err = err.Error()
-			return
-		}
-		root, err := os.MkdirTemp("", "faultline-quorum-")
-		if err != nil {
-			quorumRun.err = err.Error()
-			return
-		}
-		defer os.RemoveAll(root)
-		if err := labs.WriteTree(root, tree); err != nil {
-			quorumRun.err = err.Error()
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-json", "-vet=off", "-timeout=120s", "-run", "^"+quorumTest+"$", ".")
-		cmd.Dir = filepath.Join(root, "hidden")
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", labkit.TraceEnv+"=1")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if _, ok := err.(*exec.ExitError); err != nil && !ok {
-			quorumRun.err = "go test: " + err.Error() + "\n" + stderr.String()
-			return
-		}
+		src := []faultline.File{{Path: "kv.go", Content: mut}, {Path: "clock.go", Content: sol}}
 		var tests []faultline.LabTest
 		for _, lt := range lab.Tests {
 			if lt.Name == quorumTest {
 				tests = append(tests, lt)
 			}
 		}
-		quorumRun.res = testjson.Score(bytes.NewReader(out), tests)
-		if quorumRun.res.Status != faultline.StatusGraded {
-			quorumRun.err = "go test did not grade: " + stderr.String() + string(out)
+		quorumRun.res, err = gradeOnHost(lab, src, tests, "-run", "^"+quorumTest+"$", ".")
+		if err != nil {
+			quorumRun.err = err.Error()
 		}
 	})
 	if quorumRun.err != "" {
 		t.Fatal(quorumRun.err)
 	}
 	return quorumRun.res
+}
+
+// gradeOnHost grades src (a learner's files) against lab's tests on the
+// host as the grader does in its container: the same grading tree, go test
+// -json with labkit's traces on, scored by testjson with tests (the lab's
+// scored tests, or the few a run is narrowed to by args) — so the result
+// has the pictures and traces a learner would see. args are go test's
+// selection flags and packages, run in the tree's hidden module.
+func gradeOnHost(lab *faultline.Lab, src []faultline.File, tests []faultline.LabTest, args ...string) (*faultline.Result, error) {
+	var files []faultline.File
+	for _, f := range src {
+		if !strings.HasSuffix(f.Path, "_test.go") && f.Path != "go.mod" {
+			files = append(files, f)
+		}
+	}
+	tree, err := labs.GradingTree(lab, files)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.MkdirTemp("", "faultline-hostgrade-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(root)
+	if err := labs.WriteTree(root, tree); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-json", "-vet=off", "-timeout=120s"}, args...)...)
+	cmd.Dir = filepath.Join(root, "hidden")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", labkit.TraceEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		return nil, fmt.Errorf("go test: %w\n%s", err, stderr.String())
+	}
+	res := testjson.Score(bytes.NewReader(out), tests)
+	if res.Status != faultline.StatusGraded {
+		return nil, fmt.Errorf("go test did not grade %s: %s%s", lab.Slug, stderr.String(), out)
+	}
+	res.Lab = lab.Slug
+	return res, nil
 }
 
 // quorumTrace is the failing test of a quorum-kv run and its recorded trace.

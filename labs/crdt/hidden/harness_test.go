@@ -451,9 +451,11 @@ func (c *cluster[S]) attachPictures() {
 	}
 	var series []labkit.Series
 	end := c.sim.Elapsed().Seconds()
+	read := false // a test that failed before any replica was read has no values to draw
 	for _, n := range c.names {
 		pts := slices.Clone(c.series[n])
 		if len(pts) > 0 {
+			read = true
 			pts = append(pts, labkit.Point{X: end, Y: pts[len(pts)-1].Y})
 		}
 		series = append(series, labkit.Series{Name: n, Points: pts})
@@ -465,10 +467,12 @@ func (c *cluster[S]) attachPictures() {
 	} else {
 		ylabel = "elements in the set"
 	}
-	labkit.Attach(c.t, "values.svg", labkit.LineChart{
-		Title: "what each replica reads over time", XLabel: "virtual time (s)", YLabel: ylabel,
-		Series: series, Steps: true,
-	}.SVG())
+	if read {
+		labkit.Attach(c.t, "values.svg", labkit.LineChart{
+			Title: "what each replica reads over time", XLabel: "virtual time (s)", YLabel: ylabel,
+			Series: series, Steps: true,
+		}.SVG())
+	}
 	labkit.Attach(c.t, "network.svg", labkit.Timeline{Title: "replicas: up, cut off or crashed",
 		Lanes: c.net.Timeline(), Colors: labkit.TimelineColors}.SVG())
 }
