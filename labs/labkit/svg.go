@@ -362,7 +362,8 @@ func (c LineChart) SVG() string {
 			minY, maxY = math.Min(minY, p.Y), math.Max(maxY, p.Y)
 		}
 	}
-	if math.IsInf(minX, 1) {
+	empty := math.IsInf(minX, 1) // no series has a point
+	if empty {
 		minX, maxX, maxY = 0, 1, 1
 	}
 	if maxX == minX {
@@ -435,6 +436,10 @@ func (c LineChart) SVG() string {
 		if !isExpected(se.Name) {
 			draw(i, se)
 		}
+	}
+	if empty {
+		s.Text(padL+plotW/2, padT+plotH/2, 13, "middle", "nothing was recorded")
+		shape = append(shape, "empty")
 	}
 	s.legend(items, padL, padT+plotH+padAxis+14, plotW)
 	s.shape = digest(shape...)

@@ -278,6 +278,19 @@ func TestLineChartDrawsExpectedDashed(t *testing.T) {
 	}
 }
 
+// A chart none of whose series has a point says so, rather than showing
+// empty axes that look like a plot of nothing happening.
+func TestLineChartWithoutPointsSaysSo(t *testing.T) {
+	doc := labkit.LineChart{Title: "reads", Series: []labkit.Series{{Name: "r"}, {Name: "f1"}}}.SVG()
+	if !strings.Contains(doc, ">nothing was recorded</text>") {
+		t.Errorf("an empty chart does not say it is empty:\n%s", doc)
+	}
+	doc = labkit.LineChart{Title: "reads", Series: []labkit.Series{{Name: "r", Points: []labkit.Point{{0, 0}, {1, 0}}}}}.SVG()
+	if strings.Contains(doc, "nothing was recorded") {
+		t.Errorf("a chart with points says nothing was recorded:\n%s", doc)
+	}
+}
+
 // Pictures that show the same thing at another scale carry the same
 // data-shape, so a page can show them once; different ones differ.
 func TestPicturesOfTheSameShapeShareADigest(t *testing.T) {
