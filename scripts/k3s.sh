@@ -296,6 +296,22 @@ find_proc() {
 	return 1
 }
 
+# settle_pid EXE WORD PIDFILE waits up to 10 s for the process just started
+# in the background to be EXE itself and writes its pid to PIDFILE. $! is
+# not always that process: setsid forks when it leads its process group (as
+# under job control) and its parent exits at once, and until the child has
+# exec'd EXE no process matches, which looked like a start that died.
+settle_pid() {
+	local exe=$1 word=$2 pidfile=$3 i p
+	for ((i = 0; i < 50; i++)); do
+		if p=$(find_proc "$exe" "$word"); then
+			echo "$p" >"$pidfile"
+			return 0
+		fi
+		sleep 0.2
+	done
+}
+
 k3s_pid() { find_proc "$BIN/k3s" server "$RUN/k3s.pid"; }
 REGISTRY_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
 registry_pid() { find_proc "$REGISTRY_BIN" "$STATE/registry/config.yml" "$RUN/registry.pid"; }
@@ -357,10 +373,11 @@ YAML
 	log "starting the registry on $REGISTRY (log: $LOGS/registry.log)"
 	setsid nohup "$REGISTRY_BIN" serve "$STATE/registry/config.yml" >>"$LOGS/registry.log" 2>&1 </dev/null 8>&- 9>&- &
 	echo $! >"$RUN/registry.pid"
+	settle_pid "$REGISTRY_BIN" "$STATE/registry/config.yml" "$RUN/registry.pid"
 	local i
 	for ((i = 0; i < 40; i++)); do
 		registry_answers && return 0
-		[ -d "/proc/$(cat "$RUN/registry.pid")" ] || break
+		registry_pid >/dev/null || break
 		sleep 0.5
 	done
 	tail -5 "$LOGS/registry.log" >&2
@@ -547,6 +564,7 @@ start_k3s() {
 	PATH="$BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 		setsid nohup "$BIN/k3s" "${args[@]}" >>"$LOGS/k3s.log" 2>&1 </dev/null 8>&- 9>&- &
 	echo $! >"$RUN/k3s.pid"
+	settle_pid "$BIN/k3s" server "$RUN/k3s.pid"
 }
 
 wait_ready() {
