@@ -326,13 +326,7 @@ func mustMutantResult(t *testing.T, e *env, u *faultline.User, lab *faultline.La
 			break
 		}
 	}
-	var learner []faultline.File
-	for _, f := range lab.Mutants[name] {
-		if !strings.HasSuffix(f.Path, "_test.go") && f.Path != "go.mod" {
-			learner = append(learner, f)
-		}
-	}
-	s := &faultline.Submission{UserID: u.ID, Lab: lab.Slug, Files: learner}
+	s := &faultline.Submission{UserID: u.ID, Lab: lab.Slug, Files: learnerSource(lab.Mutants[name])} // trace_test.go
 	if err := e.db.CreateSubmission(context.Background(), s); err != nil {
 		t.Fatalf("create submission: %v", err)
 	}

@@ -86,13 +86,7 @@ func mustQuorumResult(t *testing.T) *faultline.Result {
 // has the pictures and traces a learner would see. args are go test's
 // selection flags and packages, run in the tree's hidden module.
 func gradeOnHost(lab *faultline.Lab, src []faultline.File, tests []faultline.LabTest, args ...string) (*faultline.Result, error) {
-	var files []faultline.File
-	for _, f := range src {
-		if !strings.HasSuffix(f.Path, "_test.go") && f.Path != "go.mod" {
-			files = append(files, f)
-		}
-	}
-	tree, err := labs.GradingTree(lab, files)
+	tree, err := labs.GradingTree(lab, learnerSource(src))
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +115,18 @@ func gradeOnHost(lab *faultline.Lab, src []faultline.File, tests []faultline.Lab
 	}
 	res.Lab = lab.Slug
 	return res, nil
+}
+
+// learnerSource is files without tests and go.mod: what a learner's
+// submission holds and GradingTree takes.
+func learnerSource(files []faultline.File) []faultline.File {
+	var src []faultline.File
+	for _, f := range files {
+		if !strings.HasSuffix(f.Path, "_test.go") && f.Path != "go.mod" {
+			src = append(src, f)
+		}
+	}
+	return src
 }
 
 // quorumTrace is the failing test of a quorum-kv run and its recorded trace.
