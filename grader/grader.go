@@ -15,7 +15,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +32,14 @@ const (
 	exitUnpack      = 90 // the tree could not be unpacked: the grader's fault
 	exitBuildLab    = 91 // the learner's package (with visible tests) did not compile
 	exitBuildHidden = 92 // the hidden tests did not compile against the learner's package
+	exitGate        = 93 // the engine closed stdin before letting the tests run: the grader's fault
 )
+
+// gateLine is the line the grading script prints once both test binaries
+// are built, before any learner code runs: the engine then lowers the
+// container's CPU limit from the build's to the lab's (sandbox.RunSpec.Gate)
+// and lets the script go on.
+const gateLine = "##faultline built"
 
 // Defaults of Options.
 const (
@@ -53,6 +62,12 @@ type Options struct {
 	BuildTime time.Duration
 	// TmpfsMB is the size of the container's writable /tmp (default 256).
 	TmpfsMB int64
+	// BuildCPUs is the CPU limit while the tests are compiled, which runs
+	// no learner code (default: the machine's CPUs). The engine lowers it to
+	// the lab's limit before the tests run; where the backend cannot change
+	// a running container's limit (gVisor, Kubernetes), compiling runs at
+	// the lab's limit too.
+	BuildCPUs float64
 	// Logger receives one line per grade; nil discards.
 	Logger *slog.Logger
 }
@@ -84,6 +99,9 @@ func newGrader(e engine, opt Options) *Grader {
 	}
 	if opt.TmpfsMB <= 0 {
 		opt.TmpfsMB = DefaultTmpfsMB
+	}
+	if opt.BuildCPUs <= 0 {
+		opt.BuildCPUs = float64(runtime.NumCPU())
 	}
 	log := opt.Logger
 	if log == nil {
@@ -158,15 +176,15 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	}
 	out, err := g.eng.Run(ctx, sandbox.RunSpec{
 		Image: image,
-		Cmd:   []string{"/bin/sh", "-c", gradeScript(budget)},
+		Cmd:   []string{"/bin/sh", "-c", gradeScript},
 		Env:   env,
-		Labels: map[string]string{
-			sandbox.LabelKind: sandbox.KindGrade,
-			sandbox.LabelLab:  lab.Slug,
-		},
+		// No lab label: containers started ahead serve every lab.
+		Labels:      map[string]string{sandbox.LabelKind: sandbox.KindGrade},
 		Limits:      runLim,
 		WorkDir:     "/tmp",
-		Stdin:       bytes.NewReader(tree),
+		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d %d\n", len(tree), budget)), bytes.NewReader(tree)),
+		Gate:        gateLine,
+		BuildCPUs:   g.opt.BuildCPUs,
 		Prestart:    rp == nil, // a container started ahead, used once (sandbox/prestart.go); a replay's own environment would rarely be asked for again
 		OutputLimit: DefaultOutputLimit,
 		TmpfsMB:     g.opt.TmpfsMB,
@@ -175,23 +193,31 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	if err != nil {
 		return nil, fmt.Errorf("grade lab %q: run container: %w", lab.Slug, err)
 	}
-	if out.ExitCode == exitUnpack && !out.TimedOut && !out.OOMKilled && !out.OutputExceeded {
-		return nil, fmt.Errorf("grade lab %q: the grading container could not unpack the tree: %s", lab.Slug, tail(out.Output, 2000))
+	if (out.ExitCode == exitUnpack || out.ExitCode == exitGate) && !out.TimedOut && !out.OOMKilled && !out.OutputExceeded {
+		return nil, fmt.Errorf("grade lab %q: the grading container stopped before the tests ran (exit %d): %s", lab.Slug, out.ExitCode, tail(out.Output, 2000))
 	}
 	res := verdict(lab, lim, g.opt.TmpfsMB, out)
 	res.Flags = append(res.Flags, scanFlags(src)...)
 	return res, nil
 }
 
-// gradeScript is the busybox sh program run in the grading container. It
-// unpacks the tree from stdin, compiles both test binaries against the
-// image's read-only pre-warmed GOCACHE (the go command reads it and skips
-// storing what it cannot write; GODEBUG=goindex=0 in the image keeps it from
-// failing on its package index) (printing the
-// compiler's output and exiting with a distinct code on failure, before any
-// learner code runs), deletes the sources, then runs each binary through
-// test2json within a shared budget of budget seconds. After each binary it
-// prints a trailer line "##faultline exit <visible|hidden> <code>" (outside
+// gradeScript is the busybox sh program run in the grading container. Its
+// stdin is a line "<tree size> <budget seconds>", the tree as a tar archive
+// of that many bytes, and, once the engine lets the tests run (the gate), one
+// more newline.
+//
+// It unpacks the tree, joins its lab and hidden modules in a workspace and
+// compiles both test binaries with one go command (the learner's package is
+// compiled once, the two links run side by side) against the image's
+// read-only pre-warmed GOCACHE (the go command reads it and skips storing
+// what it cannot write; GODEBUG=goindex=0 in the image keeps it from failing
+// on its package index). On failure it prints the compiler's output and exits
+// with exitBuildLab, or exitBuildHidden when the visible tests' binary was
+// built and only the hidden one was not, before any learner code runs. It
+// then deletes the sources, prints the gate line and waits for the engine's
+// newline (the engine lowers the CPU limit first), and runs each binary
+// through test2json within the shared budget. After each binary it prints a
+// trailer line "##faultline exit <visible|hidden> <code>" (outside
 // test2json, so learner output cannot produce one at the start of a line).
 //
 // test2json parses unmarked "--- PASS" lines as results until it has seen its
@@ -200,28 +226,41 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 // line, after which only the testing package's own framing counts.
 //
 // Learner code runs inside both binaries, so the script defends the steps
-// between them: each binary's SHA-256 is taken right after compiling (before
-// any learner code runs) and checked before it runs (a binary rewritten by
-// the other one is not run: "##faultline tampered"); every process but the
+// between them: the hidden binary's SHA-256 is taken right after compiling
+// (before any learner code runs) and checked before it runs (rewritten by
+// the visible binary, it is not run: "##faultline tampered"; the visible
+// binary runs first, when no learner code has run yet); every process but the
 // script is killed after each binary (kill -9 -1 spares the caller and init),
 // so nothing the learner started survives into the next step; and a watchdog
 // kills everything a few seconds past the budget, so leftovers (a fork bomb,
 // a child holding the output pipe) cannot hold the run until the container's
 // own wall-time limit.
-func gradeScript(budget int) string {
-	return `set -u
+//
+// The script is the same for every lab, so containers started ahead of their
+// job serve any lab.
+var gradeScript = `set -u
 umask 022
 mkdir -p /tmp/g /tmp/bin /tmp/run || exit ` + strconv.Itoa(exitUnpack) + `
-cd /tmp/g && tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
-if ! (cd /tmp/g/lab && go test -c -vet=off -o /tmp/bin/visible.test .) >/tmp/build.log 2>&1; then cat /tmp/build.log; exit ` + strconv.Itoa(exitBuildLab) + `; fi
-if ! (cd /tmp/g/hidden && go test -c -vet=off -o /tmp/bin/hidden.test .) >/tmp/build.log 2>&1; then cat /tmp/build.log; exit ` + strconv.Itoa(exitBuildHidden) + `; fi
+read -r size budget || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
+cd /tmp/g && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
+printf 'go %s\n\nuse (\n\t./lab\n\t./hidden\n)\n' "$(sed -n 's/^go //p' lab/go.mod)" >go.work
+if ! GOFLAGS= GOWORK=/tmp/g/go.work go test -c -vet=off -ldflags=-w -o /tmp/bin/ ./lab ./hidden >/tmp/build.log 2>&1; then
+  cat /tmp/build.log
+  for f in /tmp/bin/*.test; do
+    if [ -e "$f" ] && [ "$f" != /tmp/bin/hidden.test ]; then exit ` + strconv.Itoa(exitBuildHidden) + `; fi
+  done
+  exit ` + strconv.Itoa(exitBuildLab) + `
+fi
+for f in /tmp/bin/*.test; do
+  if [ -e "$f" ] && [ "$f" != /tmp/bin/hidden.test ]; then mv "$f" /tmp/bin/visible.test; fi
+done
 cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath
 sum_visible=""; sum_hidden=""
-if [ -e /tmp/bin/visible.test ]; then sum_visible=$(sha256sum </tmp/bin/visible.test); fi
+if [ -e /tmp/bin/visible.test ]; then sum_visible=first; fi
 if [ -e /tmp/bin/hidden.test ]; then sum_hidden=$(sha256sum </tmp/bin/hidden.test); fi
-echo "##faultline built"
+echo "` + gateLine + `"
+read -r _ || { echo "faultline: the tests were not let run"; exit ` + strconv.Itoa(exitGate) + `; }
 set -o pipefail
-budget=` + strconv.Itoa(budget) + `
 if [ -n "${FL_RUN:-}" ]; then set -- -test.run="$FL_RUN"; else set --; fi
 t0=$(date +%s)
 for p in visible hidden; do
@@ -229,7 +268,7 @@ for p in visible hidden; do
   [ -n "$want" ] || continue
   left=$((budget - ($(date +%s) - t0)))
   if [ "$left" -lt 1 ]; then echo "##faultline skipped $p"; continue; fi
-  if [ "$(sha256sum </tmp/bin/$p.test 2>/dev/null)" != "$want" ]; then echo "##faultline tampered $p"; continue; fi
+  if [ "$want" != first ] && [ "$(sha256sum </tmp/bin/$p.test 2>/dev/null)" != "$want" ]; then echo "##faultline tampered $p"; continue; fi
   ( sleep $((left + 3)); echo "##faultline watchdog"; kill -9 -1; kill -9 -1; kill -9 -1 ) &
   { printf '\026=== NAME  \n'; /tmp/bin/$p.test -test.v=test2json -test.count=1 -test.paniconexit0 -test.timeout=${left}s "$@" </dev/null 2>&1; } | test2json -t -p $p
   echo "##faultline exit $p $?"
@@ -238,6 +277,54 @@ for p in visible hidden; do
 done
 exit 0
 `
+
+// tidyBuildLog makes the go command's output from building both test
+// binaries at once read like the builds of the two folders it used to be:
+// files are named relative to their package's folder ("./kv.go:3:1", not
+// "lab/kv.go:3:1"), a package's errors reported again for its test variant
+// ("# p [p.test]" after "# p") are not repeated, and, with labFailed, the
+// hidden tests' errors are left out (they did not get to build against a
+// learner package that does not compile with its visible tests).
+func tidyBuildLog(out []byte, labFailed bool) []byte {
+	type block struct {
+		head string
+		body []string
+	}
+	var blocks []block
+	for _, line := range strings.SplitAfter(string(out), "\n") {
+		if line == "" {
+			continue
+		}
+		for _, dir := range []string{"lab/", "hidden/"} {
+			if rest, ok := strings.CutPrefix(line, dir); ok {
+				line = "./" + rest
+				break
+			}
+		}
+		if strings.HasPrefix(line, "# ") {
+			blocks = append(blocks, block{head: line})
+			continue
+		}
+		if len(blocks) == 0 {
+			blocks = append(blocks, block{})
+		}
+		blocks[len(blocks)-1].body = append(blocks[len(blocks)-1].body, line)
+	}
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, bl := range blocks {
+		if labFailed && strings.HasPrefix(bl.head, "# "+HiddenModule) {
+			continue
+		}
+		body := strings.Join(bl.body, "")
+		if bl.head != "" && body != "" && seen[body] {
+			continue
+		}
+		seen[body] = true
+		b.WriteString(bl.head)
+		b.WriteString(body)
+	}
+	return []byte(b.String())
 }
 
 // Limit messages, formatted with the limit.
@@ -313,7 +400,7 @@ func verdict(lab *faultline.Lab, lim faultline.Limits, tmpfsMB int64, out *sandb
 			msg = fmt.Sprintf("Your code could not be built (exit status %d).", out.ExitCode)
 		}
 		r := notRun(lab, faultline.StatusBuildFailed, msg, "Not run: the code did not compile.")
-		r.Output = tail(out.Output, testjson.MaxRunOutput)
+		r.Output = tail(tidyBuildLog(out.Output, out.ExitCode == exitBuildLab), testjson.MaxRunOutput)
 		return r
 	}
 

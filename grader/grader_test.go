@@ -451,3 +451,36 @@ func brief(r *faultline.Result) []string {
 	}
 	return out
 }
+
+// TestGradeHiddenTestsDoNotBuild: a learner package that compiles with the
+// visible tests but lacks what the hidden tests use is told so (the build
+// is one go command for both binaries, so telling the two apart is the
+// script's job), with the compiler's message, and no test runs.
+func TestGradeHiddenTestsDoNotBuild(t *testing.T) {
+	lab := adderLab()
+	lab.Hidden = append(lab.Hidden, faultline.File{Path: "sub_test.go", Content: []byte(
+		"package hidden\n\nimport (\n\t\"testing\"\n\n\t\"faultline.dev/labs/adder\"\n)\n\nfunc TestHiddenSub(t *testing.T) {\n\tif adder.Sub(5, 3) != 2 {\n\t\tt.Error(\"Sub\")\n\t}\n}\n")})
+	lab.Tests = append(lab.Tests, faultline.LabTest{Name: "TestHiddenSub", Points: 1, Hidden: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	g := MustGrader(t)
+	r, err := g.Grade(ctx, lab, lab.Solution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != faultline.StatusBuildFailed || !strings.Contains(r.Message, "the grader's tests could not be built") {
+		t.Errorf("got %s: %q, want build_failed saying the grader's tests could not be built", r.Status, r.Message)
+	}
+	if !strings.Contains(r.Output, "undefined: adder.Sub") {
+		t.Errorf("Output = %q, want the compiler's message", r.Output)
+	}
+	for _, tr := range r.Tests {
+		if tr.Status != faultline.TestNone {
+			t.Errorf("%s ran: %s", tr.Name, tr.Status)
+		}
+	}
+	sub := append([]faultline.File(nil), faultline.File{Path: "adder.go", Content: []byte(solutionSrc + "\n// Sub returns a-b.\nfunc Sub(a, b int) int { return a - b }\n")})
+	if r, err := g.Grade(ctx, lab, sub); err != nil || r.Status != faultline.StatusGraded || r.Score != r.MaxScore {
+		t.Errorf("with Sub: %+v, %v; want full marks", r, err)
+	}
+}

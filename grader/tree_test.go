@@ -292,13 +292,38 @@ func TestVerdict(t *testing.T) {
 }
 
 func TestGradeScriptBudget(t *testing.T) {
-	s := gradeScript(7)
-	for _, want := range []string{"budget=7", "-test.paniconexit0", "-test.v=test2json", "test2json -t -p $p", "exit 91", "exit 92", "kill -9 -1"} {
+	s := gradeScript
+	for _, want := range []string{"read -r size budget", "-test.paniconexit0", "-test.v=test2json", "test2json -t -p $p", "exit 91", "exit 92", "kill -9 -1"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q", want)
 		}
 	}
 	if l := Limits(&faultline.Lab{Limits: faultline.Limits{Time: 3 * time.Second}}); l.Time != 3*time.Second || l.MemoryMB != 512 || l.Pids != 256 || l.CPUs != 1 {
 		t.Errorf("Limits = %+v", l)
+	}
+}
+
+// TestTidyBuildLog: files are named relative to their package's folder, a
+// package's errors are not repeated for its test variant, other packages'
+// errors stay, and the hidden tests' go when the learner's package failed.
+func TestTidyBuildLog(t *testing.T) {
+	in := "go: downloading example.com/m v1.0.0\n" +
+		"# faultline.dev/labs/adder\nlab/adder.go:4:12: undefined: c\n" +
+		"# faultline.dev/labs/adder [faultline.dev/labs/adder.test]\nlab/adder.go:4:12: undefined: c\n" +
+		"# faultline.local/hidden [faultline.local/hidden.test]\nhidden/h_test.go:9:2: undefined: adder.Sub\n\tmore about it\n"
+	want := "go: downloading example.com/m v1.0.0\n" +
+		"# faultline.dev/labs/adder\n./adder.go:4:12: undefined: c\n" +
+		"# faultline.local/hidden [faultline.local/hidden.test]\n./h_test.go:9:2: undefined: adder.Sub\n\tmore about it\n"
+	if got := string(tidyBuildLog([]byte(in), false)); got != want {
+		t.Errorf("tidyBuildLog:\n%s\nwant:\n%s", got, want)
+	}
+	want = "go: downloading example.com/m v1.0.0\n# faultline.dev/labs/adder\n./adder.go:4:12: undefined: c\n"
+	if got := string(tidyBuildLog([]byte(in), true)); got != want {
+		t.Errorf("tidyBuildLog with the lab failed:\n%s\nwant:\n%s", got, want)
+	}
+	// The test variant's own errors (in a _test file) are kept.
+	in = "# p\nlab/a.go:1:1: x\n# p [p.test]\nlab/a.go:1:1: x\nlab/a_test.go:2:2: y\n"
+	if got := string(tidyBuildLog([]byte(in), true)); got != "# p\n./a.go:1:1: x\n# p [p.test]\n./a.go:1:1: x\n./a_test.go:2:2: y\n" {
+		t.Errorf("a block with more errors was dropped: %q", got)
 	}
 }

@@ -454,3 +454,19 @@ func TestLoadRules(t *testing.T) {
 		t.Errorf("RuleTable =\n%s", strings.Join(table, "\n"))
 	}
 }
+
+// TestGradingTreeRefusesAModuleNamedLikeTheHiddenTests: the grader builds
+// both test binaries into one folder, named by the last element of the
+// import path, so a lab module named like the hidden tests' is refused.
+func TestGradingTreeRefusesAModuleNamedLikeTheHiddenTests(t *testing.T) {
+	for _, m := range []string{"example.com/labs/hidden", "example.com/hidden/v2"} {
+		if _, err := GradingTree(&faultline.Lab{Slug: "x", Module: m}, nil); err == nil || !strings.Contains(err.Error(), "hidden.test") {
+			t.Errorf("module %q: err = %v, want one naming hidden.test", m, err)
+		}
+	}
+	for _, m := range []string{"example.com/labs/quorumkv", "example.com/hiddenness", "example.com/v2"} {
+		if _, err := GradingTree(&faultline.Lab{Slug: "x", Module: m}, nil); err != nil {
+			t.Errorf("module %q: %v", m, err)
+		}
+	}
+}

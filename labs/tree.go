@@ -3,6 +3,7 @@ package labs
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -27,6 +28,9 @@ const HiddenModule = hiddenModule
 func GradingTree(lab *faultline.Lab, src []faultline.File) (map[string][]byte, error) {
 	if lab.Module == "" || strings.ContainsAny(lab.Module, " \t\r\n\"'`\\") {
 		return nil, fmt.Errorf("lab %q: bad module path %q", lab.Slug, lab.Module)
+	}
+	if testBinaryName(lab.Module) == testBinaryName(HiddenModule) {
+		return nil, fmt.Errorf("lab %q: module path %q would name its test binary as the hidden tests' (%s.test)", lab.Slug, lab.Module, testBinaryName(HiddenModule))
 	}
 	tree := make(map[string][]byte)
 	for _, f := range src {
@@ -68,4 +72,17 @@ func WriteTree(dir string, tree map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// testBinaryName is the name `go test -c -o dir/` gives a package's test
+// binary, without ".test": the last element of its import path, or the one
+// before a major-version suffix.
+func testBinaryName(importPath string) string {
+	elem := path.Base(importPath)
+	if len(elem) > 1 && elem[0] == 'v' && strings.Trim(elem[1:], "0123456789") == "" {
+		if dir := path.Dir(importPath); dir != "." {
+			elem = path.Base(dir)
+		}
+	}
+	return elem
 }

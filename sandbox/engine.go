@@ -60,8 +60,9 @@ type Engine struct {
 	builds     singleflight.Group
 	buildCount atomic.Int64 // image builds started, for tests
 	mu         sync.Mutex
-	images     map[string]string // warm-list key -> tag known to exist
-	recipe     *recipeInputs     // hashed toolchain and busybox, computed once
+	images     map[string]string  // warm-list key -> tag known to exist
+	recipe     *recipeInputs      // hashed toolchain and busybox, computed once
+	resizable  map[string]float64 // runtime -> the backend's ResizableCPUs (gate.go)
 
 	pre prestartPool // grading containers started ahead of their job (prestart.go)
 }

@@ -16,13 +16,15 @@ import (
 
 // Pre-started runs. A RunSpec with Prestart (and Stdin) is run in a
 // container created, attached and started before the job came, waiting for
-// its stdin: after each such run the Engine starts the next container of the
-// same spec, so the next job of that spec skips the container's create and
-// start. Each container still runs exactly one job and is removed after it;
-// one not taken within PrestartIdle is removed unused. The run's time limit
-// counts from when its job is handed over (the Engine stops the container at
-// Limits.Time from then); the container's own backstop deadline is longer by
-// PrestartIdle, the most it may have waited.
+// its stdin: when a job takes one the Engine starts another of the same kind,
+// so the next job skips the container's create and start. Each container
+// still runs exactly one job and is removed after it; one not taken within
+// PrestartIdle is removed unused. Jobs of specs that differ only in their
+// time limit share containers. The run's time limit counts from when its job
+// is handed over (the Engine stops the container at Limits.Time from then);
+// the container's own backstop deadline is longer by PrestartIdle, the most
+// it may have waited, and a container whose backstop would end before a
+// job's limit is not given that job.
 
 // PrestartIdle is how long a pre-started container waits for its job before
 // it is removed unused.
@@ -33,21 +35,25 @@ const maxPrestarted = 4
 
 // prestarted is a container waiting for its job's stdin.
 type prestarted struct {
-	key     string
-	id      string
-	stdin   *io.PipeWriter
-	out     *capWriter
-	att     backend.Attachment
-	cancel  context.CancelFunc // ends the attachment's context
-	started time.Time
-	expire  *time.Timer
+	key      string
+	id       string
+	stdin    *io.PipeWriter
+	out      *capWriter
+	gate     *gateWatch // the spec's Gate line, watched in the output (nil: none)
+	raised   bool       // created with more CPUs than the limit, until the gate
+	att      backend.Attachment
+	cancel   context.CancelFunc // ends the attachment's context
+	started  time.Time
+	backstop time.Time // when the backend's deadline kills it
+	expire   *time.Timer
 }
 
 // prestartPool holds the waiting containers by spec key.
 type prestartPool struct {
 	mu      sync.Mutex
 	ready   map[string][]*prestarted
-	filling map[string]bool
+	filling map[string]int // containers being started, by key
+	running map[string]int // jobs running in pre-started containers, by key
 	closed  bool
 	wg      sync.WaitGroup // background fills and removals
 	idle    time.Duration  // PrestartIdle; shorter in tests
@@ -55,7 +61,8 @@ type prestartPool struct {
 }
 
 // runKey identifies the container a spec makes: everything that goes into
-// its creation, its stdin's content excepted.
+// its creation but its stdin's content and its time limit (a container's
+// backstop is checked against a job's limit when it is taken).
 func runKey(spec RunSpec) string {
 	h := sha256.New()
 	w := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
@@ -75,12 +82,16 @@ func runKey(spec RunSpec) string {
 		w(spec.Labels[k])
 	}
 	lim := withDefaults(spec.Limits)
-	w(fmt.Sprintf("%d/%d/%g/%d/%d/%d", lim.Time, lim.MemoryMB, lim.CPUs, lim.Pids, spec.OutputLimit, spec.TmpfsMB))
+	w(fmt.Sprintf("%d/%g/%d/%d/%d", lim.MemoryMB, lim.CPUs, lim.Pids, spec.OutputLimit, spec.TmpfsMB))
+	w("gate")
+	w(spec.Gate)
+	w(fmt.Sprintf("%g", spec.BuildCPUs))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// createSpec is the backend spec of a run; extra lengthens its deadline.
-func (e *Engine) createSpec(spec RunSpec, extra time.Duration) backend.Spec {
+// createSpec is the backend spec of a run, with the CPU limit it starts
+// with (startCPUs); extra lengthens its deadline.
+func (e *Engine) createSpec(spec RunSpec, extra time.Duration, cpus float64) backend.Spec {
 	lim := withDefaults(spec.Limits)
 	tmpMB := spec.TmpfsMB
 	if tmpMB <= 0 {
@@ -93,7 +104,7 @@ func (e *Engine) createSpec(spec RunSpec, extra time.Duration) backend.Spec {
 		WorkDir:  spec.WorkDir,
 		Labels:   e.labels(spec.Labels),
 		MemoryMB: lim.MemoryMB,
-		CPUs:     lim.CPUs,
+		CPUs:     cpus,
 		Pids:     lim.Pids,
 		Tmpfs:    []backend.Tmpfs{{Path: "/tmp", SizeMB: tmpMB}},
 		Stdin:    spec.Stdin != nil || spec.Prestart,
@@ -106,7 +117,9 @@ func (e *Engine) createSpec(spec RunSpec, extra time.Duration) backend.Spec {
 // waits on a pipe. The attachment lives on its own context, not the
 // caller's.
 func (e *Engine) prestart(ctx context.Context, spec RunSpec, key string) (*prestarted, error) {
-	id, err := e.b.Create(ctx, e.createSpec(spec, e.pre.idle))
+	cpus, raised := e.startCPUs(ctx, spec)
+	cs := e.createSpec(spec, e.pre.idle, cpus)
+	id, err := e.b.Create(ctx, cs)
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
@@ -116,15 +129,18 @@ func (e *Engine) prestart(ctx context.Context, spec RunSpec, key string) (*prest
 	}
 	pr, pw := io.Pipe()
 	actx, cancel := context.WithCancel(context.Background())
-	p := &prestarted{key: key, id: id, stdin: pw, cancel: cancel}
+	p := &prestarted{key: key, id: id, stdin: pw, cancel: cancel, raised: raised}
 	p.out = &capWriter{limit: outLimit, onExceed: func() { go e.stopContainer(id) }}
+	if spec.Gate != "" {
+		p.gate = newGateWatch(spec.Gate)
+	}
 	fail := func(err error) (*prestarted, error) {
 		pw.Close()
 		cancel()
 		e.removeContainer(id)
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
-	if p.att, err = e.b.Attach(actx, id, pr, p.out); err != nil {
+	if p.att, err = e.b.Attach(actx, id, pr, outputWriter(p.out, p.gate)); err != nil {
 		return fail(err)
 	}
 	if err := e.b.Start(ctx, id); err != nil {
@@ -132,6 +148,7 @@ func (e *Engine) prestart(ctx context.Context, spec RunSpec, key string) (*prest
 		return fail(err)
 	}
 	p.started = time.Now()
+	p.backstop = p.started.Add(cs.Deadline)
 	return p, nil
 }
 
@@ -162,40 +179,71 @@ func (e *Engine) discardLater(p *prestarted) {
 	}()
 }
 
-// takePrestarted returns a waiting container for key, if there is one.
-func (e *Engine) takePrestarted(key string) *prestarted {
+// takePrestarted returns a waiting container for key whose backstop
+// leaves the job its limit, if there is one, and counts the job as running.
+// Waiting containers whose backstop is too near are removed.
+func (e *Engine) takePrestarted(key string, limit time.Duration) *prestarted {
 	e.pre.mu.Lock()
-	defer e.pre.mu.Unlock()
-	ps := e.pre.ready[key]
-	if len(ps) == 0 {
-		return nil
+	if e.pre.running == nil {
+		e.pre.running = map[string]int{}
 	}
-	p := ps[0]
-	e.pre.ready[key] = ps[1:]
+	e.pre.running[key]++
+	var p *prestarted
+	var stale []*prestarted
+	for len(e.pre.ready[key]) > 0 && p == nil {
+		q := e.pre.ready[key][0]
+		e.pre.ready[key] = e.pre.ready[key][1:]
+		q.expire.Stop()
+		if time.Until(q.backstop) < limit+backstopMargin {
+			stale = append(stale, q)
+			continue
+		}
+		p = q
+	}
 	if len(e.pre.ready[key]) == 0 {
 		delete(e.pre.ready, key)
 	}
-	p.expire.Stop()
+	e.pre.mu.Unlock()
+	for _, q := range stale {
+		e.discardLater(q)
+	}
 	return p
 }
 
-// refill starts, in the background, the next container for spec unless one
-// waits already or is being made, the pool is full or closed.
+// backstopMargin is how much longer than a job's limit a pre-started
+// container's backstop must last for the job to be given it.
+const backstopMargin = 10 * time.Second
+
+// doneRunning counts a job taken by takePrestarted as ended.
+func (e *Engine) doneRunning(key string) {
+	e.pre.mu.Lock()
+	defer e.pre.mu.Unlock()
+	if e.pre.running[key]--; e.pre.running[key] <= 0 {
+		delete(e.pre.running, key)
+	}
+}
+
+// refill starts, in the background, another container for spec unless as
+// many wait or are being made for its key as jobs of the key run (so each
+// running job has one for its successor), or the pool is full or closed.
 func (e *Engine) refill(spec RunSpec, key string) {
 	e.pre.mu.Lock()
-	n := 0
+	n := 0 // waiting or being made, over all keys
 	for _, ps := range e.pre.ready {
 		n += len(ps)
 	}
-	if e.pre.closed || e.pre.filling[key] || len(e.pre.ready[key]) > 0 || n+len(e.pre.filling) >= maxPrestarted {
+	for _, f := range e.pre.filling {
+		n += f
+	}
+	if e.pre.closed || len(e.pre.ready[key])+e.pre.filling[key] >= e.pre.running[key] || n >= maxPrestarted {
 		e.pre.mu.Unlock()
 		return
 	}
 	if e.pre.filling == nil {
-		e.pre.filling = map[string]bool{}
+		e.pre.filling = map[string]int{}
 		e.pre.ready = map[string][]*prestarted{}
 	}
-	e.pre.filling[key] = true
+	e.pre.filling[key]++
 	e.pre.wg.Add(1)
 	e.pre.mu.Unlock()
 	spec.Stdin = nil // the job's, not the next one's
@@ -205,7 +253,9 @@ func (e *Engine) refill(spec RunSpec, key string) {
 		defer cancel()
 		p, err := e.prestart(ctx, spec, key)
 		e.pre.mu.Lock()
-		delete(e.pre.filling, key)
+		if e.pre.filling[key]--; e.pre.filling[key] <= 0 {
+			delete(e.pre.filling, key)
+		}
 		if err != nil {
 			e.pre.mu.Unlock()
 			e.log.Warn("pre-start a grading container", "err", err)
@@ -271,10 +321,12 @@ func (e *Engine) prestartedWaiting() int {
 }
 
 // runPrestarted runs spec in a pre-started container (or one started now
-// the same way when none waits), then starts the next one for the spec.
+// the same way when none waits), and starts another for the next job.
 func (e *Engine) runPrestarted(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	key := runKey(spec)
-	p := e.takePrestarted(key)
+	lim := withDefaults(spec.Limits)
+	p := e.takePrestarted(key, lim.Time)
+	defer e.doneRunning(key)
 	if p != nil {
 		select {
 		case <-p.att.Done(): // it ended while waiting (removed by someone, or the engine restarted)
@@ -283,6 +335,7 @@ func (e *Engine) runPrestarted(ctx context.Context, spec RunSpec) (*RunResult, e
 		default:
 		}
 	}
+	e.refill(spec, key)
 	if p == nil {
 		var err error
 		if p, err = e.prestart(ctx, spec, key); err != nil {
@@ -290,14 +343,11 @@ func (e *Engine) runPrestarted(ctx context.Context, spec RunSpec) (*RunResult, e
 		}
 	}
 	defer e.discardLater(p)
-	e.refill(spec, key)
 
-	lim := withDefaults(spec.Limits)
 	start := time.Now()
-	go func() {
-		_, _ = io.Copy(p.stdin, spec.Stdin)
-		p.stdin.Close()
-	}()
+	done := make(chan struct{})
+	defer close(done)
+	gated := e.feedGated(p.id, p.stdin, spec.Stdin, p.gate, p.raised, lim.CPUs, done)
 	// The job's time limit counts from now, however long the container
 	// waited; the backend's deadline (longer by the wait allowed) is the
 	// backstop.
@@ -319,6 +369,9 @@ func (e *Engine) runPrestarted(ctx context.Context, spec RunSpec) (*RunResult, e
 		<-timedOut
 	}
 	dur := time.Since(start)
+	if err := gated.Err(); err != nil {
+		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
+	}
 	select {
 	case <-p.att.Done():
 	case <-time.After(10 * time.Second):

@@ -25,6 +25,17 @@ type RunSpec struct {
 	// Prestart runs the job in a container started ahead of it (see
 	// prestart.go): only with Stdin, which then carries the whole job.
 	Prestart bool
+	// Gate, with Stdin, splits the job in two steps (see gate.go): when a
+	// line of its output equals Gate, the Engine lowers the container's CPU
+	// limit from BuildCPUs to Limits.CPUs, where it had raised it, and then
+	// writes one newline to stdin after Stdin's content. The job must read
+	// that content in a bounded way, and wait for the newline before it runs
+	// anything untrusted.
+	Gate string
+	// BuildCPUs is the CPU limit before the gate line, when above
+	// Limits.CPUs and the backend can change it for the runtime (capped at
+	// the machine's CPUs).
+	BuildCPUs float64
 }
 
 // RunResult is what happened in a run. Limits hit are reported here, not as
@@ -77,14 +88,26 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	if outLimit <= 0 {
 		outLimit = defaultOutputLimit
 	}
-	id, err := e.b.Create(ctx, e.createSpec(spec, 0))
+	cpus, raised := e.startCPUs(ctx, spec)
+	id, err := e.b.Create(ctx, e.createSpec(spec, 0, cpus))
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
 	defer e.removeContainer(id)
 
 	out := &capWriter{limit: outLimit, onExceed: func() { go e.stopContainer(id) }}
-	att, err := e.b.Attach(ctx, id, spec.Stdin, out)
+	stdin, gate := spec.Stdin, (*gateWatch)(nil)
+	var gated *gatedStdin
+	if spec.Gate != "" && spec.Stdin != nil {
+		gate = newGateWatch(spec.Gate)
+		pr, pw := io.Pipe()
+		done := make(chan struct{})
+		defer close(done)
+		defer pr.Close() // ends a copy the container never read
+		stdin = pr
+		gated = e.feedGated(id, pw, spec.Stdin, gate, raised, withDefaults(spec.Limits).CPUs, done)
+	}
+	att, err := e.b.Attach(ctx, id, stdin, outputWriter(out, gate))
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
@@ -103,6 +126,9 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
 	dur := time.Since(start)
+	if gated != nil && gated.Err() != nil {
+		return nil, fmt.Errorf("run %q: %w", spec.Image, gated.Err())
+	}
 
 	// After exit the output stream ends promptly; do not hang on it anyway.
 	select {

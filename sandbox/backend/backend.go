@@ -51,6 +51,24 @@ const (
 	GID = 65534
 )
 
+// CPUResizer is implemented by a Backend that can change the CPU limit of a
+// running container. The grader uses it to compile with more CPUs than the
+// lab allows and lower the limit before any learner code runs, so a new limit
+// must be in force when SetCPUs returns.
+type CPUResizer interface {
+	// ResizableCPUs returns the most CPUs SetCPUs may give a container of
+	// the runtime ("" = the backend's default): the CPUs of the machine it
+	// runs on, or 0 when the backend cannot change the limit of that
+	// runtime's containers (callers then create them with the limit they
+	// need throughout). EUNAVAILABLE when the orchestrator is down.
+	ResizableCPUs(ctx context.Context, runtime string) (float64, error)
+
+	// SetCPUs sets the CPU limit of container id (CPUs, fractions
+	// allowed), in force when it returns. ENOTFOUND when no such
+	// container exists.
+	SetCPUs(ctx context.Context, id string, cpus float64) error
+}
+
 // Backend is a container orchestrator with the few verbs Faultline needs.
 // Implementations are safe for concurrent use.
 type Backend interface {

@@ -147,3 +147,26 @@ func (c *Counted) PruneImages(ctx context.Context, repo string, keep []string, b
 	refs, err := c.Backend.PruneImages(ctx, repo, keep, before)
 	return refs, c.note("prune_images", err)
 }
+
+// ResizableCPUs is the wrapped Backend's answer, or 0 when it is no
+// CPUResizer.
+func (c *Counted) ResizableCPUs(ctx context.Context, runtime string) (float64, error) {
+	r, ok := c.Backend.(CPUResizer)
+	if !ok {
+		return 0, nil
+	}
+	n, err := r.ResizableCPUs(ctx, runtime)
+	return n, c.note("resizable_cpus", err)
+}
+
+// SetCPUs changes the container's CPU limit through the wrapped Backend;
+// EINVALID when it is no CPUResizer.
+func (c *Counted) SetCPUs(ctx context.Context, id string, cpus float64) error {
+	r, ok := c.Backend.(CPUResizer)
+	if !ok {
+		return faultline.Errorf(faultline.EINVALID, "This container backend cannot change a running container's CPU limit.")
+	}
+	return c.note("set_cpus", r.SetCPUs(ctx, id, cpus))
+}
+
+var _ CPUResizer = (*Counted)(nil)

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
 	"github.com/faultline-dev/faultline"
@@ -96,6 +97,43 @@ func (b *Backend) HasRuntime(ctx context.Context, name string) (bool, error) {
 	_, ok := info.Runtimes[name]
 	return ok, nil
 }
+
+// resizingRuntimes are the OCI runtimes whose containers take a new CPU
+// limit while they run (gVisor's runsc has no update command).
+var resizingRuntimes = map[string]bool{"runc": true, "io.containerd.runc.v2": true, "crun": true}
+
+// ResizableCPUs returns the engine machine's CPU count for runtimes that
+// apply a new limit to a running container's cgroup (runc, crun) and 0 for
+// others (gVisor). "" is the engine's default runtime. EUNAVAILABLE when the
+// engine is down.
+func (b *Backend) ResizableCPUs(ctx context.Context, runtime string) (float64, error) {
+	info, err := b.cli.Info(ctx)
+	if err != nil {
+		return 0, b.fail("engine info", err)
+	}
+	if runtime == "" {
+		runtime = info.DefaultRuntime
+	}
+	if !resizingRuntimes[runtime] {
+		return 0, nil
+	}
+	return float64(info.NCPU), nil
+}
+
+// SetCPUs sets the running container's CPU limit; the engine has written it
+// to the container's cgroup when it returns.
+func (b *Backend) SetCPUs(ctx context.Context, id string, cpus float64) error {
+	if cpus <= 0 {
+		return faultline.Errorf(faultline.EINVALID, "A container needs a CPU limit (got %g CPUs).", cpus)
+	}
+	_, err := b.cli.ContainerUpdate(ctx, id, container.UpdateConfig{Resources: container.Resources{NanoCPUs: int64(cpus * 1e9)}})
+	if err != nil {
+		return b.failAs("set the CPU limit of container "+short(id), err, "The container is gone.", "The container's CPU limit cannot change now.")
+	}
+	return nil
+}
+
+var _ backend.CPUResizer = (*Backend)(nil)
 
 // Close releases the client's connections and the deadline timers (the
 // containers stay).

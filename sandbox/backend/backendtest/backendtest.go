@@ -131,6 +131,7 @@ func Run(t *testing.T, h Harness) {
 		{"TTY", s.testTTY},
 		{"Copy", s.testCopy},
 		{"CPU", s.testCPU},
+		{"ResizeCPUs", s.testResizeCPUs},
 		{"Networks", s.testNetworks},
 		{"Images", s.testImages},
 	} {
@@ -1097,6 +1098,48 @@ func (s *suite) testCPU(t *testing.T, ctx context.Context) {
 		f, ok := share(idle)
 		return ok && f < 0.05
 	})
+}
+
+// testResizeCPUs: a backend that says it can change a running container's
+// CPU limit does, in the container's own cgroup, by the time SetCPUs
+// returns; a backend that cannot says so.
+func (s *suite) testResizeCPUs(t *testing.T, ctx context.Context) {
+	r, ok := s.b.(backend.CPUResizer)
+	if !ok {
+		t.Skip("this backend does not implement backend.CPUResizer")
+	}
+	most, err := r.ResizableCPUs(ctx, s.h.Runtime)
+	if err != nil {
+		t.Fatalf("ResizableCPUs: %v", err)
+	}
+	if most < 0 || most > 0 && most < 1 {
+		t.Fatalf("ResizableCPUs = %g: want 0 or the machine's CPUs", most)
+	}
+	if most == 0 {
+		t.Skipf("this backend cannot change the CPU limit of a container of runtime %q", s.h.Runtime)
+	}
+	id := s.mustStart(t, ctx, s.spec(nil))
+	// The quota over the period, from cgroup v2's cpu.max or v1's files.
+	cpus := func() float64 {
+		t.Helper()
+		code, out := s.mustExec(t, ctx, id, "sh", "-c",
+			"cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)")
+		var quota, period float64
+		if _, err := fmt.Sscan(out, &quota, &period); code != 0 || err != nil || period <= 0 {
+			t.Fatalf("read the CPU limit: exit %d, %q (%v)", code, out, err)
+		}
+		return quota / period
+	}
+	if got := cpus(); got != 1 {
+		t.Fatalf("created with 1 CPU, the cgroup says %g", got)
+	}
+	if err := r.SetCPUs(ctx, id, 0.5); err != nil {
+		t.Fatalf("SetCPUs: %v", err)
+	}
+	if got := cpus(); got != 0.5 {
+		t.Errorf("after SetCPUs(0.5) the cgroup says %g CPUs", got)
+	}
+	mustCode(t, "SetCPUs of a container that does not exist", r.SetCPUs(ctx, "faultline-no-such-container", 1), faultline.ENOTFOUND)
 }
 
 // testNetworks: a private network links its containers and nothing else.
