@@ -220,6 +220,7 @@ func TestConfigValidate(t *testing.T) {
 		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, LabsDir: "/does/not/exist"},
 		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, PoolSize: -1},
 		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Second},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, BuildCPUs: -1},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", bad)
@@ -240,10 +241,10 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s=%s: Validate() = %v, want an error naming it", k, v, err)
 		}
 	}
-	env = map[string]string{"FAULTLINE_POOL": "0", "FAULTLINE_IDLE_TIMEOUT": "25m"}
+	env = map[string]string{"FAULTLINE_POOL": "0", "FAULTLINE_IDLE_TIMEOUT": "25m", "FAULTLINE_BUILD_CPUS": "1"}
 	c = DefaultConfig(func(k string) string { return env[k] })
-	if err := c.Validate(); err != nil || c.PoolSize != 0 || c.IdleTimeout != 25*time.Minute {
-		t.Errorf("pool and idle timeout from env: %d, %s, %v", c.PoolSize, c.IdleTimeout, err)
+	if err := c.Validate(); err != nil || c.PoolSize != 0 || c.IdleTimeout != 25*time.Minute || c.BuildCPUs != 1 {
+		t.Errorf("pool, idle timeout and build CPUs from env: %d, %s, %d, %v", c.PoolSize, c.IdleTimeout, c.BuildCPUs, err)
 	}
 }
 
