@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,12 +85,17 @@ func BenchmarkSandboxStart(b *testing.B) {
 }
 
 // gradeLike is a grading run's work in the lab image: compile a small test
-// package against the warm cache and run it, on the grading limits.
+// package against the warm cache (with the machine's CPUs, as the grader
+// does, until the gate line) and run it on the grading limits.
 const gradeLike = `set -e
+read -r _
 mkdir -p /tmp/p && cd /tmp/p
 printf 'module p\n\ngo 1.22\n' >go.mod
 printf 'package p\nimport ("testing"; "strings"; "sync")\nfunc TestWork(t *testing.T) {\n var wg sync.WaitGroup\n for i := 0; i < 4; i++ { wg.Add(1); go func() { defer wg.Done(); s := ""; for j := 0; j < 20000; j++ { s = strings.Repeat("x", j%%64) }; _ = s }() }\n wg.Wait()\n}\n' >p_test.go
-go test -count=1 -vet=off . >/dev/null`
+go test -c -vet=off -o /tmp/p.test . >/dev/null
+echo GATE
+read -r _
+/tmp/p.test -test.count=1 >/dev/null`
 
 // BenchmarkWarmStartBusy measures "Start lab" from the warm pool while two
 // grading-like runs (compile and run a test package in a throwaway
@@ -117,6 +123,7 @@ func BenchmarkWarmStartBusy(b *testing.B) {
 					Image: image, Cmd: []string{"sh", "-c", gradeLike},
 					Labels: map[string]string{LabelKind: KindGrade, labelTest: testRun},
 					Limits: faultline.DefaultGradeLimits, WorkDir: "/tmp",
+					Stdin: strings.NewReader("go\n"), Gate: "GATE", BuildCPUs: float64(runtime.NumCPU()),
 				})
 				if err == nil && res.ExitCode == 0 {
 					ran.Add(1)
