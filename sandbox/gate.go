@@ -66,11 +66,17 @@ func outputWriter(w io.Writer, g *gateWatch) io.Writer {
 	return io.MultiWriter(w, g)
 }
 
+// gated reports whether spec's Gate applies: only a job that has a stdin
+// (its Stdin, or a pre-started container's) can be held at the gate.
+func (spec RunSpec) gated() bool {
+	return spec.Gate != "" && (spec.Stdin != nil || spec.Prestart)
+}
+
 // startCPUs returns the CPU limit to create spec's container with, and
 // whether it is above the spec's limit (so the gate must lower it).
 func (e *Engine) startCPUs(ctx context.Context, spec RunSpec) (float64, bool) {
 	lim := withDefaults(spec.Limits)
-	if spec.Gate == "" || spec.BuildCPUs <= lim.CPUs {
+	if !spec.gated() || spec.BuildCPUs <= lim.CPUs {
 		return lim.CPUs, false
 	}
 	most := e.resizableCPUs(ctx, spec.Runtime)

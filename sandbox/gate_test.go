@@ -92,6 +92,27 @@ func TestGateNeverReachedOrNotRaised(t *testing.T) {
 			t.Errorf("not raised: %g CPUs before the gate and %g after, want 1 and 1", before, after)
 		}
 	}
+	// Without Stdin a gate holds only a job that has a stdin anyway (a
+	// pre-started one, whose stdin is then the gate's newline alone); any
+	// other runs at the limit throughout, since nothing could lower it.
+	const noInput = `q() { cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us); }
+echo "before $(q)"; echo GATE; read -r _ || exit 3; echo "after $(q)"`
+	for _, prestart := range []bool{false, true} {
+		res, err := e.Run(MustContext(t, time.Minute), RunSpec{
+			Image: MustLabImage(t), Labels: labels, Limits: faultlineLimitsSmall, Prestart: prestart,
+			Cmd: []string{"sh", "-c", noInput}, Gate: "GATE", BuildCPUs: 2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(res.Output)
+		switch before := cpusOf(t, out, "before"); {
+		case !prestart && (before != 1 || res.ExitCode != 3):
+			t.Errorf("no stdin: %g CPUs before the gate and exit %d, want 1 and 3 (no newline)\n%s", before, res.ExitCode, out)
+		case prestart && runtime.NumCPU() >= 2 && (before != 2 || res.ExitCode != 0 || cpusOf(t, out, "after") != 1):
+			t.Errorf("prestart without stdin: %g CPUs before the gate, exit %d, want 2 then 1\n%s", before, res.ExitCode, out)
+		}
+	}
 	e.ClosePrestarted()
 	MustNoContainers(t, labels)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,12 +26,13 @@ type RunSpec struct {
 	// Prestart runs the job in a container started ahead of it (see
 	// prestart.go): only with Stdin, which then carries the whole job.
 	Prestart bool
-	// Gate, with Stdin, splits the job in two steps (see gate.go): when a
-	// line of its output equals Gate, the Engine lowers the container's CPU
-	// limit from BuildCPUs to Limits.CPUs, where it had raised it, and then
-	// writes one newline to stdin after Stdin's content. The job must read
-	// that content in a bounded way, and wait for the newline before it runs
-	// anything untrusted.
+	// Gate splits a job that has a stdin (Stdin, or Prestart) in two steps
+	// (see gate.go): when a line of its output equals Gate, the Engine
+	// lowers the container's CPU limit from BuildCPUs to Limits.CPUs, where
+	// it had raised it, and then writes one newline to stdin after Stdin's
+	// content. The job must read that content in a bounded way, and wait for
+	// the newline before it runs anything untrusted. A job without a stdin
+	// is not gated and runs at Limits.CPUs throughout.
 	Gate string
 	// BuildCPUs is the CPU limit before the gate line, when above
 	// Limits.CPUs and the backend can change it for the runtime (capped at
@@ -98,14 +100,18 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 	out := &capWriter{limit: outLimit, onExceed: func() { go e.stopContainer(id) }}
 	stdin, gate := spec.Stdin, (*gateWatch)(nil)
 	var gated *gatedStdin
-	if spec.Gate != "" && spec.Stdin != nil {
+	if spec.gated() {
+		in := spec.Stdin
+		if in == nil { // Prestart without Stdin: the gate's newline is all
+			in = strings.NewReader("")
+		}
 		gate = newGateWatch(spec.Gate)
 		pr, pw := io.Pipe()
 		done := make(chan struct{})
 		defer close(done)
 		defer pr.Close() // ends a copy the container never read
 		stdin = pr
-		gated = e.feedGated(id, pw, spec.Stdin, gate, raised, withDefaults(spec.Limits).CPUs, done)
+		gated = e.feedGated(id, pw, in, gate, raised, withDefaults(spec.Limits).CPUs, done)
 	}
 	att, err := e.b.Attach(ctx, id, stdin, outputWriter(out, gate))
 	if err != nil {
