@@ -46,8 +46,9 @@ test: ui check-generated vet
 	$(GO) run ./cmd/faultline labs check --runs 3
 
 ## shots-catalog: every page of TestMainPagesAtTwoSizes plus every lesson,
-## case study and lab page, and each lab's result page for its first
-## hand-written mutant graded on the host, at 1280x800 and 390x844, with its checks (no
+## case study and lab page, and each lab's result page for one of its
+## hand-written mutants graded on the host (the first, in name order, of up to
+## three that fails with pictures), at 1280x800 and 390x844, with its checks (no
 ## sideways scrolling at 390, chart labels inside their pictures, axe-core at
 ## 1280), the PNGs left in $$FAULTLINE_SHOTS (default /tmp/faultline-shots)
 ## for looking at new content by eye.

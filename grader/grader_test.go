@@ -479,7 +479,7 @@ func TestGradeHiddenTestsDoNotBuild(t *testing.T) {
 			t.Errorf("%s ran: %s", tr.Name, tr.Status)
 		}
 	}
-	sub := append([]faultline.File(nil), faultline.File{Path: "adder.go", Content: []byte(solutionSrc + "\n// Sub returns a-b.\nfunc Sub(a, b int) int { return a - b }\n")})
+	sub := []faultline.File{{Path: "adder.go", Content: []byte(solutionSrc + "\n// Sub returns a-b.\nfunc Sub(a, b int) int { return a - b }\n")}}
 	if r, err := g.Grade(ctx, lab, sub); err != nil || r.Status != faultline.StatusGraded || r.Score != r.MaxScore {
 		t.Errorf("with Sub: %+v, %v; want full marks", r, err)
 	}

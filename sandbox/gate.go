@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 )
 
 // Gated runs. A RunSpec with a Gate runs in two steps: a first one that runs
@@ -22,12 +21,13 @@ import (
 // both steps run at Limits.CPUs and only the newline is written.
 
 // gateWatch is an output writer that notices the first complete line equal
-// to line. It keeps at most len(line) bytes of the line being read.
+// to line. It keeps at most len(line) bytes of the line being read. Like any
+// io.Writer given to Attach it is written by one goroutine at a time.
 type gateWatch struct {
 	line  string
 	cur   []byte
 	long  bool // the current line is already longer than line
-	fired atomic.Bool
+	fired bool
 	seen  chan struct{} // closed when the line was seen
 }
 
@@ -36,14 +36,14 @@ func newGateWatch(line string) *gateWatch {
 }
 
 func (g *gateWatch) Write(p []byte) (int, error) {
-	if g.fired.Load() {
+	if g.fired {
 		return len(p), nil
 	}
 	for _, c := range p {
 		switch {
 		case c == '\n':
 			if !g.long && string(g.cur) == g.line {
-				g.fired.Store(true)
+				g.fired = true
 				close(g.seen)
 				return len(p), nil
 			}
@@ -109,16 +109,17 @@ func (e *Engine) resizableCPUs(ctx context.Context, runtime string) float64 {
 	return n
 }
 
-// gatedStdin feeds a gated job's stdin: in's content, then, once the gate
-// line was seen, the CPU limit lowered to cpus (when raised) and a newline;
-// then it closes stdin. It gives up, closing stdin, when done closes first.
-// Err reports a failure to lower the limit, after which the container was
-// stopped.
+// gatedStdin is what feedGated tells its caller: whether lowering the CPU
+// limit failed (the container was then stopped).
 type gatedStdin struct {
 	mu  sync.Mutex
 	err error
 }
 
+// feedGated writes a job's stdin to w in the background: in's content, then,
+// when g is not nil and once its line was seen, the CPU limit lowered to cpus
+// (when raised) and a newline; then it closes w. It gives up, closing w, when
+// done closes first.
 func (e *Engine) feedGated(id string, w *io.PipeWriter, in io.Reader, g *gateWatch, raised bool, cpus float64, done <-chan struct{}) *gatedStdin {
 	gs := &gatedStdin{}
 	go func() {

@@ -43,8 +43,7 @@ type prestarted struct {
 	raised   bool       // created with more CPUs than the limit, until the gate
 	att      backend.Attachment
 	cancel   context.CancelFunc // ends the attachment's context
-	started  time.Time
-	backstop time.Time // when the backend's deadline kills it
+	backstop time.Time          // when the backend's deadline kills it
 	expire   *time.Timer
 }
 
@@ -147,8 +146,7 @@ func (e *Engine) prestart(ctx context.Context, spec RunSpec, key string) (*prest
 		p.att.Close()
 		return fail(err)
 	}
-	p.started = time.Now()
-	p.backstop = p.started.Add(cs.Deadline)
+	p.backstop = time.Now().Add(cs.Deadline)
 	return p, nil
 }
 
