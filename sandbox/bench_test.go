@@ -176,6 +176,7 @@ func bareStart(tb testing.TB, image string) string {
 	ctx := context.Background()
 	m := NewManager(testEngine, newMemStore(), ManagerOptions{Scope: "bench-" + testRun})
 	spec := m.sandboxSpec(image, withDefaults(faultline.Limits{MemoryMB: 1024}), 600*time.Second, map[string]string{labelTest: testRun})
+	spec.Cmd, spec.Stdin = []string{"sleep", "600"}, false // no workspace to wait for
 	id, err := testEngine.b.Create(ctx, spec)
 	if err != nil {
 		tb.Fatalf("bare create: %v", err)

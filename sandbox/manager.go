@@ -67,7 +67,7 @@ type Manager struct {
 	locks map[string]*sync.Mutex // per (user, lab): one start/stop at a time
 
 	poolMu   sync.Mutex
-	pool     []string      // warm container IDs, oldest first
+	pool     []*seeding    // warm containers waiting for a workspace, oldest first
 	poolKick chan struct{} // wakes RunPool after a claim
 
 	starts *startGate // caps concurrent cold starts (limits.go)
@@ -215,18 +215,22 @@ func sandboxWorkspace(lab *faultline.Lab, files []faultline.File) ([]faultline.F
 // recorded container old) is removed first. On failure nothing is left
 // behind.
 func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, old string, files []faultline.File, report func(faultline.SandboxPhase)) (string, error) {
+	archive, err := tarFiles(files)
+	if err != nil {
+		return "", err
+	}
 	if err := m.removeContainers(ctx, userID, lab.Slug, old); err != nil {
 		return "", err
 	}
-	if id, ok := m.claimWarm(ctx, userID, lab); ok {
+	if s, ok := m.claimWarm(userID, lab); ok {
 		report(faultline.PhaseFiles)
-		err := m.e.writeFiles(ctx, id, WorkDir, files)
+		err := s.seed(ctx, archive, len(files))
 		if err == nil {
-			m.log.Info("sandbox from the warm pool", "user", userID, "lab", lab.Slug, "id", short(id))
-			return id, nil
+			m.log.Info("sandbox from the warm pool", "user", userID, "lab", lab.Slug, "id", short(s.id))
+			return s.id, nil
 		}
-		m.log.Warn("warm pool: copying files failed; starting cold", "id", short(id), "err", err)
-		m.e.removeContainer(id)
+		m.log.Warn("warm pool: sending the files failed; starting cold", "id", short(s.id), "err", err)
+		m.e.removeContainer(s.id)
 	}
 	release, err := m.starts.acquire()
 	if err != nil {
@@ -263,27 +267,22 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 		}()
 		spec.Network = name
 	}
-	id, err := m.e.b.Create(ctx, spec)
+	s, err := m.e.launch(ctx, spec, report)
 	if err != nil {
-		return "", fmt.Errorf("create sandbox user %d lab %q: %w", userID, lab.Slug, err)
+		return "", fmt.Errorf("start sandbox user %d lab %q: %w", userID, lab.Slug, err)
 	}
 	defer func() {
 		if !ok {
-			m.e.removeContainer(id)
+			m.e.removeContainer(s.id)
 		}
 	}()
 
-	report(faultline.PhaseStart)
-	if err := m.e.b.Start(ctx, id); err != nil {
-		return "", fmt.Errorf("start sandbox user %d lab %q: %w", userID, lab.Slug, err)
-	}
-
 	report(faultline.PhaseFiles)
-	if err := m.e.writeFiles(ctx, id, WorkDir, files); err != nil {
+	if err := s.seed(ctx, archive, len(files)); err != nil {
 		return "", err
 	}
 	ok = true
-	return id, nil
+	return s.id, nil
 }
 
 // match returns labels plus the sandbox kind and the Manager's scope.

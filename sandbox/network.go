@@ -103,11 +103,11 @@ func (m *Manager) removeOrphanNetworks(ctx context.Context, keep map[string]bool
 
 // claimWarm is claim for labs that can use a warm container: those without a
 // network of their own (warm containers have none).
-func (m *Manager) claimWarm(ctx context.Context, userID int64, lab *faultline.Lab) (string, bool) {
+func (m *Manager) claimWarm(userID int64, lab *faultline.Lab) (*seeding, bool) {
 	if needsNetwork(lab) {
-		return "", false
+		return nil, false
 	}
-	return m.claim(ctx, lab)
+	return m.claim(lab)
 }
 
 // dropNetwork removes the learner's network after a failed start, on a

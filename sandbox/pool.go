@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/faultline-dev/faultline"
@@ -11,7 +10,7 @@ import (
 
 // The warm pool: containers of the lab image created and started ahead of
 // time, with the sandbox limits and an empty workspace, so "Start lab" only
-// has to claim one and copy the files in. Every lab shares the lab image, so
+// has to claim one and send the files in on the stdin it waits on (seed.go). Every lab shares the lab image, so
 // one pool serves them all. A pool container carries LabelPool. Claiming one
 // changes nothing on the container (Docker cannot relabel a container,
 // Kubernetes cannot rename a Pod): the claim is recorded in the store, where
@@ -63,26 +62,31 @@ func (m *Manager) PoolReady() int {
 // that stopped running.
 func (m *Manager) fillPool(ctx context.Context) error {
 	m.poolMu.Lock()
-	ids := append([]string(nil), m.pool...)
-	m.poolMu.Unlock()
-	for _, id := range ids {
-		if ok, err := m.e.containerRunning(ctx, id); err != nil {
-			return err
-		} else if !ok {
-			m.dropFromPool(id)
-			m.e.removeContainer(id)
+	var dead []*seeding
+	live := m.pool[:0]
+	for _, s := range m.pool {
+		if s.alive() {
+			live = append(live, s)
+		} else {
+			dead = append(dead, s)
 		}
+	}
+	m.pool = live
+	m.poolMu.Unlock()
+	for _, s := range dead {
+		s.close()
+		m.e.removeContainer(s.id)
 	}
 	for m.PoolReady() < m.opt.PoolSize {
 		if ctx.Err() != nil {
 			return nil
 		}
-		id, err := m.createWarm(ctx)
+		s, err := m.createWarm(ctx)
 		if err != nil {
 			return err
 		}
 		m.poolMu.Lock()
-		m.pool = append(m.pool, id)
+		m.pool = append(m.pool, s)
 		m.poolMu.Unlock()
 	}
 	return nil
@@ -94,49 +98,43 @@ func (m *Manager) poolLimits() faultline.Limits {
 	return withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB})
 }
 
-// createWarm creates and starts one warm container.
-func (m *Manager) createWarm(ctx context.Context) (string, error) {
+// createWarm creates and starts one warm container, waiting for its
+// workspace.
+func (m *Manager) createWarm(ctx context.Context) (*seeding, error) {
 	image, err := m.e.LabImage(ctx, m.opt.Warm)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	id, err := m.e.b.Create(ctx, m.sandboxSpec(image, m.poolLimits(), m.warmLife(), map[string]string{LabelPool: "1"}))
-	if err != nil {
-		return "", err
-	}
-	if err := m.e.b.Start(ctx, id); err != nil {
-		m.e.removeContainer(id)
-		return "", err
-	}
-	return id, nil
+	return m.e.launch(ctx, m.sandboxSpec(image, m.poolLimits(), m.warmLife(), map[string]string{LabelPool: "1"}), nil)
 }
 
 // claim takes a warm container for a learner's start of lab, if the pool
-// has one that fits and still runs; ok is false when the caller must start
-// cold. The caller records the claim in the store.
-func (m *Manager) claim(ctx context.Context, lab *faultline.Lab) (id string, ok bool) {
+// has one that fits and still waits for its workspace; ok is false when the
+// caller must start cold. The caller seeds it and records the claim in the
+// store.
+func (m *Manager) claim(lab *faultline.Lab) (s *seeding, ok bool) {
 	if m.opt.PoolSize <= 0 || lab.Image != "" || withDefaults(faultline.Limits{MemoryMB: m.opt.MemoryMB, CPUs: lab.Limits.CPUs, Pids: lab.Limits.Pids}) != m.poolLimits() {
-		return "", false
+		return nil, false
 	}
 	for {
 		m.poolMu.Lock()
 		if len(m.pool) == 0 {
 			m.poolMu.Unlock()
-			return "", false
+			return nil, false
 		}
-		id = m.pool[0]
+		s = m.pool[0]
 		m.pool = m.pool[1:]
 		m.poolMu.Unlock()
 		m.kickPool()
 		// A warm container's backstop (its sleep of warmLife) runs from
 		// when it entered the pool: one too old to outlive MaxLife once
 		// claimed would stop before the time the lab page shows.
-		started, running, err := m.e.containerStarted(ctx, id)
-		if err != nil || !running || m.opt.Now().Add(m.opt.MaxLife+poolSlack).After(started.Add(m.warmLife())) {
-			m.e.removeContainer(id)
+		if !s.alive() || m.opt.Now().Add(m.opt.MaxLife+poolSlack).After(s.started.Add(m.warmLife())) {
+			s.close()
+			m.e.removeContainer(s.id)
 			continue
 		}
-		return id, true
+		return s, true
 	}
 }
 
@@ -155,23 +153,12 @@ func (m *Manager) kickPool() {
 	}
 }
 
-func (m *Manager) dropFromPool(id string) {
-	m.poolMu.Lock()
-	defer m.poolMu.Unlock()
-	for i, p := range m.pool {
-		if p == id {
-			m.pool = append(m.pool[:i], m.pool[i+1:]...)
-			return
-		}
-	}
-}
-
 // inPool reports whether id is a warm container this Manager holds.
 func (m *Manager) inPool(id string) bool {
 	m.poolMu.Lock()
 	defer m.poolMu.Unlock()
-	for _, p := range m.pool {
-		if p == id {
+	for _, s := range m.pool {
+		if s.id == id {
 			return true
 		}
 	}
@@ -181,11 +168,12 @@ func (m *Manager) inPool(id string) bool {
 // drainPool removes the warm containers (at shutdown).
 func (m *Manager) drainPool() {
 	m.poolMu.Lock()
-	ids := m.pool
+	pool := m.pool
 	m.pool = nil
 	m.poolMu.Unlock()
-	for _, id := range ids {
-		m.e.removeContainer(id)
+	for _, s := range pool {
+		s.close()
+		m.e.removeContainer(s.id)
 	}
 }
 
@@ -214,13 +202,15 @@ func (m *Manager) removeStalePool(ctx context.Context) {
 	}
 }
 
-// sandboxSpec is the container spec every sandbox gets, warm or cold. life
-// is the container's own backstop: it exits after that long should the
-// portal not stop it first.
+// sandboxSpec is the container spec every sandbox gets, warm or cold: its
+// main process takes the workspace on stdin (seed.go). life is the
+// container's own backstop: it exits after that long should the portal not
+// stop it first.
 func (m *Manager) sandboxSpec(image string, lim faultline.Limits, life time.Duration, labels map[string]string) backend.Spec {
 	return backend.Spec{
 		Image:    image,
-		Cmd:      []string{"sleep", strconv.Itoa(int(life.Seconds()))},
+		Cmd:      seedCmd(life),
+		Stdin:    true,
 		WorkDir:  WorkDir,
 		Hostname: "lab",
 		Labels:   m.e.labels(m.match(labels)),

@@ -23,6 +23,17 @@ func waitPool(t *testing.T, m *Manager, n int) {
 	}
 }
 
+// poolIDs returns the IDs of m's warm containers, oldest first.
+func poolIDs(m *Manager) []string {
+	m.poolMu.Lock()
+	defer m.poolMu.Unlock()
+	var ids []string
+	for _, s := range m.pool {
+		ids = append(ids, s.id)
+	}
+	return ids
+}
+
 // TestWarmPool: "Start lab" claims a warm container (no image, create or
 // start phase), the learner's files are in it, tests run, the pool refills,
 // Stop removes the claimed container, and after a portal restart Reconcile
@@ -38,9 +49,7 @@ func TestWarmPool(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.RunPool(poolCtx) }()
 	waitPool(t, m, 2)
-	m.poolMu.Lock()
-	warm := slices.Clone(m.pool)
-	m.poolMu.Unlock()
+	warm := poolIDs(m)
 
 	lab := testLab()
 	var phases []faultline.SandboxPhase
@@ -88,10 +97,11 @@ func TestWarmPool(t *testing.T) {
 	m.poolMu.Lock()
 	m.pool = nil
 	m.poolMu.Unlock()
-	stale, err := m.createWarm(ctx) // as if left by the earlier run
+	staleWarm, err := m.createWarm(ctx) // as if left by the earlier run
 	if err != nil {
 		t.Fatal(err)
 	}
+	stale := staleWarm.id
 	m2 := MustManager(t, st)
 	m2.opt.PoolSize = 1
 	if _, _, err := m2.Reconcile(ctx); err != nil {
@@ -150,9 +160,7 @@ func TestWarmPoolSkipsAgedContainers(t *testing.T) {
 	go func() { done <- m.RunPool(poolCtx) }()
 	defer func() { stopPool(); <-done }()
 	waitPool(t, m, 1)
-	m.poolMu.Lock()
-	aged := m.pool[0]
-	m.poolMu.Unlock()
+	aged := poolIDs(m)[0]
 
 	var phases []faultline.SandboxPhase
 	sb, err := m.Start(ctx, 43, testLab(), learnerFiles, func(p faultline.SandboxPhase) { phases = append(phases, p) })
@@ -182,9 +190,7 @@ func TestWarmPoolClaimIsTheRecord(t *testing.T) {
 	go func() { done <- m.RunPool(poolCtx) }()
 	defer func() { stopPool(); <-done }()
 	waitPool(t, m, 1)
-	m.poolMu.Lock()
-	warm := m.pool[0]
-	m.poolMu.Unlock()
+	warm := poolIDs(m)[0]
 
 	lab := testLab()
 	sb, err := m.Start(ctx, 44, lab, learnerFiles, nil)
