@@ -109,6 +109,9 @@ func (e *Engine) createSpec(spec RunSpec, extra time.Duration, cpus float64) bac
 		Stdin:    spec.Stdin != nil || spec.Prestart,
 		Deadline: lim.Time + extra,
 		Runtime:  spec.Runtime,
+		// A throwaway run is batch work: a grade waits in a queue
+		// anyway, a sandbox has someone at its terminal.
+		Background: true,
 	}
 }
 

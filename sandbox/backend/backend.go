@@ -217,6 +217,12 @@ type Spec struct {
 	// Stdin keeps the main process's stdin open for Attach.
 	Stdin bool
 
+	// Background marks work that can wait, such as grading: while every
+	// CPU of the machine is busy, the container gets about a quarter of
+	// the CPU share of a container without it, so the sandboxes people
+	// are typing in stay responsive. Its CPU limit is the same either way.
+	Background bool
+
 	// Network is the name of a network made by CreateNetwork the container
 	// joins; "" for no network at all (loopback only).
 	Network string

@@ -80,6 +80,10 @@ func validate(spec backend.Spec) error {
 	return nil
 }
 
+// backgroundShares is the CPU weight of a Spec.Background container: a
+// quarter of the engine's default, 1024.
+const backgroundShares = 256
+
 // containerConfig is the engine's configuration for spec, with the hardening
 // every container gets.
 func containerConfig(spec backend.Spec) (*container.Config, *container.HostConfig) {
@@ -104,6 +108,9 @@ func containerConfig(spec backend.Spec) (*container.Config, *container.HostConfi
 			NanoCPUs:   int64(spec.CPUs * 1e9),
 			PidsLimit:  &pids,
 		},
+	}
+	if spec.Background {
+		host.Resources.CPUShares = backgroundShares
 	}
 	if spec.Init {
 		init := true

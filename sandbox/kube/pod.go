@@ -125,7 +125,13 @@ func (b *Backend) removeCutShort(name string) {
 func (b *Backend) podFor(spec backend.Spec, labels map[string]string, ann string) *corev1.Pod {
 	mem := resource.NewQuantity(spec.MemoryMB<<20, resource.BinarySI)
 	cpuLimit := resource.NewMilliQuantity(int64(math.Ceil(spec.CPUs*1000)), resource.DecimalSI)
-	cpuReq := resource.NewMilliQuantity(max(10, int64(spec.CPUs*1000*b.cpuReq)), resource.DecimalSI)
+	// The request sets the container's CPU weight on its node: a
+	// background container asks for a quarter.
+	req := spec.CPUs * 1000 * b.cpuReq
+	if spec.Background {
+		req /= 4
+	}
+	cpuReq := resource.NewMilliQuantity(max(10, int64(req)), resource.DecimalSI)
 	var env []corev1.EnvVar
 	for _, kv := range spec.Env {
 		k, v, _ := cutEnv(kv)

@@ -68,6 +68,11 @@ type Harness struct {
 	// then checks that a container without a network reaches nothing on
 	// the host, instead of that it has only loopback.
 	PodNetwork string
+	// NoCgroup, when set, says why a container cannot read its own CPU
+	// controller's settings (e.g. a runtime that shows containers a cgroup
+	// filesystem of its own making); the Background subtest is then
+	// skipped with that reason.
+	NoCgroup string
 	// LateOOM, when set, says why this backend may report a memory kill
 	// as a plain SIGKILL (exit status 137) without OOMKilled; the memory
 	// test then accepts that, and logs the reason.
@@ -132,6 +137,7 @@ func Run(t *testing.T, h Harness) {
 		{"Copy", s.testCopy},
 		{"CPU", s.testCPU},
 		{"ResizeCPUs", s.testResizeCPUs},
+		{"Background", s.testBackground},
 		{"Networks", s.testNetworks},
 		{"Images", s.testImages},
 	} {
@@ -1140,6 +1146,37 @@ func (s *suite) testResizeCPUs(t *testing.T, ctx context.Context) {
 		t.Errorf("after SetCPUs(0.5) the cgroup says %g CPUs", got)
 	}
 	mustCode(t, "SetCPUs of a container that does not exist", r.SetCPUs(ctx, "faultline-no-such-container", 1), faultline.ENOTFOUND)
+}
+
+// testBackground: a Background container's CPU weight, in its own cgroup,
+// is at most half that of a container without it (about a quarter is
+// asked for), and its CPU limit is the same.
+func (s *suite) testBackground(t *testing.T, ctx context.Context) {
+	if s.h.NoCgroup != "" {
+		t.Skip(s.h.NoCgroup)
+	}
+	read := func(id string) (weight, quota float64) {
+		t.Helper()
+		// cgroup v2's cpu.weight and cpu.max, or v1's shares, quota and period.
+		code, out := s.mustExec(t, ctx, id, "sh", "-c",
+			"if [ -e /sys/fs/cgroup/cpu.weight ]; then cat /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpu.max; "+
+				"else cd /sys/fs/cgroup/cpu && cat cpu.shares cpu.cfs_quota_us cpu.cfs_period_us; fi")
+		var period float64
+		if _, err := fmt.Sscan(out, &weight, &quota, &period); code != 0 || err != nil || period <= 0 || weight <= 0 {
+			t.Fatalf("read the CPU weight and limit: exit %d, %q (%v)", code, out, err)
+		}
+		return weight, quota / period
+	}
+	bg := s.spec(nil)
+	bg.Background = true
+	fw, fq := read(s.mustStart(t, ctx, s.spec(nil)))
+	bw, bq := read(s.mustStart(t, ctx, bg))
+	if bw > fw/2 {
+		t.Errorf("CPU weight %g in the background against %g without: want at most half", bw, fw)
+	}
+	if bq != fq {
+		t.Errorf("CPU limit %g in the background against %g without: want the same", bq, fq)
+	}
 }
 
 // testNetworks: a private network links its containers and nothing else.
