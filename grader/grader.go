@@ -244,7 +244,7 @@ mkdir -p /tmp/g /tmp/bin /tmp/run || exit ` + strconv.Itoa(exitUnpack) + `
 read -r size budget || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
 cd /tmp/g && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
 printf 'go %s\n\nuse (\n\t./lab\n\t./hidden\n)\n' "$(sed -n 's/^go //p' lab/go.mod)" >go.work
-if ! GOFLAGS= GOWORK=/tmp/g/go.work go test -c -vet=off -ldflags=-w -o /tmp/bin/ ./lab ./hidden >/tmp/build.log 2>&1; then
+if ! GOFLAGS= GOWORK=/tmp/g/go.work go test -c -vet=off -ldflags="-s -w" -o /tmp/bin/ ./lab ./hidden >/tmp/build.log 2>&1; then
   cat /tmp/build.log
   for f in /tmp/bin/*.test; do
     if [ -e "$f" ] && [ "$f" != /tmp/bin/hidden.test ]; then exit ` + strconv.Itoa(exitBuildHidden) + `; fi
