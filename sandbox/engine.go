@@ -1,5 +1,6 @@
 // Package sandbox runs Faultline's containers through a backend.Backend (the
-// Docker engine today, package sandbox/docker; a Kubernetes cluster later): it
+// Docker engine, package sandbox/docker, or a Kubernetes cluster, package
+// sandbox/kube): it
 // builds the lab image from the host's toolchain (Engine.LabImage), runs
 // throwaway grading containers with limits (Engine.Run), keeps learners'
 // sandboxes in step with the database (Manager, which implements
@@ -13,7 +14,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -162,24 +162,6 @@ func (e *Engine) containerRunning(ctx context.Context, id string) (bool, error) 
 		return false, err
 	}
 	return c.Running, nil
-}
-
-// containerStarted returns when the container last started and whether it
-// runs; a missing container is not running.
-func (e *Engine) containerStarted(ctx context.Context, id string) (time.Time, bool, error) {
-	c, err := e.b.Inspect(ctx, id)
-	if faultline.ErrorCode(err) == faultline.ENOTFOUND {
-		return time.Time{}, false, nil
-	} else if err != nil {
-		return time.Time{}, false, err
-	}
-	if !c.Running {
-		return time.Time{}, false, nil
-	}
-	if c.StartedAt.IsZero() {
-		return time.Time{}, false, fmt.Errorf("container %s: running with no start time", short(id))
-	}
-	return c.StartedAt, true, nil
 }
 
 // short abbreviates a container ID for messages.

@@ -10,8 +10,8 @@ import (
 
 // The warm pool: containers of the lab image created and started ahead of
 // time, with the sandbox limits and an empty workspace, so "Start lab" only
-// has to claim one and send the files in on the stdin it waits on (seed.go). Every lab shares the lab image, so
-// one pool serves them all. A pool container carries LabelPool. Claiming one
+// has to claim one and send the files in on the stdin it waits on (seed.go).
+// Every lab shares the lab image, so one pool serves them all. A pool container carries LabelPool. Claiming one
 // changes nothing on the container (Docker cannot relabel a container,
 // Kubernetes cannot rename a Pod): the claim is recorded in the store, where
 // the learner's sandbox row names it by ID, which is how Stop, Reconcile and

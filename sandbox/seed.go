@@ -110,6 +110,11 @@ func (s *seeding) seed(ctx context.Context, archive []byte, n int) error {
 	case <-s.ready.seen:
 		return nil
 	case <-s.att.Done():
+		select {
+		case <-s.ready.seen: // said so just before its output ended
+			return nil
+		default:
+		}
 		// The output ended without the line: the process failed (or
 		// ended). What it said is all there is to go on.
 		msg := strings.TrimSpace(string(s.out.bytes()))
