@@ -231,6 +231,11 @@ func (r *rig) burst(b *testing.B, all []*faultline.Lab) (time.Duration, int) {
 					lost++
 					if got.Result != nil {
 						b.Logf("%s solution: %s %d/%d: %s", all[i].Slug, got.Result.Status, got.Result.Score, got.Result.MaxScore, got.Result.Message)
+						for _, t := range got.Result.Tests {
+							if t.Score != t.MaxScore {
+								b.Logf("  %s %s: %s\n%s", t.Name, t.Status, t.Message, t.Output)
+							}
+						}
 					}
 				}
 				break
