@@ -221,6 +221,8 @@ type Spec struct {
 	// CPU of the machine is busy, the container gets about a quarter of
 	// the CPU share of a container without it, so the sandboxes people
 	// are typing in stay responsive. Its CPU limit is the same either way.
+	// A backend whose weights follow something else it must keep (a
+	// Kubernetes Pod's CPU request) may ignore it.
 	Background bool
 
 	// Network is the name of a network made by CreateNetwork the container

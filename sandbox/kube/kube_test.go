@@ -174,9 +174,10 @@ func deadBackend(t *testing.T) *Backend {
 func TestConformance(t *testing.T) {
 	needCluster(t)
 	backendtest.Run(t, backendtest.Harness{
-		Backend:     testBackend,
-		Unavailable: deadBackend(t),
-		Labels:      map[string]string{labelTest: testRun},
-		PodNetwork:  "every Pod has an interface on the cluster's network; the namespace's deny-all NetworkPolicy is what isolates it",
+		Backend:      testBackend,
+		Unavailable:  deadBackend(t),
+		Labels:       map[string]string{labelTest: testRun},
+		PodNetwork:   "every Pod has an interface on the cluster's network; the namespace's deny-all NetworkPolicy is what isolates it",
+		NoBackground: "a Pod's CPU weight follows its CPU request, a tenth of its limit for every Pod; lowering it for grading Pods starved them on a busy node",
 	})
 }

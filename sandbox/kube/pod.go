@@ -125,13 +125,12 @@ func (b *Backend) removeCutShort(name string) {
 func (b *Backend) podFor(spec backend.Spec, labels map[string]string, ann string) *corev1.Pod {
 	mem := resource.NewQuantity(spec.MemoryMB<<20, resource.BinarySI)
 	cpuLimit := resource.NewMilliQuantity(int64(math.Ceil(spec.CPUs*1000)), resource.DecimalSI)
-	// The request sets the container's CPU weight on its node: a
-	// background container asks for a quarter.
-	req := spec.CPUs * 1000 * b.cpuReq
-	if spec.Background {
-		req /= 4
-	}
-	cpuReq := resource.NewMilliQuantity(max(10, int64(req)), resource.DecimalSI)
+	// The request also sets the container's CPU weight on its node. It is
+	// the same for a Spec.Background Pod: at a tenth of the limit it is
+	// low already, and a quarter of that starved a grade beside the node's
+	// own services (a single-node cluster's control plane) past its time
+	// limit.
+	cpuReq := resource.NewMilliQuantity(max(10, int64(spec.CPUs*1000*b.cpuReq)), resource.DecimalSI)
 	var env []corev1.EnvVar
 	for _, kv := range spec.Env {
 		k, v, _ := cutEnv(kv)

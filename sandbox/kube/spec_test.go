@@ -57,11 +57,11 @@ func TestPodFor(t *testing.T) {
 	if v := pod.Labels["faultline.lab"]; v == "kv store/v2" || !labelValueRE.MatchString(v) {
 		t.Errorf("label value %q is not a valid Kubernetes one", v)
 	}
-	// A background Pod requests a quarter, so its CPU weight is lower;
-	// its limit is the same.
+	// A background Pod keeps the request (and so the weight) of any
+	// other: a quarter of it starved grades on a busy node.
 	bg := b.podFor(backend.Spec{Image: "faultline-lab:abc", Cmd: []string{"sleep", "1"}, MemoryMB: 256, CPUs: 1.5, Pids: 64, Background: true}, labels, ann)
-	if r := bg.Spec.Containers[0].Resources; r.Requests.Cpu().MilliValue() != 37 || r.Limits.Cpu().MilliValue() != 1500 {
-		t.Errorf("background cpu %v, want a request of 37m and a limit of 1500m", r)
+	if r := bg.Spec.Containers[0].Resources; r.Requests.Cpu().MilliValue() != 150 || r.Limits.Cpu().MilliValue() != 1500 {
+		t.Errorf("background cpu %v, want a request of 150m and a limit of 1500m", r)
 	}
 	if _, _, err := kubeLabels(map[string]string{"bad key!": "x"}); faultline.ErrorCode(err) != faultline.EINVALID {
 		t.Errorf("bad key: %v", err)

@@ -73,6 +73,10 @@ type Harness struct {
 	// filesystem of its own making); the Background subtest is then
 	// skipped with that reason.
 	NoCgroup string
+	// NoBackground, when set, says why this backend gives a
+	// Spec.Background container the same CPU weight as any other; the
+	// Background subtest is then skipped with that reason.
+	NoBackground string
 	// LateOOM, when set, says why this backend may report a memory kill
 	// as a plain SIGKILL (exit status 137) without OOMKilled; the memory
 	// test then accepts that, and logs the reason.
@@ -1154,6 +1158,9 @@ func (s *suite) testResizeCPUs(t *testing.T, ctx context.Context) {
 func (s *suite) testBackground(t *testing.T, ctx context.Context) {
 	if s.h.NoCgroup != "" {
 		t.Skip(s.h.NoCgroup)
+	}
+	if s.h.NoBackground != "" {
+		t.Skip(s.h.NoBackground)
 	}
 	read := func(id string) (weight, quota float64) {
 		t.Helper()
