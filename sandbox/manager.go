@@ -222,7 +222,7 @@ func (m *Manager) create(ctx context.Context, userID int64, lab *faultline.Lab, 
 	if err := m.removeContainers(ctx, userID, lab.Slug, old); err != nil {
 		return "", err
 	}
-	if s, ok := m.claimWarm(userID, lab); ok {
+	if s, ok := m.claimWarm(lab); ok {
 		report(faultline.PhaseFiles)
 		err := s.seed(ctx, archive, len(files))
 		if err == nil {

@@ -103,7 +103,7 @@ func (m *Manager) removeOrphanNetworks(ctx context.Context, keep map[string]bool
 
 // claimWarm is claim for labs that can use a warm container: those without a
 // network of their own (warm containers have none).
-func (m *Manager) claimWarm(userID int64, lab *faultline.Lab) (*seeding, bool) {
+func (m *Manager) claimWarm(lab *faultline.Lab) (*seeding, bool) {
 	if needsNetwork(lab) {
 		return nil, false
 	}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -100,16 +101,24 @@ func TestSeedBrokenStdin(t *testing.T) {
 	}
 }
 
-// TestSeedCanceled: seed returns when its context ends, and the container
-// it was filling does not go on to run.
+// TestSeedCanceled: seed returns the context's error when it ends first,
+// with the attachment closed (the caller then removes the container).
 func TestSeedCanceled(t *testing.T) {
 	m := MustManager(t, newMemStore())
 	s := launchTest(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	archive, _ := tarFiles(learnerFiles)
-	if err := s.seed(ctx, archive, len(learnerFiles)); err == nil {
-		t.Fatalf("seed with an ended context succeeded")
+	archive, err := tarFiles(learnerFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.seed(ctx, archive, len(learnerFiles)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("seed with an ended context: %v, want context.Canceled", err)
+	}
+	select {
+	case <-s.att.Done():
+	case <-time.After(time.Minute): // hang guard only
+		t.Fatal("the attachment is still open after seed returned")
 	}
 }
 
