@@ -46,6 +46,10 @@ const (
 	DefaultBuildTime   = 60 * time.Second
 	DefaultTmpfsMB     = 256
 	DefaultOutputLimit = 1 << 20
+	// DefaultBuildCacheMB bounds the shared build cache of a lab image.
+	DefaultBuildCacheMB = 2048
+	// binariesLimit bounds the test binaries a build container hands over.
+	binariesLimit = 128 << 20
 )
 
 // Options configure a Grader. Zero values mean the defaults.
@@ -68,6 +72,14 @@ type Options struct {
 	// a running container's limit (gVisor, Kubernetes), compiling runs at
 	// the lab's limit too.
 	BuildCPUs float64
+	// NoBuildCache grades in one container against the image's read-only
+	// build cache even where the engine keeps a shared one
+	// (sandbox.Engine.BuildCacheVolume): every grade then compiles the
+	// learner's package and the tests from scratch.
+	NoBuildCache bool
+	// BuildCacheMB is the size past which a build trims the shared build
+	// cache of entries unused for an hour (default DefaultBuildCacheMB).
+	BuildCacheMB int64
 	// Logger receives one line per grade; nil discards.
 	Logger *slog.Logger
 }
@@ -76,6 +88,13 @@ type Options struct {
 type engine interface {
 	LabImage(ctx context.Context, warm []string) (string, error)
 	Run(ctx context.Context, spec sandbox.RunSpec) (*sandbox.RunResult, error)
+}
+
+// cacheEngine is an engine that may keep a shared build cache per image
+// (*sandbox.Engine does, on backends that keep volumes).
+type cacheEngine interface {
+	BuildCacheVolume(ctx context.Context, image string) (string, error)
+	MachineCPUs(ctx context.Context) float64
 }
 
 // Grader grades submissions in throwaway containers. It implements
@@ -102,6 +121,9 @@ func newGrader(e engine, opt Options) *Grader {
 	}
 	if opt.BuildCPUs <= 0 {
 		opt.BuildCPUs = float64(runtime.NumCPU())
+	}
+	if opt.BuildCacheMB <= 0 {
+		opt.BuildCacheMB = DefaultBuildCacheMB
 	}
 	log := opt.Logger
 	if log == nil {
@@ -174,6 +196,13 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	if rp != nil {
 		env = append(env, reproEnv(*rp)...)
 	}
+	cache, err := g.buildCache(ctx, image)
+	if err != nil {
+		return nil, fmt.Errorf("grade lab %q: %w", lab.Slug, err)
+	}
+	if cache != "" {
+		return g.gradeTwoStep(ctx, lab, src, tree, image, cache, env, rp != nil)
+	}
 	out, err := g.eng.Run(ctx, sandbox.RunSpec{
 		Image: image,
 		Cmd:   []string{"/bin/sh", "-c", gradeScript},
@@ -243,7 +272,18 @@ umask 022
 mkdir -p /tmp/g /tmp/bin /tmp/run || exit ` + strconv.Itoa(exitUnpack) + `
 read -r size budget || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
 cd /tmp/g && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
-printf 'go %s\n\nuse (\n\t./lab\n\t./hidden\n)\n' "$(sed -n 's/^go //p' lab/go.mod)" >go.work
+` + buildBinaries + `
+cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath
+` + sumBinaries + `
+echo "` + gateLine + `"
+read -r _ || { echo "faultline: the engine did not let the tests run"; exit ` + strconv.Itoa(exitGate) + `; }
+` + runBinaries
+
+// buildBinaries compiles both test binaries from the tree in /tmp/g into
+// /tmp/bin (visible.test, when the lab has visible tests, and hidden.test);
+// on failure it prints the compiler's output and exits with exitBuildLab or
+// exitBuildHidden.
+var buildBinaries = `printf 'go %s\n\nuse (\n\t./lab\n\t./hidden\n)\n' "$(sed -n 's/^go //p' lab/go.mod)" >go.work
 if ! GOFLAGS= GOWORK=/tmp/g/go.work go test -c -vet=off -ldflags="-s -w" -o /tmp/bin/ ./lab ./hidden >/tmp/build.log 2>&1; then
   cat /tmp/build.log
   for f in /tmp/bin/*.test; do
@@ -253,14 +293,17 @@ if ! GOFLAGS= GOWORK=/tmp/g/go.work go test -c -vet=off -ldflags="-s -w" -o /tmp
 fi
 for f in /tmp/bin/*.test; do
   if [ -e "$f" ] && [ "$f" != /tmp/bin/hidden.test ]; then mv "$f" /tmp/bin/visible.test; fi
-done
-cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath
-have_visible=""; sum_hidden=""
+done`
+
+// sumBinaries notes which test binaries /tmp/bin holds and the hidden
+// one's SHA-256, before any learner code has run.
+const sumBinaries = `have_visible=""; sum_hidden=""
 if [ -e /tmp/bin/visible.test ]; then have_visible=1; fi
-if [ -e /tmp/bin/hidden.test ]; then sum_hidden=$(sha256sum </tmp/bin/hidden.test); fi
-echo "` + gateLine + `"
-read -r _ || { echo "faultline: the engine did not let the tests run"; exit ` + strconv.Itoa(exitGate) + `; }
-set -o pipefail
+if [ -e /tmp/bin/hidden.test ]; then sum_hidden=$(sha256sum </tmp/bin/hidden.test); fi`
+
+// runBinaries runs the test binaries sumBinaries noted, from /tmp/run,
+// within $budget seconds (see gradeScript).
+var runBinaries = `set -o pipefail
 if [ -n "${FL_RUN:-}" ]; then set -- -test.run="$FL_RUN"; else set --; fi
 t0=$(date +%s)
 for p in visible hidden; do

@@ -80,6 +80,11 @@ func runKey(spec RunSpec) string {
 		w(k)
 		w(spec.Labels[k])
 	}
+	w("volumes")
+	for _, v := range spec.Volumes {
+		w(v.Name)
+		w(v.Path)
+	}
 	lim := withDefaults(spec.Limits)
 	w(fmt.Sprintf("%d/%g/%d/%d/%d", lim.MemoryMB, lim.CPUs, lim.Pids, spec.OutputLimit, spec.TmpfsMB))
 	w("gate")
@@ -109,6 +114,7 @@ func (e *Engine) createSpec(spec RunSpec, extra time.Duration, cpus float64) bac
 		Stdin:    spec.Stdin != nil || spec.Prestart,
 		Deadline: lim.Time + extra,
 		Runtime:  spec.Runtime,
+		Volumes:  spec.Volumes,
 		// A throwaway run is batch work: a grade waits in a queue
 		// anyway, a sandbox has someone at its terminal.
 		Background: true,

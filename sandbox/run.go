@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // RunSpec describes one throwaway container run.
@@ -23,6 +24,9 @@ type RunSpec struct {
 	TmpfsMB     int64             // size of the /tmp tmpfs, exec allowed (0: 256)
 	Runtime     string            // optional runtime ("" = the backend's default; "runsc" for gVisor)
 	WorkDir     string            // optional working directory ("" = image default, /tmp)
+	// Volumes are named volumes mounted read-write (BuildCacheVolume);
+	// never in a run of untrusted code.
+	Volumes []backend.Volume
 	// Prestart runs the job in a container started ahead of it (see
 	// prestart.go): only with Stdin, which then carries the whole job.
 	Prestart bool

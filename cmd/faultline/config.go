@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/grader"
 )
 
 // Config is everything the portal is started with: flags, with FAULTLINE_*
@@ -24,6 +25,7 @@ type Config struct {
 	Workers       int           // grading workers
 	Runtime       string        // OCI runtime for sandboxes and grading ("" = engine default)
 	BuildCPUs     int           // CPUs a grade compiles with before the lab's limit applies (0 = the machine's)
+	BuildCacheMiB int           // bound of each lab image's shared build cache (0 = no shared cache)
 	SecureCookies bool          // Secure cookies (on when BaseURL is https)
 	ShutdownGrace time.Duration // how long SIGTERM waits for requests and grading
 	PoolSize      int           // warm sandbox containers kept ready
@@ -54,6 +56,7 @@ func DefaultConfig(getenv func(string) string) Config {
 		IdleTimeout:   10 * time.Minute,
 		MaxLife:       12 * time.Hour,
 		MaxStarts:     4,
+		BuildCacheMiB: grader.DefaultBuildCacheMB,
 	}
 	str := func(dst *string, key string) {
 		if v := getenv(key); v != "" {
@@ -80,6 +83,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	num(&c.Workers, "FAULTLINE_WORKERS")
 	num(&c.PoolSize, "FAULTLINE_POOL")
 	num(&c.BuildCPUs, "FAULTLINE_BUILD_CPUS")
+	num(&c.BuildCacheMiB, "FAULTLINE_BUILD_CACHE_MIB")
 	num(&c.MaxStarts, "FAULTLINE_MAX_STARTS")
 	num(&c.Fairness.MaxWaiting, "FAULTLINE_MAX_WAITING")
 	num(&c.Fairness.ReplaysPerHour, "FAULTLINE_REPLAYS_PER_HOUR")
@@ -120,7 +124,8 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for the database (env FAULTLINE_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the portal, for invite links (env FAULTLINE_BASE_URL)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "grading workers (env FAULTLINE_WORKERS)")
-	fs.IntVar(&c.BuildCPUs, "build-cpus", c.BuildCPUs, "CPUs a grade may use while it compiles, before any learner code runs; the tests then run at the lab's limit (0: all the machine's; 1 keeps grading at one CPU throughout; gVisor and Kubernetes always use the lab's limit) (env FAULTLINE_BUILD_CPUS)")
+	fs.IntVar(&c.BuildCPUs, "build-cpus", c.BuildCPUs, "CPUs a grade may use while it compiles, before any learner code runs; the tests then run at the lab's limit (0: all the machine's; 1 keeps grading at one CPU throughout; Kubernetes, and gVisor with no shared build cache, always use the lab's limit) (env FAULTLINE_BUILD_CPUS)")
+	fs.IntVar(&c.BuildCacheMiB, "build-cache-mib", c.BuildCacheMiB, "on Docker, grades compile in a container of their own that keeps what it compiled in a build cache shared by the lab image's grades (learner code never runs where it is mounted); past this many MiB a build trims entries unused for an hour (0: no shared cache, every grade compiles from scratch in one container) (env FAULTLINE_BUILD_CACHE_MIB)")
 	fs.IntVar(&c.PoolSize, "pool", c.PoolSize, "warm sandbox containers kept ready for a fast \"Start lab\" (env FAULTLINE_POOL; 0 turns the pool off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop a sandbox after this long without editor, terminal or test activity; saved files stay (env FAULTLINE_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.MaxLife, "max-life", c.MaxLife, "stop a sandbox this long after it started, however active, warning on the lab page first; saved files stay (env FAULTLINE_MAX_LIFE; at most 12h)")
@@ -141,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PoolSize < 0 || c.PoolSize > 100 {
 		return fmt.Errorf("-pool must be between 0 and 100, got %d", c.PoolSize)
+	}
+	if c.BuildCacheMiB < 0 || (c.BuildCacheMiB > 0 && c.BuildCacheMiB < 256) {
+		return fmt.Errorf("-build-cache-mib must be 0 (no shared build cache) or at least 256 (the lab image's own cache is about 70), got %d", c.BuildCacheMiB)
 	}
 	if c.BuildCPUs < 0 || c.BuildCPUs > 1024 {
 		return fmt.Errorf("-build-cpus must be between 0 (all the machine's) and 1024, got %d", c.BuildCPUs)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
+	"github.com/faultline-dev/faultline/grader"
 	"github.com/faultline-dev/faultline/labs"
 )
 
@@ -221,6 +222,8 @@ func TestConfigValidate(t *testing.T) {
 		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, PoolSize: -1},
 		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Second},
 		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, BuildCPUs: -1},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, BuildCacheMiB: -1},
+		{Addr: ":1", DataDir: "d", Workers: 1, IdleTimeout: time.Minute, BuildCacheMiB: 100},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", bad)
@@ -241,10 +244,13 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s=%s: Validate() = %v, want an error naming it", k, v, err)
 		}
 	}
-	env = map[string]string{"FAULTLINE_POOL": "0", "FAULTLINE_IDLE_TIMEOUT": "25m", "FAULTLINE_BUILD_CPUS": "1"}
+	if c := DefaultConfig(func(string) string { return "" }); c.BuildCacheMiB != grader.DefaultBuildCacheMB {
+		t.Errorf("default build cache bound %d MiB, want %d", c.BuildCacheMiB, grader.DefaultBuildCacheMB)
+	}
+	env = map[string]string{"FAULTLINE_POOL": "0", "FAULTLINE_IDLE_TIMEOUT": "25m", "FAULTLINE_BUILD_CPUS": "1", "FAULTLINE_BUILD_CACHE_MIB": "0"}
 	c = DefaultConfig(func(k string) string { return env[k] })
-	if err := c.Validate(); err != nil || c.PoolSize != 0 || c.IdleTimeout != 25*time.Minute || c.BuildCPUs != 1 {
-		t.Errorf("pool, idle timeout and build CPUs from env: %d, %s, %d, %v", c.PoolSize, c.IdleTimeout, c.BuildCPUs, err)
+	if err := c.Validate(); err != nil || c.PoolSize != 0 || c.IdleTimeout != 25*time.Minute || c.BuildCPUs != 1 || c.BuildCacheMiB != 0 {
+		t.Errorf("pool, idle timeout, build CPUs and cache from env: %d, %s, %d, %d, %v", c.PoolSize, c.IdleTimeout, c.BuildCPUs, c.BuildCacheMiB, err)
 	}
 }
 
