@@ -46,6 +46,7 @@ type cacheState struct {
 	planted bool
 	actions int // action entries (*-a) in the volume
 	image   int // action entries in the image's own cache
+	bins    int // trees' test binaries kept
 }
 
 func inspectCache(t *testing.T, eng *sandbox.Engine, image, vol string) cacheState {
@@ -58,7 +59,8 @@ func inspectCache(t *testing.T, eng *sandbox.Engine, image, vol string) cacheSta
 		Cmd: []string{"/bin/sh", "-c", "test -e " + c + "/faultline-seeded && echo seeded; " +
 			"find " + c + " -name 'planted*' | grep -q . && echo planted; " +
 			"echo actions $(find " + c + " -type f -name '*-a' | wc -l); " +
-			"echo image $(find " + sandbox.ImageGocache + " -type f -name '*-a' | wc -l)"},
+			"echo image $(find " + sandbox.ImageGocache + " -type f -name '*-a' | wc -l); " +
+			"echo bins $(ls " + c + "/faultline-bins 2>/dev/null | wc -l)"},
 		Volumes: []backend.Volume{{Name: vol, Path: c}},
 		Limits:  faultline.Limits{Time: 30 * time.Second},
 	})
@@ -77,6 +79,8 @@ func inspectCache(t *testing.T, eng *sandbox.Engine, image, vol string) cacheSta
 			st.actions, _ = strconv.Atoi(f[1])
 		case len(f) == 2 && f[0] == "image":
 			st.image, _ = strconv.Atoi(f[1])
+		case len(f) == 2 && f[0] == "bins":
+			st.bins, _ = strconv.Atoi(f[1])
 		}
 	}
 	return st
@@ -84,8 +88,8 @@ func inspectCache(t *testing.T, eng *sandbox.Engine, image, vol string) cacheSta
 
 // TestGradeSharedBuildCache grades on Docker, where the engine keeps a
 // build-cache volume per image: a grade fills it, a second grade of the same
-// files compiles nothing anew, learner code never sees it, and NoBuildCache
-// leaves it alone. The Engine has a cache scope of its own, so it has a
+// files compiles nothing anew and runs the binaries kept for them, learner
+// code never sees it, and NoBuildCache leaves it alone. The Engine has a cache scope of its own, so it has a
 // volume of its own, which the test removes.
 func TestGradeSharedBuildCache(t *testing.T) {
 	MustGrader(t)
@@ -131,23 +135,53 @@ func TestGradeSharedBuildCache(t *testing.T) {
 
 	full("first grade", g, lab.Solution)
 	first := inspectCache(t, eng, image, vol)
-	if !first.seeded || first.planted || first.actions <= first.image {
-		t.Fatalf("after a grade: %+v; want the image's %d entries copied and more added, nothing planted", first, first.image)
+	if !first.seeded || first.planted || first.actions <= first.image || first.bins != 1 {
+		t.Fatalf("after a grade: %+v; want the image's %d entries copied and more added, the tree's binaries kept, nothing planted", first, first.image)
 	}
 
 	full("same files again", g, lab.Solution)
 	second := inspectCache(t, eng, image, vol)
-	if second.planted || second.actions != first.actions {
-		t.Errorf("after grading the same files again: %d entries (was %d), planted %v; want every package found in the cache", second.actions, first.actions, second.planted)
+	if second.planted || second.actions != first.actions || second.bins != 1 {
+		t.Errorf("after grading the same files again: %+v (was %+v); want nothing compiled or kept anew", second, first)
 	}
+
+	// The kept binaries are what a grade of the same tree runs: swapped
+	// for the starter's (the newest), the solution scores as the starter.
+	starter := MustGrade(t, g, lab, lab.Starter)
+	if starter.Score >= starter.MaxScore {
+		t.Fatalf("starter scored %d/%d", starter.Score, starter.MaxScore)
+	}
+	swap, err := eng.Run(ctx, sandbox.RunSpec{
+		Image:   image,
+		Cmd:     []string{"/bin/sh", "-c", "cd " + sandbox.BuildCacheMount + "/faultline-bins && set -- $(ls -t) && [ $# -eq 2 ] && cp \"$1\" \"$2\""},
+		Volumes: []backend.Volume{{Name: vol, Path: sandbox.BuildCacheMount}},
+		Limits:  faultline.Limits{Time: 30 * time.Second},
+	})
+	if err != nil || swap.ExitCode != 0 {
+		t.Fatalf("swap the kept binaries: %v %+v", err, swap)
+	}
+	if r := MustGrade(t, g, lab, lab.Solution); r.Score != starter.Score {
+		t.Errorf("solution with the starter's kept binaries scored %d, want the starter's %d", r.Score, starter.Score)
+	}
+	clear, err := eng.Run(ctx, sandbox.RunSpec{
+		Image:   image,
+		Cmd:     []string{"/bin/sh", "-c", "rm -r " + sandbox.BuildCacheMount + "/faultline-bins"},
+		Volumes: []backend.Volume{{Name: vol, Path: sandbox.BuildCacheMount}},
+		Limits:  faultline.Limits{Time: 30 * time.Second},
+	})
+	if err != nil || clear.ExitCode != 0 {
+		t.Fatalf("clear the kept binaries: %v %+v", err, clear)
+	}
+	full("solution after clearing the kept binaries", g, lab.Solution)
+	second = inspectCache(t, eng, image, vol)
 
 	changed := []faultline.File{{Path: "adder.go", Content: []byte(solutionSrc + "\n// Changed so it compiles anew.\nconst changed = 1\n")}}
 	full("without the cache", grader.New(eng, grader.Options{NoBuildCache: true}), changed)
-	if st := inspectCache(t, eng, image, vol); st.actions != second.actions || st.planted {
-		t.Errorf("NoBuildCache grade changed the cache: %d entries (was %d), planted %v", st.actions, second.actions, st.planted)
+	if st := inspectCache(t, eng, image, vol); st != second {
+		t.Errorf("NoBuildCache grade changed the cache: %+v, was %+v", st, second)
 	}
 	full("changed files with the cache", g, changed)
-	if st := inspectCache(t, eng, image, vol); st.actions <= second.actions {
-		t.Errorf("changed files graded with the cache added no entry (%d, was %d)", st.actions, second.actions)
+	if st := inspectCache(t, eng, image, vol); st.actions <= second.actions || st.bins != second.bins+1 {
+		t.Errorf("changed files graded with the cache: %+v, was %+v; want entries and binaries added", st, second)
 	}
 }

@@ -3,6 +3,8 @@ package grader
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -46,13 +48,14 @@ func (g *Grader) gradeTwoStep(ctx context.Context, lab *faultline.Lab, src []fau
 		buildLim.CPUs = max(lim.CPUs, g.opt.BuildCPUs)
 	}
 	built, err := g.eng.Run(ctx, sandbox.RunSpec{
-		Image:       image,
-		Cmd:         []string{"/bin/sh", "-c", buildScript},
-		Env:         []string{"GOCACHE=" + sandbox.BuildCacheMount, "FL_CACHE_MB=" + strconv.FormatInt(g.opt.BuildCacheMB, 10)},
+		Image: image,
+		Cmd:   []string{"/bin/sh", "-c", buildScript},
+		Env: []string{"GOCACHE=" + sandbox.BuildCacheMount, "FL_CACHE_MB=" + strconv.FormatInt(g.opt.BuildCacheMB, 10),
+			"FL_KEEP_BINS=" + strconv.FormatInt(max(g.opt.BuildCacheMB/32, 4), 10)},
 		Labels:      map[string]string{sandbox.LabelKind: sandbox.KindGrade},
 		Limits:      buildLim,
 		WorkDir:     "/tmp",
-		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d\n", len(tree))), bytes.NewReader(tree)),
+		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d %s\n", len(tree), binariesKey(tree))), bytes.NewReader(tree)),
 		Volumes:     []backend.Volume{{Name: cache, Path: sandbox.BuildCacheMount}},
 		Prestart:    true,
 		OutputLimit: binariesLimit,
@@ -103,9 +106,21 @@ func (g *Grader) gradeTwoStep(ctx context.Context, lab *faultline.Lab, src []fau
 	if out.ExitCode == exitUnpack && !out.TimedOut && !out.OOMKilled && !out.OutputExceeded {
 		return nil, fmt.Errorf("grade lab %q: the run container stopped before the tests ran (exit %d): %s", lab.Slug, out.ExitCode, tail(out.Output, 2000))
 	}
+	g.log.Debug("grade steps", "lab", lab.Slug, "build", built.Duration, "binaries", len(bins), "run", out.Duration)
 	res := verdict(lab, lim, g.opt.TmpfsMB, out)
 	res.Flags = append(res.Flags, scanFlags(src)...)
 	return res, nil
+}
+
+// binariesKey names the test binaries of tree in the cache: the SHA-256 of
+// the build step and the tree (a tree is a deterministic tar; the volume is
+// the image's, so the toolchain and labkit are fixed).
+func binariesKey(tree []byte) string {
+	h := sha256.New()
+	io.WriteString(h, buildBinaries)
+	h.Write([]byte{0})
+	h.Write(tree)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // buildLimitMessage says which limit compiling hit.
@@ -120,31 +135,45 @@ func buildLimitMessage(r *sandbox.RunResult) string {
 }
 
 // buildScript is the busybox sh program of a build container. Its stdin is
-// a line "<tree size>" and the tree as a tar archive of that many bytes;
-// GOCACHE is the shared cache volume, FL_CACHE_MB its size bound.
+// a line "<tree size> <key>" (binariesKey) and the tree as a tar archive of
+// that many bytes; GOCACHE is the shared cache volume, FL_CACHE_MB its size
+// bound and FL_KEEP_BINS how many trees' binaries it keeps.
 //
-// It fills a new cache from the image's read-only one (a copy a concurrent
+// When the cache holds the binaries of that key (a tree graded before: a
+// resubmission, a regrade), it hands them over without compiling; otherwise
+// it fills a new cache from the image's read-only one (a copy a concurrent
 // build finds half made is only misses: the go command checks an entry's
-// size), and about one build in sixteen measures the cache and, past the
-// bound, deletes entries unused for an hour (the go command marks an entry
-// used at most hourly, and a deleted entry is a miss). It then compiles as
-// gradeScript does. On success its only output is a tar archive of
-// /tmp/bin (visible.test, when the lab has visible tests, and hidden.test)
-// and it exits 0; a failed build prints the compiler's output and exits
-// with exitBuildLab or exitBuildHidden. Its stderr goes nowhere, so nothing
-// else mixes into the archive.
+// size), compiles as gradeScript does, and stores the archive under the key
+// (written aside and renamed, so a reader never sees part of one; a failed
+// store only loses the saving), keeping the FL_KEEP_BINS most recently used. About one build in sixteen measures
+// the cache and, past the bound, deletes entries unused for an hour (the go
+// command marks an entry used at most hourly, and a deleted entry is a
+// miss). On success its only output is a tar archive of the binaries
+// (visible.test, when the lab has visible tests, and hidden.test) and it
+// exits 0; a failed build prints the compiler's output and exits with
+// exitBuildLab or exitBuildHidden. Its stderr goes nowhere, so nothing else
+// mixes into the archive.
 var buildScript = `set -u
 umask 022
 exec 2>/dev/null
 mkdir -p /tmp/g /tmp/bin || exit ` + strconv.Itoa(exitUnpack) + `
-read -r size || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
+read -r size key || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
+bins="$GOCACHE/faultline-bins"
+if [ -f "$bins/$key.tar" ] && touch "$bins/$key.tar" && cat "$bins/$key.tar"; then exit 0; fi
 cd /tmp/g && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
 if [ ! -e "$GOCACHE/faultline-seeded" ]; then cp -R ` + sandbox.ImageGocache + `/. "$GOCACHE/" && : >"$GOCACHE/faultline-seeded"; fi
 if [ $((RANDOM % 16)) -eq 0 ] && [ "$(du -sm "$GOCACHE" | cut -f1)" -gt "$FL_CACHE_MB" ]; then
   find "$GOCACHE" -type f -name '*-[ad]' -mmin +60 -delete
+  find "$bins" -type f -name '.tmp.*' -mmin +10 -delete
 fi
 ` + buildBinaries + `
-cd /tmp/bin && tar -cf - .
+tar -cf /tmp/bins.tar -C /tmp/bin . || { echo "faultline: could not pack the test binaries"; exit ` + strconv.Itoa(exitUnpack) + `; }
+if mkdir -p "$bins" && cp /tmp/bins.tar "$bins/.tmp.$$" && mv -f "$bins/.tmp.$$" "$bins/$key.tar"; then
+  ls -1t "$bins" | tail -n +$((FL_KEEP_BINS + 1)) | while read -r f; do rm -f "$bins/$f"; done
+else
+  rm -f "$bins/.tmp.$$"
+fi
+exec cat /tmp/bins.tar
 `
 
 // runScript is the busybox sh program of a run container: its stdin is a
