@@ -51,24 +51,14 @@ type cacheState struct {
 
 func inspectCache(t *testing.T, eng *sandbox.Engine, image, vol string) cacheState {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	c := sandbox.BuildCacheMount
-	out, err := eng.Run(ctx, sandbox.RunSpec{
-		Image: image,
-		Cmd: []string{"/bin/sh", "-c", "test -e " + c + "/faultline-seeded && echo seeded; " +
-			"find " + c + " -name 'planted*' | grep -q . && echo planted; " +
-			"echo actions $(find " + c + " -type f -name '*-a' | wc -l); " +
-			"echo image $(find " + sandbox.ImageGocache + " -type f -name '*-a' | wc -l); " +
-			"echo bins $(ls " + c + "/faultline-bins 2>/dev/null | wc -l)"},
-		Volumes: []backend.Volume{{Name: vol, Path: c}},
-		Limits:  faultline.Limits{Time: 30 * time.Second},
-	})
-	if err != nil || out.ExitCode != 0 {
-		t.Fatalf("inspect the cache: %v, %+v", err, out)
-	}
+	out := inCache(t, eng, image, vol, "test -e "+c+"/faultline-seeded && echo seeded; "+
+		"find "+c+" -name 'planted*' | grep -q . && echo planted; "+
+		"echo actions $(find "+c+" -type f -name '*-a' | wc -l); "+
+		"echo image $(find "+sandbox.ImageGocache+" -type f -name '*-a' | wc -l); "+
+		"echo bins $(ls "+c+"/faultline-bins 2>/dev/null | wc -l)")
 	var st cacheState
-	for _, line := range strings.Split(string(out.Output), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 1 && f[0] == "seeded":
@@ -84,6 +74,25 @@ func inspectCache(t *testing.T, eng *sandbox.Engine, image, vol string) cacheSta
 		}
 	}
 	return st
+}
+
+// inCache runs script in a trusted container of image with the volume
+// mounted at sandbox.BuildCacheMount, and returns its output; it fails the
+// test unless the script exits 0.
+func inCache(t *testing.T, eng *sandbox.Engine, image, vol, script string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := eng.Run(ctx, sandbox.RunSpec{
+		Image:   image,
+		Cmd:     []string{"/bin/sh", "-c", script},
+		Volumes: []backend.Volume{{Name: vol, Path: sandbox.BuildCacheMount}},
+		Limits:  faultline.Limits{Time: 30 * time.Second},
+	})
+	if err != nil || out.ExitCode != 0 {
+		t.Fatalf("in the cache volume, %q: %v %+v", script, err, out)
+	}
+	return string(out.Output)
 }
 
 // TestGradeSharedBuildCache grades on Docker, where the engine keeps a
@@ -151,27 +160,11 @@ func TestGradeSharedBuildCache(t *testing.T) {
 	if starter.Score >= starter.MaxScore {
 		t.Fatalf("starter scored %d/%d", starter.Score, starter.MaxScore)
 	}
-	swap, err := eng.Run(ctx, sandbox.RunSpec{
-		Image:   image,
-		Cmd:     []string{"/bin/sh", "-c", "cd " + sandbox.BuildCacheMount + "/faultline-bins && set -- $(ls -t) && [ $# -eq 2 ] && cp \"$1\" \"$2\""},
-		Volumes: []backend.Volume{{Name: vol, Path: sandbox.BuildCacheMount}},
-		Limits:  faultline.Limits{Time: 30 * time.Second},
-	})
-	if err != nil || swap.ExitCode != 0 {
-		t.Fatalf("swap the kept binaries: %v %+v", err, swap)
-	}
+	inCache(t, eng, image, vol, "cd "+sandbox.BuildCacheMount+"/faultline-bins && set -- $(ls -t) && [ $# -eq 2 ] && cp \"$1\" \"$2\"")
 	if r := MustGrade(t, g, lab, lab.Solution); r.Score != starter.Score {
 		t.Errorf("solution with the starter's kept binaries scored %d, want the starter's %d", r.Score, starter.Score)
 	}
-	clear, err := eng.Run(ctx, sandbox.RunSpec{
-		Image:   image,
-		Cmd:     []string{"/bin/sh", "-c", "rm -r " + sandbox.BuildCacheMount + "/faultline-bins"},
-		Volumes: []backend.Volume{{Name: vol, Path: sandbox.BuildCacheMount}},
-		Limits:  faultline.Limits{Time: 30 * time.Second},
-	})
-	if err != nil || clear.ExitCode != 0 {
-		t.Fatalf("clear the kept binaries: %v %+v", err, clear)
-	}
+	inCache(t, eng, image, vol, "rm -r "+sandbox.BuildCacheMount+"/faultline-bins")
 	full("solution after clearing the kept binaries", g, lab.Solution)
 	second = inspectCache(t, eng, image, vol)
 

@@ -1,7 +1,8 @@
 // Package grader turns a learner's submission into a faultline.Result: it
 // assembles the grading tree, compiles and runs the lab's visible and hidden
-// tests against the learner's package in one throwaway container (through
-// package sandbox), scores the test2json events (package testjson) and names
+// tests against the learner's package in throwaway containers (through
+// package sandbox: one, or a build and a run container where the engine
+// keeps a shared build cache, see twostep.go), scores the test2json events (package testjson) and names
 // the verdict. It also holds the queue Worker and the lab Check used by
 // `faultline labs check`.
 //
@@ -67,10 +68,11 @@ type Options struct {
 	// TmpfsMB is the size of the container's writable /tmp (default 256).
 	TmpfsMB int64
 	// BuildCPUs is the CPU limit while the tests are compiled, which runs
-	// no learner code (default: the machine's CPUs). The engine lowers it to
-	// the lab's limit before the tests run; where the backend cannot change
-	// a running container's limit (gVisor, Kubernetes), compiling runs at
-	// the lab's limit too.
+	// no learner code (default: the machine's CPUs). With the shared build
+	// cache the build container has it throughout; in one container the
+	// engine lowers it to the lab's limit before the tests run, and where
+	// the backend cannot change a running container's limit (gVisor,
+	// Kubernetes) compiling runs at the lab's limit too.
 	BuildCPUs float64
 	// NoBuildCache grades in one container against the image's read-only
 	// build cache even where the engine keeps a shared one

@@ -43,10 +43,8 @@ func (g *Grader) gradeTwoStep(ctx context.Context, lab *faultline.Lab, src []fau
 	lim := Limits(lab)
 	buildLim := lim
 	buildLim.Time = g.opt.BuildTime
-	buildLim.CPUs = max(lim.CPUs, g.eng.(cacheEngine).MachineCPUs(ctx))
-	if g.opt.BuildCPUs < buildLim.CPUs {
-		buildLim.CPUs = max(lim.CPUs, g.opt.BuildCPUs)
-	}
+	// BuildCPUs, no more than the machine has (0 when unknown: the lab's).
+	buildLim.CPUs = max(lim.CPUs, min(g.opt.BuildCPUs, g.eng.(cacheEngine).MachineCPUs(ctx)))
 	built, err := g.eng.Run(ctx, sandbox.RunSpec{
 		Image: image,
 		Cmd:   []string{"/bin/sh", "-c", buildScript},

@@ -148,7 +148,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-pool must be between 0 and 100, got %d", c.PoolSize)
 	}
 	if c.BuildCacheMiB < 0 || (c.BuildCacheMiB > 0 && c.BuildCacheMiB < 256) {
-		return fmt.Errorf("-build-cache-mib must be 0 (no shared build cache) or at least 256 (the lab image's own cache is about 70), got %d", c.BuildCacheMiB)
+		return fmt.Errorf("-build-cache-mib must be 0 (no shared build cache) or at least 256 (the lab image's own cache is about 64), got %d", c.BuildCacheMiB)
 	}
 	if c.BuildCPUs < 0 || c.BuildCPUs > 1024 {
 		return fmt.Errorf("-build-cpus must be between 0 (all the machine's) and 1024, got %d", c.BuildCPUs)
