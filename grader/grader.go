@@ -1,8 +1,8 @@
 // Package grader turns a learner's submission into a faultline.Result: it
 // assembles the grading tree, compiles and runs the lab's visible and hidden
-// tests against the learner's package in throwaway containers (through
-// package sandbox: one, or a build and a run container where the engine
-// keeps a shared build cache, see twostep.go), scores the test2json events (package testjson) and names
+// tests against the learner's package in a throwaway container (through
+// package sandbox; a tree graded before runs its kept test binaries, see
+// keep.go), scores the test2json events (package testjson) and names
 // the verdict. It also holds the queue Worker and the lab Check used by
 // `faultline labs check`.
 //
@@ -15,6 +15,7 @@ package grader
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,10 +48,8 @@ const (
 	DefaultBuildTime   = 60 * time.Second
 	DefaultTmpfsMB     = 256
 	DefaultOutputLimit = 1 << 20
-	// DefaultBuildCacheMB bounds the shared build cache of a lab image.
+	// DefaultBuildCacheMB bounds the test binaries kept (Options.BuildCacheDir).
 	DefaultBuildCacheMB = 2048
-	// binariesLimit bounds the test binaries a build container hands over.
-	binariesLimit = 128 << 20
 )
 
 // Options configure a Grader. Zero values mean the defaults.
@@ -68,19 +67,18 @@ type Options struct {
 	// TmpfsMB is the size of the container's writable /tmp (default 256).
 	TmpfsMB int64
 	// BuildCPUs is the CPU limit while the tests are compiled, which runs
-	// no learner code (default: the machine's CPUs). With the shared build
-	// cache the build container has it throughout; in one container the
-	// engine lowers it to the lab's limit before the tests run, and where
-	// the backend cannot change a running container's limit (gVisor,
-	// Kubernetes) compiling runs at the lab's limit too.
+	// no learner code (default: the machine's CPUs). The engine lowers it to
+	// the lab's limit before the tests run; where the backend cannot change
+	// a running container's limit (gVisor, Kubernetes) compiling runs at the
+	// lab's limit too.
 	BuildCPUs float64
-	// NoBuildCache grades in one container against the image's read-only
-	// build cache even where the engine keeps a shared one
-	// (sandbox.Engine.BuildCacheVolume): every grade then compiles the
-	// learner's package and the tests from scratch.
-	NoBuildCache bool
-	// BuildCacheMB is the size past which a build trims the shared build
-	// cache of entries unused for an hour (default DefaultBuildCacheMB).
+	// BuildCacheDir, when set, is a folder where the grader keeps the test
+	// binaries of the trees it compiles (keep.go), so that a grade of files
+	// it has graded before compiles nothing. Only for an engine whose
+	// backend hands output over byte for byte (Docker, not Kubernetes).
+	BuildCacheDir string
+	// BuildCacheMB bounds what BuildCacheDir holds (default
+	// DefaultBuildCacheMB); the least recently used go first.
 	BuildCacheMB int64
 	// Logger receives one line per grade; nil discards.
 	Logger *slog.Logger
@@ -92,19 +90,13 @@ type engine interface {
 	Run(ctx context.Context, spec sandbox.RunSpec) (*sandbox.RunResult, error)
 }
 
-// cacheEngine is an engine that may keep a shared build cache per image
-// (*sandbox.Engine does, on backends that keep volumes).
-type cacheEngine interface {
-	BuildCacheVolume(ctx context.Context, image string) (string, error)
-	MachineCPUs(ctx context.Context) float64
-}
-
 // Grader grades submissions in throwaway containers. It implements
 // faultline.Grader and is safe for concurrent use.
 type Grader struct {
-	eng engine
-	opt Options
-	log *slog.Logger
+	eng  engine
+	opt  Options
+	log  *slog.Logger
+	bins *binStore // kept test binaries (nil: none kept)
 }
 
 var _ faultline.Grader = (*Grader)(nil)
@@ -131,7 +123,16 @@ func newGrader(e engine, opt Options) *Grader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Grader{eng: e, opt: opt, log: log}
+	g := &Grader{eng: e, opt: opt, log: log}
+	if opt.BuildCacheDir != "" {
+		bins, err := openBinStore(opt.BuildCacheDir, opt.BuildCacheMB<<20)
+		if err != nil {
+			// Grading works without it, compiling every time.
+			log.Warn("grading will keep no test binaries", "err", err)
+		}
+		g.bins = bins
+	}
+	return g
 }
 
 // Limits returns the lab's limits with DefaultGradeLimits filling zero fields.
@@ -188,22 +189,24 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 		}
 	}
 	lim := Limits(lab)
-	budget := int((lim.Time + time.Second - 1) / time.Second) // test-run budget in whole seconds
-	if budget < 1 {
-		budget = 1
-	}
+	budget := testBudget(lim)
 	runLim := lim
 	runLim.Time = g.opt.BuildTime + time.Duration(budget)*time.Second + 5*time.Second
 	env := []string{traceEnv}
 	if rp != nil {
 		env = append(env, reproEnv(*rp)...)
 	}
-	cache, err := g.buildCache(ctx, image)
-	if err != nil {
-		return nil, fmt.Errorf("grade lab %q: %w", lab.Slug, err)
-	}
-	if cache != "" {
-		return g.gradeTwoStep(ctx, lab, src, tree, image, cache, env, rp != nil)
+	key, keep := "", 0
+	if g.bins != nil {
+		key, keep = binariesKey(image, tree), keepLimit
+		if bins, ok := g.bins.get(key); ok {
+			res, err := g.gradeKept(ctx, lab, src, image, bins, env, rp != nil)
+			if !errors.Is(err, errKeptBroken) {
+				return res, err
+			}
+			g.log.Warn("kept test binaries dropped", "lab", lab.Slug, "key", key, "err", err)
+			g.bins.drop(key)
+		}
 	}
 	out, err := g.eng.Run(ctx, sandbox.RunSpec{
 		Image: image,
@@ -213,8 +216,9 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 		Labels:      map[string]string{sandbox.LabelKind: sandbox.KindGrade},
 		Limits:      runLim,
 		WorkDir:     "/tmp",
-		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d %d\n", len(tree), budget)), bytes.NewReader(tree)),
+		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d %d %d\n", len(tree), budget, keep)), bytes.NewReader(tree)),
 		Gate:        gateLine,
+		BlobLimit:   keepLimit, // the same for every grade, so containers started ahead serve any
 		BuildCPUs:   g.opt.BuildCPUs,
 		Prestart:    rp == nil, // a container started ahead, used once (sandbox/prestart.go); a replay's own environment would rarely be asked for again
 		OutputLimit: DefaultOutputLimit,
@@ -227,15 +231,26 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	if (out.ExitCode == exitUnpack || out.ExitCode == exitGate) && !out.TimedOut && !out.OOMKilled && !out.OutputExceeded {
 		return nil, fmt.Errorf("grade lab %q: the grading container stopped before the tests ran (exit %d): %s", lab.Slug, out.ExitCode, tail(out.Output, 2000))
 	}
+	if key != "" && out.Blob != nil && out.ExitCode != exitBuildLab && out.ExitCode != exitBuildHidden {
+		// Handed over after a successful build, before the gate.
+		if err := g.bins.put(key, out.Blob); err != nil {
+			g.log.Warn("keep test binaries", "lab", lab.Slug, "err", err)
+		}
+	}
 	res := verdict(lab, lim, g.opt.TmpfsMB, out)
 	res.Flags = append(res.Flags, scanFlags(src)...)
 	return res, nil
 }
 
+// testBudget is the time the tests may run, in whole seconds (at least 1).
+func testBudget(lim faultline.Limits) int {
+	return max(int((lim.Time+time.Second-1)/time.Second), 1)
+}
+
 // gradeScript is the busybox sh program run in the grading container. Its
-// stdin is a line "<tree size> <budget seconds>", the tree as a tar archive
-// of that many bytes, and, once the engine lets the tests run (the gate), one
-// more newline.
+// stdin is a line "<tree size> <budget seconds> <keep bytes>", the tree as a
+// tar archive of that many bytes, and, once the engine lets the tests run
+// (the gate), one more newline.
 //
 // It unpacks the tree, joins its lab and hidden modules in a workspace and
 // compiles both test binaries with one go command (the learner's package is
@@ -244,8 +259,10 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 // what it cannot write; GODEBUG=goindex=0 in the image keeps it from failing
 // on its package index). On failure it prints the compiler's output and exits
 // with exitBuildLab, or exitBuildHidden when the visible tests' binary was
-// built and only the hidden one was not, before any learner code runs. It
-// then deletes the sources, prints the gate line and waits for the engine's
+// built and only the hidden one was not, before any learner code runs. When
+// keep is above 0 and a tar archive of the binaries is no larger, it hands
+// the archive over as a blob (sandbox.RunSpec.BlobLimit), the first thing it
+// writes (keep.go). It then deletes the sources, prints the gate line and waits for the engine's
 // newline (the engine lowers the CPU limit first), and runs each binary
 // through test2json within the shared budget. After each binary it prints a
 // trailer line "##faultline exit <visible|hidden> <code>" (outside
@@ -272,10 +289,13 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 var gradeScript = `set -u
 umask 022
 mkdir -p /tmp/g /tmp/bin /tmp/run || exit ` + strconv.Itoa(exitUnpack) + `
-read -r size budget || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
+read -r size budget keep || { echo "faultline: no grading tree came"; exit ` + strconv.Itoa(exitUnpack) + `; }
 cd /tmp/g && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the grading tree"; exit ` + strconv.Itoa(exitUnpack) + `; }
 ` + buildBinaries + `
-cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath
+if [ "$keep" -gt 0 ] && tar -cf /tmp/bins.tar -C /tmp/bin . 2>/dev/null && n=$(wc -c </tmp/bins.tar) && [ "$n" -le "$keep" ]; then
+  echo "##blob $n"; cat /tmp/bins.tar
+fi
+cd /tmp/run && rm -rf /tmp/g /tmp/build.log /tmp/gopath /tmp/bins.tar
 ` + sumBinaries + `
 echo "` + gateLine + `"
 read -r _ || { echo "faultline: the engine did not let the tests run"; exit ` + strconv.Itoa(exitGate) + `; }

@@ -63,8 +63,6 @@ type Engine struct {
 	images     map[string]string  // warm-list key -> tag known to exist
 	recipe     *recipeInputs      // hashed toolchain and busybox, computed once
 	resizable  map[string]float64 // runtime -> the backend's ResizableCPUs (gate.go)
-	volumes    map[string]bool    // build-cache volumes made (buildcache.go)
-	cacheScope string             // SetCacheScope
 
 	pre prestartPool // grading containers started ahead of their job (prestart.go)
 }

@@ -356,8 +356,7 @@ WORKDIR /tmp
 `
 
 // warmScript runs inside the image build: it builds test2json and fills the
-// cache, then makes it read-only for everyone but root, and makes the empty
-// directory build-cache volumes are mounted on (sandbox user only). kitWarmScript then
+// cache, then makes it read-only for everyone but root. kitWarmScript then
 // compiles labkit and the modules it requires where grading and sandboxes
 // compile them
 // (the build cache keys a package by its folder): in the grading tree
@@ -379,8 +378,6 @@ go vet .
 cd /
 rm -rf /tmp/* /tmp/.[!.]* 2>/dev/null || true
 chmod -R a+rX,go-w /opt/faultline
-mkdir -m 0700 /opt/faultline/buildcache
-chown 65534:65534 /opt/faultline/buildcache
 `
 
 // kitWarmScript runs after warmScript, in a later layer, so a changed

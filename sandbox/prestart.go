@@ -39,8 +39,9 @@ type prestarted struct {
 	id       string
 	stdin    *io.PipeWriter
 	out      *capWriter
-	gate     *gateWatch // the spec's Gate line, watched in the output (nil: none)
-	raised   bool       // created with more CPUs than the limit, until the gate
+	gate     *gateWatch  // the spec's Gate line, watched in the output (nil: none)
+	blob     *blobWriter // takes the spec's blob out of the output (nil: none)
+	raised   bool        // created with more CPUs than the limit, until the gate
 	att      backend.Attachment
 	cancel   context.CancelFunc // ends the attachment's context
 	backstop time.Time          // when the backend's deadline kills it
@@ -80,16 +81,12 @@ func runKey(spec RunSpec) string {
 		w(k)
 		w(spec.Labels[k])
 	}
-	w("volumes")
-	for _, v := range spec.Volumes {
-		w(v.Name)
-		w(v.Path)
-	}
 	lim := withDefaults(spec.Limits)
 	w(fmt.Sprintf("%d/%g/%d/%d/%d", lim.MemoryMB, lim.CPUs, lim.Pids, spec.OutputLimit, spec.TmpfsMB))
 	w("gate")
 	w(spec.Gate)
 	w(fmt.Sprintf("%g", spec.BuildCPUs))
+	w(fmt.Sprintf("blob %d", spec.BlobLimit))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -114,7 +111,6 @@ func (e *Engine) createSpec(spec RunSpec, extra time.Duration, cpus float64) bac
 		Stdin:    spec.Stdin != nil || spec.Prestart,
 		Deadline: lim.Time + extra,
 		Runtime:  spec.Runtime,
-		Volumes:  spec.Volumes,
 		// A throwaway run is batch work: a grade waits in a queue
 		// anyway, a sandbox has someone at its terminal.
 		Background: true,
@@ -148,7 +144,9 @@ func (e *Engine) prestart(ctx context.Context, spec RunSpec, key string) (*prest
 		e.removeContainer(id)
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
-	if p.att, err = e.b.Attach(actx, id, pr, outputWriter(p.out, p.gate)); err != nil {
+	var output io.Writer
+	output, p.blob = blobOutput(outputWriter(p.out, p.gate), spec.BlobLimit)
+	if p.att, err = e.b.Attach(actx, id, pr, output); err != nil {
 		return fail(err)
 	}
 	if err := e.b.Start(ctx, id); err != nil {
@@ -385,8 +383,10 @@ func (e *Engine) runPrestarted(ctx context.Context, spec RunSpec) (*RunResult, e
 		p.att.Close()
 		<-p.att.Done()
 	}
+	p.blob.finish()
 	return &RunResult{
 		Output:         p.out.bytes(),
+		Blob:           p.blob.Blob(),
 		ExitCode:       exit.Code,
 		TimedOut:       exit.DeadlineExceeded || stopped,
 		OOMKilled:      exit.OOMKilled,

@@ -74,8 +74,5 @@ func (e *Engine) PruneLabImages(ctx context.Context, opt PruneOptions) ([]string
 	if err != nil {
 		return removed, fmt.Errorf("prune lab images: %w", err)
 	}
-	if err := e.removeBuildCaches(ctx, removed); err != nil {
-		return removed, fmt.Errorf("prune lab images' build caches: %w", err)
-	}
 	return removed, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/sandbox/backend"
 )
 
 // RunSpec describes one throwaway container run.
@@ -24,9 +23,6 @@ type RunSpec struct {
 	TmpfsMB     int64             // size of the /tmp tmpfs, exec allowed (0: 256)
 	Runtime     string            // optional runtime ("" = the backend's default; "runsc" for gVisor)
 	WorkDir     string            // optional working directory ("" = image default, /tmp)
-	// Volumes are named volumes mounted read-write (BuildCacheVolume);
-	// never in a run of untrusted code.
-	Volumes []backend.Volume
 	// Prestart runs the job in a container started ahead of it (see
 	// prestart.go): only with Stdin, which then carries the whole job.
 	Prestart bool
@@ -42,12 +38,18 @@ type RunSpec struct {
 	// Limits.CPUs and the backend can change it for the runtime (capped at
 	// the machine's CPUs).
 	BuildCPUs float64
+	// BlobLimit, when above 0, lets the job hand over one block of at most
+	// that many bytes apart from its output (see blob.go): RunResult.Blob.
+	// Only Docker's output stream carries bytes as they are; Kubernetes'
+	// goes through container logs.
+	BlobLimit int64
 }
 
 // RunResult is what happened in a run. Limits hit are reported here, not as
 // errors.
 type RunResult struct {
 	Output         []byte // combined stdout+stderr, at most OutputLimit bytes
+	Blob           []byte // the block the job handed over (RunSpec.BlobLimit), whole, or nil
 	ExitCode       int
 	TimedOut       bool // killed at Limits.Time
 	OOMKilled      bool
@@ -117,7 +119,8 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		stdin = pr
 		gated = e.feedGated(id, pw, in, gate, raised, withDefaults(spec.Limits).CPUs, done)
 	}
-	att, err := e.b.Attach(ctx, id, stdin, outputWriter(out, gate))
+	output, blob := blobOutput(outputWriter(out, gate), spec.BlobLimit)
+	att, err := e.b.Attach(ctx, id, stdin, output)
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", spec.Image, err)
 	}
@@ -147,8 +150,10 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec) (*RunResult, error) {
 		att.Close()
 		<-att.Done()
 	}
+	blob.finish()
 	return &RunResult{
 		Output:         out.bytes(),
+		Blob:           blob.Blob(),
 		ExitCode:       exit.Code,
 		TimedOut:       exit.DeadlineExceeded,
 		OOMKilled:      exit.OOMKilled,

@@ -54,7 +54,8 @@ func newRig(b *testing.B, concurrency int) *rig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := grader.New(engine, grader.Options{Warm: warm, Logger: logger})
+	// As `faultline serve` grades: keeping test binaries in its data folder.
+	g := grader.New(engine, grader.Options{Warm: warm, Logger: logger, BuildCacheDir: filepath.Join(b.TempDir(), "build-cache"), BuildCacheMB: grader.DefaultBuildCacheMB})
 	w := grader.NewWorker(db, catalog.Lab, g, grader.WorkerOptions{Concurrency: concurrency, Poll: 10 * time.Millisecond, Logger: logger})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ type Config struct {
 	Workers       int           // grading workers
 	Runtime       string        // OCI runtime for sandboxes and grading ("" = engine default)
 	BuildCPUs     int           // CPUs a grade compiles with before the lab's limit applies (0 = the machine's)
-	BuildCacheMiB int           // bound of each lab image's shared build cache (0 = no shared cache)
+	BuildCacheMiB int           // bound of the test binaries grading keeps in DataDir (0 = none kept)
 	SecureCookies bool          // Secure cookies (on when BaseURL is https)
 	ShutdownGrace time.Duration // how long SIGTERM waits for requests and grading
 	PoolSize      int           // warm sandbox containers kept ready
@@ -125,7 +126,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the portal, for invite links (env FAULTLINE_BASE_URL)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "grading workers (env FAULTLINE_WORKERS)")
 	fs.IntVar(&c.BuildCPUs, "build-cpus", c.BuildCPUs, "CPUs a grade may use while it compiles, before any learner code runs; the tests then run at the lab's limit (0: all the machine's; 1 keeps grading at one CPU throughout; Kubernetes, and gVisor with no shared build cache, always use the lab's limit) (env FAULTLINE_BUILD_CPUS)")
-	fs.IntVar(&c.BuildCacheMiB, "build-cache-mib", c.BuildCacheMiB, "on Docker, grades compile in a container of their own that keeps what it compiled in a build cache shared by the lab image's grades (learner code never runs where it is mounted); past this many MiB a build trims entries unused for an hour (0: no shared cache, every grade compiles from scratch in one container) (env FAULTLINE_BUILD_CACHE_MIB)")
+	fs.IntVar(&c.BuildCacheMiB, "build-cache-mib", c.BuildCacheMiB, "on Docker, grading keeps the test binaries of the files it compiled in <data-dir>/build-cache, so a grade of files graded before (a resubmission, a regrade, a replay) compiles nothing; this many MiB at most, the least recently used go first (0: keep none, compile every grade) (env FAULTLINE_BUILD_CACHE_MIB)")
 	fs.IntVar(&c.PoolSize, "pool", c.PoolSize, "warm sandbox containers kept ready for a fast \"Start lab\" (env FAULTLINE_POOL; 0 turns the pool off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop a sandbox after this long without editor, terminal or test activity; saved files stay (env FAULTLINE_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.MaxLife, "max-life", c.MaxLife, "stop a sandbox this long after it started, however active, warning on the lab page first; saved files stay (env FAULTLINE_MAX_LIFE; at most 12h)")
@@ -139,6 +140,17 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	c.registerInstitutionFlags(fs)
 }
 
+// buildCacheDir is where grading keeps test binaries (grader.Options
+// BuildCacheDir), or "" to keep none: with -build-cache-mib 0, and on
+// Kubernetes, whose container output comes through its logs, not byte for
+// byte.
+func (c *Config) buildCacheDir() string {
+	if c.BuildCacheMiB == 0 || (c.Backend.Name != "" && c.Backend.Name != "docker") {
+		return ""
+	}
+	return filepath.Join(c.DataDir, "build-cache")
+}
+
 // Validate checks the config and fills derived fields.
 func (c *Config) Validate() error {
 	if len(c.envErrs) > 0 {
@@ -148,7 +160,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-pool must be between 0 and 100, got %d", c.PoolSize)
 	}
 	if c.BuildCacheMiB < 0 || (c.BuildCacheMiB > 0 && c.BuildCacheMiB < 256) {
-		return fmt.Errorf("-build-cache-mib must be 0 (no shared build cache) or at least 256 (the lab image's own cache is about 64), got %d", c.BuildCacheMiB)
+		return fmt.Errorf("-build-cache-mib must be 0 (keep no test binaries) or at least 256 (one graded tree's test binaries take about 6), got %d", c.BuildCacheMiB)
 	}
 	if c.BuildCPUs < 0 || c.BuildCPUs > 1024 {
 		return fmt.Errorf("-build-cpus must be between 0 (all the machine's) and 1024, got %d", c.BuildCPUs)

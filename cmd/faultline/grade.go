@@ -109,7 +109,7 @@ func newGrader(ctx context.Context, cfg Config, catalog *labs.Catalog, logger *s
 		e.Close()
 		return nil, nil, fmt.Errorf("%s", describe(err))
 	}
-	g := grader.New(e, grader.Options{Warm: catalog.StdImports(), Runtime: cfg.Runtime, BuildCPUs: float64(cfg.BuildCPUs), NoBuildCache: cfg.BuildCacheMiB == 0, BuildCacheMB: int64(cfg.BuildCacheMiB), Logger: logger})
+	g := grader.New(e, grader.Options{Warm: catalog.StdImports(), Runtime: cfg.Runtime, BuildCPUs: float64(cfg.BuildCPUs), Logger: logger})
 	return g, func() { e.Close() }, nil
 }
 

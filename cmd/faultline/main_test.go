@@ -244,13 +244,21 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s=%s: Validate() = %v, want an error naming it", k, v, err)
 		}
 	}
-	if c := DefaultConfig(func(string) string { return "" }); c.BuildCacheMiB != grader.DefaultBuildCacheMB {
-		t.Errorf("default build cache bound %d MiB, want %d", c.BuildCacheMiB, grader.DefaultBuildCacheMB)
+	c = DefaultConfig(func(string) string { return "" })
+	if c.BuildCacheMiB != grader.DefaultBuildCacheMB || c.buildCacheDir() != filepath.Join("data", "build-cache") {
+		t.Errorf("default build cache %d MiB in %q, want %d in data/build-cache", c.BuildCacheMiB, c.buildCacheDir(), grader.DefaultBuildCacheMB)
+	}
+	c.Backend.Name = "kubernetes"
+	if d := c.buildCacheDir(); d != "" {
+		t.Errorf("build cache on Kubernetes in %q, want none", d)
 	}
 	env = map[string]string{"FAULTLINE_POOL": "0", "FAULTLINE_IDLE_TIMEOUT": "25m", "FAULTLINE_BUILD_CPUS": "1", "FAULTLINE_BUILD_CACHE_MIB": "0"}
 	c = DefaultConfig(func(k string) string { return env[k] })
 	if err := c.Validate(); err != nil || c.PoolSize != 0 || c.IdleTimeout != 25*time.Minute || c.BuildCPUs != 1 || c.BuildCacheMiB != 0 {
 		t.Errorf("pool, idle timeout, build CPUs and cache from env: %d, %s, %d, %d, %v", c.PoolSize, c.IdleTimeout, c.BuildCPUs, c.BuildCacheMiB, err)
+	}
+	if d := c.buildCacheDir(); d != "" {
+		t.Errorf("build cache of 0 MiB in %q, want none", d)
 	}
 }
 

@@ -114,7 +114,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Warm: warm, Runtime: m.Config.Runtime, Logger: m.Logger, PoolSize: m.Config.PoolSize,
 		MaxLife: m.Config.MaxLife, MaxStarts: m.Config.MaxStarts,
 	})
-	g := grader.New(m.Engine, grader.Options{Warm: warm, Runtime: m.Config.Runtime, BuildCPUs: float64(m.Config.BuildCPUs), NoBuildCache: m.Config.BuildCacheMiB == 0, BuildCacheMB: int64(m.Config.BuildCacheMiB), Logger: m.Logger})
+	g := grader.New(m.Engine, grader.Options{Warm: warm, Runtime: m.Config.Runtime, BuildCPUs: float64(m.Config.BuildCPUs), BuildCacheDir: m.Config.buildCacheDir(), BuildCacheMB: int64(m.Config.BuildCacheMiB), Logger: m.Logger})
 	m.Worker = grader.NewWorker(m.DB, m.Labs.Lab, g, grader.WorkerOptions{
 		Concurrency: m.Config.Workers,
 		Ready:       m.Engine.Ping,

@@ -69,25 +69,6 @@ type CPUResizer interface {
 	SetCPUs(ctx context.Context, id string, cpus float64) error
 }
 
-// VolumeKeeper is implemented by a Backend that keeps named volumes: storage
-// that outlives the containers mounting it (Spec.Volumes). The grader keeps
-// its shared build cache in one; a backend without them grades without it.
-type VolumeKeeper interface {
-	// CreateVolume makes the volume name with labels; it does nothing
-	// when one of that name exists. A new volume mounted over a directory
-	// of the image starts as a copy of that directory (owner and mode
-	// included).
-	CreateVolume(ctx context.Context, name string, labels map[string]string) error
-
-	// ListVolumes returns the names of the volumes carrying every label in
-	// match.
-	ListVolumes(ctx context.Context, match map[string]string) ([]string, error)
-
-	// RemoveVolume removes the volume. ENOTFOUND when there is none of
-	// that name; ECONFLICT while a container (running or not) mounts it.
-	RemoveVolume(ctx context.Context, name string) error
-}
-
 // Backend is a container orchestrator with the few verbs Faultline needs.
 // Implementations are safe for concurrent use.
 type Backend interface {
@@ -253,11 +234,6 @@ type Spec struct {
 	// when it accepted the container), and Wait reports DeadlineExceeded.
 	Deadline time.Duration
 
-	// Volumes are named volumes (VolumeKeeper) mounted read-write. Only a
-	// VolumeKeeper accepts a spec with any; the others refuse it
-	// (EINVALID).
-	Volumes []Volume
-
 	// Runtime names the isolation the container runs under, e.g. "runsc"
 	// for gVisor (an OCI runtime for Docker, a RuntimeClass for
 	// Kubernetes); "" for the orchestrator's default.
@@ -268,12 +244,6 @@ type Spec struct {
 type Tmpfs struct {
 	Path   string // absolute
 	SizeMB int64
-}
-
-// Volume is one named volume mounted in a container.
-type Volume struct {
-	Name string // made by VolumeKeeper.CreateVolume
-	Path string // absolute, where it is mounted
 }
 
 // Exit is how a container's main process ended.

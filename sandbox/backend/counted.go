@@ -169,46 +169,4 @@ func (c *Counted) SetCPUs(ctx context.Context, id string, cpus float64) error {
 	return c.note("set_cpus", r.SetCPUs(ctx, id, cpus))
 }
 
-// KeepsVolumes reports whether the wrapped Backend is a VolumeKeeper.
-func (c *Counted) KeepsVolumes() bool {
-	_, ok := c.Backend.(VolumeKeeper)
-	return ok
-}
-
-// CreateVolume makes the volume through the wrapped Backend; EINVALID when
-// it is no VolumeKeeper.
-func (c *Counted) CreateVolume(ctx context.Context, name string, labels map[string]string) error {
-	v, ok := c.Backend.(VolumeKeeper)
-	if !ok {
-		return errNoVolumes
-	}
-	return c.note("create_volume", v.CreateVolume(ctx, name, labels))
-}
-
-// ListVolumes lists volumes through the wrapped Backend; none when it is no
-// VolumeKeeper.
-func (c *Counted) ListVolumes(ctx context.Context, match map[string]string) ([]string, error) {
-	v, ok := c.Backend.(VolumeKeeper)
-	if !ok {
-		return nil, nil
-	}
-	names, err := v.ListVolumes(ctx, match)
-	return names, c.note("list_volumes", err)
-}
-
-// RemoveVolume removes the volume through the wrapped Backend; EINVALID
-// when it is no VolumeKeeper.
-func (c *Counted) RemoveVolume(ctx context.Context, name string) error {
-	v, ok := c.Backend.(VolumeKeeper)
-	if !ok {
-		return errNoVolumes
-	}
-	return c.note("remove_volume", v.RemoveVolume(ctx, name))
-}
-
-var errNoVolumes = faultline.Errorf(faultline.EINVALID, "This container backend keeps no volumes.")
-
-var (
-	_ CPUResizer   = (*Counted)(nil)
-	_ VolumeKeeper = (*Counted)(nil)
-)
+var _ CPUResizer = (*Counted)(nil)

@@ -12,7 +12,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -78,11 +77,6 @@ func validate(spec backend.Spec) error {
 			return faultline.Errorf(faultline.EINVALID, "Bad in-memory filesystem %q of %d MiB.", t.Path, t.SizeMB)
 		}
 	}
-	for _, v := range spec.Volumes {
-		if v.Name == "" || !strings.HasPrefix(v.Path, "/") {
-			return faultline.Errorf(faultline.EINVALID, "Bad volume %q at %q: a volume needs a name and an absolute path.", v.Name, v.Path)
-		}
-	}
 	return nil
 }
 
@@ -117,11 +111,6 @@ func containerConfig(spec backend.Spec) (*container.Config, *container.HostConfi
 	}
 	if spec.Background {
 		host.Resources.CPUShares = backgroundShares
-	}
-	for _, v := range spec.Volumes {
-		// The local driver's directory, bind-mounted read-write; set-user-ID
-		// bits in it gain nothing under no-new-privileges.
-		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Path})
 	}
 	if spec.Init {
 		init := true

@@ -35,8 +35,6 @@ func validate(spec backend.Spec) error {
 		return faultline.Errorf(faultline.EINVALID, "A container needs a command.")
 	case spec.MemoryMB <= 0 || spec.CPUs <= 0 || spec.Pids <= 0:
 		return faultline.Errorf(faultline.EINVALID, "A container needs memory, CPU and process limits.")
-	case len(spec.Volumes) > 0:
-		return faultline.Errorf(faultline.EINVALID, "This Kubernetes backend mounts no volumes (it keeps none).")
 	}
 	for _, t := range spec.Tmpfs {
 		if t.SizeMB <= 0 || len(t.Path) < 2 || t.Path[0] != '/' {

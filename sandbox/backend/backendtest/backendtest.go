@@ -144,7 +144,6 @@ func Run(t *testing.T, h Harness) {
 		{"Background", s.testBackground},
 		{"Networks", s.testNetworks},
 		{"Images", s.testImages},
-		{"Volumes", s.testVolumes},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
@@ -181,73 +180,6 @@ func (s *suite) cleanUp(t *testing.T) {
 	if _, err := s.b.PruneImages(ctx, s.pruneRepo(), nil, time.Time{}); err != nil {
 		t.Errorf("cleanup: prune %s: %v", s.pruneRepo(), err)
 	}
-	if vk, ok := s.b.(backend.VolumeKeeper); ok {
-		vols, err := vk.ListVolumes(ctx, match)
-		if err != nil {
-			t.Errorf("cleanup: list volumes: %v", err)
-		}
-		for _, v := range vols {
-			if err := vk.RemoveVolume(ctx, v); err != nil && faultline.ErrorCode(err) != faultline.ENOTFOUND {
-				t.Errorf("cleanup: remove volume %s: %v", v, err)
-			}
-		}
-	}
-}
-
-// testVolumes: a VolumeKeeper's volume starts as a copy of the image's
-// directory it is mounted over (owner included), keeps what one container
-// wrote for the next, is listed by label, cannot be removed while a
-// container mounts it, and is gone once removed. A backend that keeps none
-// refuses a spec with volumes.
-func (s *suite) testVolumes(t *testing.T, ctx context.Context) {
-	vk, ok := s.b.(backend.VolumeKeeper)
-	if !ok {
-		_, err := s.b.Create(ctx, s.spec(func(sp *backend.Spec) { sp.Volumes = []backend.Volume{{Name: "v", Path: "/vol"}} }))
-		mustCode(t, "Create with a volume on a backend that keeps none", err, faultline.EINVALID)
-		return
-	}
-	name := "faultline-conformance-" + s.run
-	if err := vk.CreateVolume(ctx, name, s.labels); err != nil {
-		t.Fatalf("CreateVolume: %v", err)
-	}
-	if err := vk.CreateVolume(ctx, name, s.labels); err != nil {
-		t.Errorf("CreateVolume again: %v, want nothing done", err)
-	}
-	if names, err := vk.ListVolumes(ctx, s.labels); err != nil || !slices.Equal(names, []string{name}) {
-		t.Errorf("ListVolumes = %q, %v; want [%s]", names, err, name)
-	}
-	mount := func(sp *backend.Spec) { sp.Volumes = []backend.Volume{{Name: name, Path: "/vol"}} }
-	exit, out := s.mustRun(t, ctx, s.spec(func(sp *backend.Spec) {
-		mount(sp)
-		sp.Cmd = []string{"sh", "-c", "cat /vol/seed && stat -c '%u %a' /vol && echo kept >/vol/f"}
-	}), nil)
-	if exit.Code != 0 || out != "from-image\n65534 700\n" {
-		t.Fatalf("first container: exit %d, output %q; want the image's file and owner, and a write", exit.Code, out)
-	}
-	id := s.mustStart(t, ctx, s.spec(mount))
-	if code, got := s.mustExec(t, ctx, id, "cat", "/vol/f"); code != 0 || got != "kept\n" {
-		t.Errorf("second container reads %q (exit %d), want what the first wrote", got, code)
-	}
-	mustCode(t, "RemoveVolume while mounted", vk.RemoveVolume(ctx, name), faultline.ECONFLICT)
-	if err := s.b.Remove(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	// The first container is removed at the end of the test; remove it by
-	// label now so the volume is free.
-	cs, err := s.b.List(ctx, s.labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		_ = s.b.Remove(ctx, c.ID)
-	}
-	if err := vk.RemoveVolume(ctx, name); err != nil {
-		t.Fatalf("RemoveVolume: %v", err)
-	}
-	mustCode(t, "RemoveVolume again", vk.RemoveVolume(ctx, name), faultline.ENOTFOUND)
-	if names, err := vk.ListVolumes(ctx, s.labels); err != nil || len(names) != 0 {
-		t.Errorf("ListVolumes after removal = %q, %v", names, err)
-	}
 }
 
 // pruneRepo is the image repository of this run alone, for the tests that
@@ -266,8 +198,7 @@ const baseDockerfile = `FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY etc/ /etc/
-RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/work", "/ro", "/vol"]
-RUN ["/bin/busybox", "sh", "-c", "echo from-image >/vol/seed && chown -R 65534:65534 /vol && chmod 0700 /vol"]
+RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/work", "/ro"]
 WORKDIR /tmp
 `
 
