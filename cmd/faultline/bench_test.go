@@ -82,14 +82,13 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 //
 // Both sides have seen the tree once before timing: the host run finds every
 // package compiled in its cache, so it only links and runs, and the grader
-// (where the engine keeps a shared build cache) finds the tree's test
-// binaries kept. Code neither has seen must be compiled, the learner's
+// finds the tree's test binaries kept (grader.Options.BuildCacheDir, as
+// `faultline serve` sets it on Docker). Code neither has seen must be compiled, the learner's
 // package and the hidden tests against it: for that comparison each run
 // also edits the learner's package in a way that changes what the hidden
 // tests compile against (a new exported constant's value), times the host's
 // `go test` and a grade of the edited files, and reports host-fresh-p50-ms,
-// grade-fresh-p50-ms and their p50-ratio-fresh (no goal; context for
-// p50-ratio).
+// grade-fresh-p50-ms and their p50-ratio-fresh, held to the p50 goal too.
 func BenchmarkGrading(b *testing.B) {
 	r := newRig(b, 1)
 	for _, lab := range r.catalog.All() {

@@ -125,7 +125,7 @@ func (c *Config) registerServeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for the database (env FAULTLINE_DATA_DIR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the portal, for invite links (env FAULTLINE_BASE_URL)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "grading workers (env FAULTLINE_WORKERS)")
-	fs.IntVar(&c.BuildCPUs, "build-cpus", c.BuildCPUs, "CPUs a grade may use while it compiles, before any learner code runs; the tests then run at the lab's limit (0: all the machine's; 1 keeps grading at one CPU throughout; Kubernetes, and gVisor with no shared build cache, always use the lab's limit) (env FAULTLINE_BUILD_CPUS)")
+	fs.IntVar(&c.BuildCPUs, "build-cpus", c.BuildCPUs, "CPUs a grade may use while it compiles, before any learner code runs; the tests then run at the lab's limit (0: all the machine's; 1 keeps grading at one CPU throughout; Kubernetes and gVisor always use the lab's limit) (env FAULTLINE_BUILD_CPUS)")
 	fs.IntVar(&c.BuildCacheMiB, "build-cache-mib", c.BuildCacheMiB, "on Docker, grading keeps the test binaries of the files it compiled in <data-dir>/build-cache, so a grade of files graded before (a resubmission, a regrade, a replay) compiles nothing; this many MiB at most, the least recently used go first (0: keep none, compile every grade) (env FAULTLINE_BUILD_CACHE_MIB)")
 	fs.IntVar(&c.PoolSize, "pool", c.PoolSize, "warm sandbox containers kept ready for a fast \"Start lab\" (env FAULTLINE_POOL; 0 turns the pool off)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "stop a sandbox after this long without editor, terminal or test activity; saved files stay (env FAULTLINE_IDLE_TIMEOUT)")
