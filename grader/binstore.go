@@ -158,10 +158,3 @@ func (s *binStore) trim() {
 		s.remove(k)
 	}
 }
-
-// stats returns how many archives are kept and their total size.
-func (s *binStore) stats() (int, int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.entries), s.total
-}

@@ -29,6 +29,11 @@ func TestBinStore(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // distinct times of use
 	}
+	stats := func(s *binStore) (int, int64) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.entries), s.total
+	}
 	has := func(s *binStore, want ...string) {
 		t.Helper()
 		for _, k := range []string{"a", "b", "c", "d"} {
@@ -48,7 +53,7 @@ func TestBinStore(t *testing.T) {
 	}
 	time.Sleep(10 * time.Millisecond)
 	put(s, "c", 40) // 120 > 100: b, the least recently used, goes
-	if n, total := s.stats(); n != 2 || total != 80 {
+	if n, total := stats(s); n != 2 || total != 80 {
 		t.Errorf("stats = %d, %d; want 2, 80", n, total)
 	}
 	if _, ok := s.get("b"); ok {
@@ -58,7 +63,7 @@ func TestBinStore(t *testing.T) {
 		t.Error("an archive larger than the bound was kept")
 	}
 	put(s, "a", 10) // replaced: 10+40
-	if n, total := s.stats(); n != 2 || total != 50 {
+	if n, total := stats(s); n != 2 || total != 50 {
 		t.Errorf("after replacing a: stats = %d, %d; want 2, 50", n, total)
 	}
 
@@ -95,7 +100,7 @@ func TestBinStore(t *testing.T) {
 	if _, err := os.Stat(s2.path("c")); !os.IsNotExist(err) {
 		t.Errorf("file cut short left in the store: %v", err)
 	}
-	if n, total := s2.stats(); n != 0 || total != 0 {
+	if n, total := stats(s2); n != 0 || total != 0 {
 		t.Errorf("stats = %d, %d; want 0, 0", n, total)
 	}
 

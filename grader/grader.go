@@ -208,23 +208,11 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 			g.bins.drop(key)
 		}
 	}
-	out, err := g.eng.Run(ctx, sandbox.RunSpec{
-		Image: image,
-		Cmd:   []string{"/bin/sh", "-c", gradeScript},
-		Env:   env,
-		// No lab label: containers started ahead serve every lab.
-		Labels:      map[string]string{sandbox.LabelKind: sandbox.KindGrade},
-		Limits:      runLim,
-		WorkDir:     "/tmp",
-		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d %d %d\n", len(tree), budget, keep)), bytes.NewReader(tree)),
-		Gate:        gateLine,
-		BlobLimit:   keepLimit, // the same for every grade, so containers started ahead serve any
-		BuildCPUs:   g.opt.BuildCPUs,
-		Prestart:    rp == nil, // a container started ahead, used once (sandbox/prestart.go); a replay's own environment would rarely be asked for again
-		OutputLimit: DefaultOutputLimit,
-		TmpfsMB:     g.opt.TmpfsMB,
-		Runtime:     g.opt.Runtime,
-	})
+	spec := g.runSpec(image, gradeScript, env, runLim, fmt.Sprintf("%d %d %d\n", len(tree), budget, keep), tree, rp != nil)
+	spec.Gate = gateLine
+	spec.BlobLimit = keepLimit // the same for every grade, so containers started ahead serve any
+	spec.BuildCPUs = g.opt.BuildCPUs
+	out, err := g.eng.Run(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("grade lab %q: run container: %w", lab.Slug, err)
 	}
@@ -240,6 +228,26 @@ func (g *Grader) grade(ctx context.Context, lab *faultline.Lab, files []faultlin
 	res := verdict(lab, lim, g.opt.TmpfsMB, out)
 	res.Flags = append(res.Flags, scanFlags(src)...)
 	return res, nil
+}
+
+// runSpec is a grading container's run: script with env at lim, its stdin
+// the line head and then body. It is started ahead (sandbox/prestart.go)
+// unless it is a replay, whose own environment would rarely be asked for
+// again. No lab label: containers started ahead serve every lab.
+func (g *Grader) runSpec(image, script string, env []string, lim faultline.Limits, head string, body []byte, replay bool) sandbox.RunSpec {
+	return sandbox.RunSpec{
+		Image:       image,
+		Cmd:         []string{"/bin/sh", "-c", script},
+		Env:         env,
+		Labels:      map[string]string{sandbox.LabelKind: sandbox.KindGrade},
+		Limits:      lim,
+		WorkDir:     "/tmp",
+		Stdin:       io.MultiReader(strings.NewReader(head), bytes.NewReader(body)),
+		Prestart:    !replay,
+		OutputLimit: DefaultOutputLimit,
+		TmpfsMB:     g.opt.TmpfsMB,
+		Runtime:     g.opt.Runtime,
+	}
 }
 
 // testBudget is the time the tests may run, in whole seconds (at least 1).

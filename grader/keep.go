@@ -1,18 +1,16 @@
 package grader
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/faultline-dev/faultline"
-	"github.com/faultline-dev/faultline/sandbox"
 )
 
 // Kept test binaries. With Options.BuildCacheDir the grader keeps the test
@@ -55,19 +53,7 @@ func (g *Grader) gradeKept(ctx context.Context, lab *faultline.Lab, src []faultl
 	budget := testBudget(lim)
 	runLim := lim
 	runLim.Time = time.Duration(budget)*time.Second + 5*time.Second
-	out, err := g.eng.Run(ctx, sandbox.RunSpec{
-		Image:       image,
-		Cmd:         []string{"/bin/sh", "-c", runScript},
-		Env:         env,
-		Labels:      map[string]string{sandbox.LabelKind: sandbox.KindGrade},
-		Limits:      runLim,
-		WorkDir:     "/tmp",
-		Stdin:       io.MultiReader(strings.NewReader(fmt.Sprintf("%d %d\n", len(bins), budget)), bytes.NewReader(bins)),
-		Prestart:    !replay,
-		OutputLimit: DefaultOutputLimit,
-		TmpfsMB:     g.opt.TmpfsMB,
-		Runtime:     g.opt.Runtime,
-	})
+	out, err := g.eng.Run(ctx, g.runSpec(image, runScript, env, runLim, fmt.Sprintf("%d %d\n", len(bins), budget), bins, replay))
 	if err != nil {
 		return nil, fmt.Errorf("grade lab %q: run container: %w", lab.Slug, err)
 	}
@@ -87,9 +73,9 @@ func (g *Grader) gradeKept(ctx context.Context, lab *faultline.Lab, src []faultl
 // gradeScript does after its gate.
 var runScript = `set -u
 umask 022
-mkdir -p /tmp/bin /tmp/run || exit ` + fmt.Sprint(exitUnpack) + `
-read -r size budget || { echo "faultline: no test binaries came"; exit ` + fmt.Sprint(exitUnpack) + `; }
-cd /tmp/bin && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the test binaries"; exit ` + fmt.Sprint(exitUnpack) + `; }
+mkdir -p /tmp/bin /tmp/run || exit ` + strconv.Itoa(exitUnpack) + `
+read -r size budget || { echo "faultline: no test binaries came"; exit ` + strconv.Itoa(exitUnpack) + `; }
+cd /tmp/bin && head -c "$size" | tar -xf - || { echo "faultline: could not unpack the test binaries"; exit ` + strconv.Itoa(exitUnpack) + `; }
 cd /tmp/run
 ` + sumBinaries + `
 echo "` + gateLine + `"

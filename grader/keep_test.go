@@ -33,7 +33,8 @@ func keptArchives(t *testing.T, dir string) []string {
 	return names
 }
 
-// archiveNames lists the files of a kept tar archive.
+// archiveNames lists the files of a kept tar archive larger than 1 MiB,
+// sorted.
 func archiveNames(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -45,13 +46,14 @@ func archiveNames(t *testing.T, path string) []string {
 	for {
 		h, err := r.Next()
 		if err == io.EOF {
+			slices.Sort(names)
 			return names
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		if h.Typeflag == tar.TypeReg {
-			names = append(names, filepath.Base(h.Name)+":"+map[bool]string{true: "big", false: "small"}[h.Size > 1<<20])
+		if h.Typeflag == tar.TypeReg && h.Size > 1<<20 {
+			names = append(names, filepath.Base(h.Name))
 		}
 	}
 }
@@ -88,7 +90,8 @@ func TestGradeKeepsBinaries(t *testing.T) {
 	if len(kept) != 1 {
 		t.Fatalf("after a grade %d archives kept, want 1", len(kept))
 	}
-	if names := archiveNames(t, kept[0]); !slices.Equal(names, []string{"hidden.test:big", "visible.test:big"}) && !slices.Equal(names, []string{"visible.test:big", "hidden.test:big"}) {
+	bothBinaries := []string{"hidden.test", "visible.test"}
+	if names := archiveNames(t, kept[0]); !slices.Equal(names, bothBinaries) {
 		t.Fatalf("kept archive holds %q, want both test binaries", names)
 	}
 	first, _ := os.ReadFile(kept[0])
@@ -130,15 +133,8 @@ func TestGradeKeepsBinaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	full("solution with a broken kept archive", grader.New(engine, grader.Options{BuildCacheDir: dir}), solution)
-	if names := archiveNames(t, kept[0]); len(names) != 2 {
+	if names := archiveNames(t, kept[0]); !slices.Equal(names, bothBinaries) {
 		t.Errorf("after a broken archive the kept one holds %q, want both test binaries again", names)
 	}
 	full("solution kept again", grader.New(engine, grader.Options{BuildCacheDir: dir}), solution)
-
-	// Without a folder nothing is kept.
-	changed := []faultline.File{{Path: "adder.go", Content: []byte(solutionSrc + "\n// Changed so it compiles anew.\nconst changed = 1\n")}}
-	full("without a build cache", grader.New(engine, grader.Options{}), changed)
-	if n := len(keptArchives(t, dir)); n != 2 {
-		t.Errorf("a grade without a build cache folder kept something: %d archives", n)
-	}
 }

@@ -144,8 +144,8 @@ func (b *blobWriter) Blob() []byte {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state == blobLine || (b.state == blobBody && b.need > 0) || b.blob == nil {
+	if b.state != blobPass { // no header yet, or the blob cut short
 		return nil
 	}
-	return b.blob
+	return b.blob // nil when the first line was no header
 }
